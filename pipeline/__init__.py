@@ -1,0 +1,1 @@
+"""Pipeline definition, configuration, runners and the runtime they run in."""

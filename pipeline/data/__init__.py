@@ -1,0 +1,1 @@
+"""Converters that turn public example data into TFRecord spans."""
