@@ -20,7 +20,8 @@ run: setup  ## main job: prepare the flights spans and run the pipeline locally
 	@$(IN_RUNTIME) python -m pipeline.data.flights --out $(DATA_DIR)
 	@echo "Data ready under $(DATA_DIR). The pipeline run itself lands with the pipeline issue."
 
-test: setup  ## set up and run the whole test suite
+test: setup  ## set up and run ruff and the whole test suite
+	@$(IN_RUNTIME) ruff check .
 	@$(IN_RUNTIME) python -m pytest $(PYTEST_ARGS)
 
 data: setup  ## write the 12 monthly flights spans to DATA_DIR (FRACTION=0.1 for a sample)
@@ -37,6 +38,9 @@ format: setup  ## apply ruff's fixes and formatting
 	@$(IN_RUNTIME) ruff check --fix .
 	@$(IN_RUNTIME) ruff format .
 
-lock: setup  ## recompile requirements.lock from requirements.in
-	@$(IN_RUNTIME) uv pip compile requirements.in -o requirements.lock --python-version 3.13 \
-	  --python-platform x86_64-manylinux_2_39 --generate-hashes --quiet
+LOCK_FLAGS := --python-version 3.13 --python-platform x86_64-manylinux_2_39 --generate-hashes --quiet
+lock: setup  ## recompile requirements.lock (CPU pins, then the GPU image's `#gpu:` pins)
+	@$(IN_RUNTIME) uv pip compile requirements.in -o requirements.lock $(LOCK_FLAGS)
+	@$(IN_RUNTIME) sh -c 'echo "tensorflow[and-cuda]==2.21.0" > /tmp/gpu.in && \
+	  uv pip compile /tmp/gpu.in -c requirements.lock -o /tmp/gpu.lock $(LOCK_FLAGS) && \
+	  python -m pipeline.lockfile /tmp/gpu.lock requirements.lock'

@@ -57,7 +57,7 @@ PASSED_ENV_PREFIXES = ("MHP_", "TF_", "CUDA_", "KFP_", "BEAM_")
 PASSED_ENV_NAMES = ("TERM", "CI", "TZ", "COLUMNS", "LINES", "PYTEST_ADDOPTS")
 
 
-class RuntimeError_(Exception):
+class SetupError(Exception):
     """A prerequisite is missing; the message names the cause and the fix."""
 
 
@@ -88,7 +88,7 @@ def parse_glibc(text: str | None) -> tuple[int, int] | None:
 def choose_runtime(facts: HostFacts) -> Choice:
     """Picks a plain venv where the host can run the wheels, else a rootfs."""
     if facts.forced not in (None, "", "venv", "rootfs"):
-        raise RuntimeError_(
+        raise SetupError(
             f"MHP_RUNTIME={facts.forced!r} is not a runtime kind; "
             "use 'venv', 'rootfs' or leave it unset to choose automatically."
         )
@@ -97,7 +97,7 @@ def choose_runtime(facts: HostFacts) -> Choice:
     host_ok = facts.glibc is not None and facts.glibc >= MIN_HOST_GLIBC
     if facts.forced == "venv":
         if not facts.host_python:
-            raise RuntimeError_(
+            raise SetupError(
                 "MHP_RUNTIME=venv needs python3.13 on PATH (the lock is compiled "
                 "for Python 3.13); install it or unset MHP_RUNTIME."
             )
@@ -129,7 +129,9 @@ def gather_facts() -> HostFacts:
 def runtime_key(lock_text: str, kind: str) -> str:
     """Names a runtime by what is inside it: the lock, the recipe and the kind."""
     digest = hashlib.sha256()
-    for part in (RECIPE_VERSION, kind, DEBIAN_SUITE, " ".join(DEBIAN_PACKAGES), lock_text):
+    # Comments (the header, the GPU image's `#gpu:` pins) do not change what is installed.
+    pins = "\n".join(line for line in lock_text.splitlines() if not line.lstrip().startswith("#"))
+    for part in (RECIPE_VERSION, kind, DEBIAN_SUITE, " ".join(DEBIAN_PACKAGES), pins):
         digest.update(part.encode())
         digest.update(b"\0")
     return f"{kind}-{digest.hexdigest()[:16]}"
@@ -147,7 +149,7 @@ def cache_root() -> Path:
 def locked_version(lock_text: str, package: str) -> str:
     match = re.search(rf"^{re.escape(package)}==([^\s\\]+)", lock_text, re.MULTILINE)
     if not match:
-        raise RuntimeError_(f"{package} is not pinned in {LOCK_FILE}; run `make lock`.")
+        raise SetupError(f"{package} is not pinned in {LOCK_FILE}; run `make lock`.")
     return match.group(1)
 
 
@@ -182,10 +184,11 @@ class Runtime:
         return (self.path / READY_MARKER).is_file()
 
     # ---- provisioning -------------------------------------------------
-    def ensure(self) -> None:
+    def ensure(self, announce: bool = True) -> None:
         """Builds the runtime unless a complete one exists; says which in one line."""
         if self.is_ready():
-            log(f"ready ({self.choice.kind}, {self.path}); nothing to provision")
+            if announce:
+                log(f"ready ({self.choice.kind}, {self.path}); nothing to provision")
             return
         self.cache.mkdir(parents=True, exist_ok=True)
         with open(self.cache / ".lock", "w") as lock_handle:
@@ -216,7 +219,7 @@ class Runtime:
     def _check_disk(self) -> None:
         free = shutil.disk_usage(self.cache).free
         if free < MIN_FREE_BYTES:
-            raise RuntimeError_(
+            raise SetupError(
                 f"only {free / 1024**3:.1f} GiB free under {self.cache}; the runtime needs "
                 f"about {MIN_FREE_BYTES / 1024**3:.0f} GiB. Free some space or point "
                 "MHP_RUNTIME_DIR at a larger disk."
@@ -230,9 +233,14 @@ class Runtime:
         run_step(
             "create the Debian root filesystem",
             [
-                "mmdebstrap", f"--mode={mode}", "--variant=minbase", "--quiet",
+                "mmdebstrap",
+                f"--mode={mode}",
+                "--variant=minbase",
+                "--quiet",
                 "--include=" + ",".join(DEBIAN_PACKAGES),
-                DEBIAN_SUITE, str(tarball), mirror,
+                DEBIAN_SUITE,
+                str(tarball),
+                mirror,
             ],
             fix="check that the Debian mirror is reachable (MHP_DEBIAN_MIRROR overrides it)",
         )
@@ -252,17 +260,25 @@ class Runtime:
         venv = VENV_IN_ROOTFS if self.choice.kind == "rootfs" else str(self.path / "venv")
         uv_version = locked_version(self.lock_text, "uv")
         fix = "check access to the Python package index (proxy, certificates)"
-        self.run_inside(
-            [python, "-m", "venv", venv], step="create the virtual environment", fix=fix
-        )
+        self.run_inside([python, "-m", "venv", venv], step="create the virtual environment", fix=fix)
         self.run_inside(
             [f"{venv}/bin/python", "-m", "pip", "install", "--quiet", f"uv=={uv_version}"],
-            step="install uv", fix=fix,
+            step="install uv",
+            fix=fix,
         )
         self.run_inside(
-            [f"{venv}/bin/uv", "pip", "install", "--python", f"{venv}/bin/python",
-             "--require-hashes", "-r", str(LOCK_FILE)],
-            step="install the locked dependencies", fix=fix,
+            [
+                f"{venv}/bin/uv",
+                "pip",
+                "install",
+                "--python",
+                f"{venv}/bin/python",
+                "--require-hashes",
+                "-r",
+                str(LOCK_FILE),
+            ],
+            step="install the locked dependencies",
+            fix=fix,
         )
 
     # ---- running ------------------------------------------------------
@@ -320,11 +336,28 @@ def sandbox_env(host_env: dict[str, str] | os._Environ, venv_bin: str, home: str
 def bwrap_argv(rootfs: Path, env: dict[str, str], argv: list[str], binds: list[str]) -> list[str]:
     """bubblewrap command line: rootfs as /, host paths bound where they are."""
     cmd = [
-        "bwrap", "--bind", str(rootfs), "/",
-        "--proc", "/proc", "--dev", "/dev", "--bind", "/tmp", "/tmp", "--tmpfs", "/dev/shm",
-        "--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf",
-        "--ro-bind", "/etc/ssl/certs", "/etc/ssl/certs",
-        "--unshare-pid", "--die-with-parent", "--clearenv",
+        "bwrap",
+        "--bind",
+        str(rootfs),
+        "/",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--bind",
+        "/tmp",
+        "/tmp",
+        "--tmpfs",
+        "/dev/shm",
+        "--ro-bind",
+        "/etc/resolv.conf",
+        "/etc/resolv.conf",
+        "--ro-bind",
+        "/etc/ssl/certs",
+        "/etc/ssl/certs",
+        "--unshare-pid",
+        "--die-with-parent",
+        "--clearenv",
     ]
     if os.geteuid() != 0:
         cmd += ["--unshare-user", "--uid", str(os.geteuid()), "--gid", str(os.getegid())]
@@ -345,27 +378,28 @@ def ensure_host_tools(facts: HostFacts) -> None:
     packages = ["mmdebstrap" if t == "mmdebstrap" else "bubblewrap" for t in missing]
     if facts.is_root and shutil.which("apt-get"):
         log(f"installing {' '.join(packages)} with apt-get")
-        run_step("apt-get update", ["apt-get", "update", "-qq"],
-                 fix="check access to the Debian package mirror")
-        run_step(f"install {' '.join(packages)}",
-                 ["apt-get", "install", "-y", "-qq", *packages],
-                 env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        run_step(
+            "apt-get update", ["apt-get", "update", "-qq"], fix="check access to the Debian package mirror"
+        )
+        run_step(
+            f"install {' '.join(packages)}",
+            ["apt-get", "install", "-y", "-qq", *packages],
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         return
     if not shutil.which("apt-get"):
-        raise RuntimeError_(
+        raise SetupError(
             f"{', '.join(missing)} not found and there is no apt-get to install them. "
             "Run on a host with glibc 2.39+ and python3.13 (a plain venv is then used), "
             "or install mmdebstrap and bubblewrap with your package manager."
         )
     if not user_namespaces_available():
-        raise RuntimeError_(
+        raise SetupError(
             "not root and user namespaces are disabled, so no root filesystem can be "
             "built or entered. Fix: run as root, or enable user namespaces "
             "(sysctl kernel.unprivileged_userns_clone=1), or use a host with glibc 2.39+."
         )
-    raise RuntimeError_(
-        f"{', '.join(missing)} not found. Fix: sudo apt-get install {' '.join(packages)}"
-    )
+    raise SetupError(f"{', '.join(missing)} not found. Fix: sudo apt-get install {' '.join(packages)}")
 
 
 def user_namespaces_available() -> bool:
@@ -382,12 +416,15 @@ def run_step(step: str, cmd: list[str], env: dict[str, str] | None = None, fix: 
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         hint = f"\nFix: {fix}." if fix else ""
-        raise RuntimeError_(f"could not {step} (exit {proc.returncode}):\n{tail}{hint}")
+        raise SetupError(f"could not {step} (exit {proc.returncode}):\n{tail}{hint}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m pipeline.runtime", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python3 -m pipeline.runtime",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="action", required=True)
     sub.add_parser("setup", help="build the runtime unless a complete one exists")
     sub.add_parser("info", help="print the runtime choice and its reason")
@@ -399,17 +436,18 @@ def main(argv: list[str] | None = None) -> int:
         choice = choose_runtime(facts)
         runtime = Runtime(choice, facts)
         if args.action == "info":
-            print(f"kind={choice.kind}\nreason={choice.reason}\npath={runtime.path}\n"
-                  f"ready={runtime.is_ready()}")
+            print(
+                f"kind={choice.kind}\nreason={choice.reason}\npath={runtime.path}\nready={runtime.is_ready()}"
+            )
             return 0
-        runtime.ensure()
+        runtime.ensure(announce=args.action == "setup")
         if args.action == "exec":
             cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
             if not cmd:
                 parser.error("exec needs a command, e.g. exec -- python -V")
             return runtime.exec(cmd)
         return 0
-    except RuntimeError_ as err:
+    except SetupError as err:
         log(f"error: {err}")
         return 2
     except KeyboardInterrupt:

@@ -120,7 +120,8 @@ def to_example(row: Mapping[str, object]) -> bytes:
         value = row[name]
         if not _missing(value):
             feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    example = tf.train.Example(features=tf.train.Features(feature=feature))
+    return example.SerializeToString(deterministic=True)  # sorted map keys: same bytes every run
 
 
 def _missing(value: object) -> bool:
@@ -146,7 +147,7 @@ def write_span(rows: pd.DataFrame, span_dir: Path, shards: int) -> list[Path]:
 def _records(rows: pd.DataFrame) -> Iterator[dict[str, object]]:
     columns = list(rows.columns)
     for values in rows.itertuples(index=False, name=None):
-        yield dict(zip(columns, values))
+        yield dict(zip(columns, values, strict=True))
 
 
 def convert(
@@ -180,7 +181,9 @@ def convert(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder that receives span-<month>/")
     parser.add_argument("--fraction", type=float, default=1.0, help="share of rows to keep, in (0, 1]")
     parser.add_argument("--shards", type=int, default=2, help="files per span (>= the number of cores)")

@@ -1,0 +1,1 @@
+"""Custom TFX components (the example gate, the per-head report)."""

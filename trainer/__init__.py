@@ -1,0 +1,1 @@
+"""Model code, free of TFX: head specs, preprocessing, the model, training and export."""
