@@ -1,0 +1,67 @@
+"""Stops the run when ExampleValidator found anomalies in any span.
+
+ExampleValidator only reports: it writes the anomalies and the run goes on.
+This gate reads them for every split (one split per span) and fails with a
+message naming the span, the feature and the problem, so nothing downstream
+(Transform, Trainer, Pusher) runs on bad data.
+"""
+
+
+import os  # no `from __future__ import annotations`: TFX reads the type hints
+
+from tfx import v1 as tfx
+from tfx.dsl.component.experimental.annotations import InputArtifact
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import artifact_utils
+
+ANOMALIES_FILE = "SchemaDiff.pb"
+
+
+class DataAnomalyError(RuntimeError):
+    """The input data broke the schema; the message lists every problem found."""
+
+
+def span_of(split: str) -> str:
+    """Split names are span_<n> (see pipeline.pipeline.split_name)."""
+    return split.removeprefix("span_") if split.startswith("span_") else split
+
+
+def describe_anomalies(anomalies_by_split: dict) -> list[str]:
+    """One line per (span, feature, anomaly), in span order."""
+    lines = []
+    for split, anomalies in sorted(anomalies_by_split.items()):
+        where = f"span {span_of(split)}"
+        for feature, info in sorted(anomalies.anomaly_info.items()):
+            for reason in info.reason or [info]:
+                lines.append(f"{where}: feature '{feature}': {reason.short_description}: {reason.description}")
+        if anomalies.HasField("dataset_anomaly_info"):
+            for reason in anomalies.dataset_anomaly_info.reason:
+                lines.append(f"{where}: whole span: {reason.short_description}: {reason.description}")
+    return lines
+
+
+def read_anomalies(artifact) -> dict:
+    from tensorflow_data_validation.utils import anomalies_util
+
+    result = {}
+    for split in artifact_utils.decode_split_names(artifact.split_names):
+        path = os.path.join(artifact_utils.get_split_uri([artifact], split), ANOMALIES_FILE)
+        result[split] = anomalies_util.load_anomalies_binary(path)
+    return result
+
+
+def check_anomalies(artifact) -> None:
+    """Raises DataAnomalyError listing every anomaly; returns when there are none."""
+    lines = describe_anomalies(read_anomalies(artifact))
+    if lines:
+        raise DataAnomalyError(
+            "the input data does not match the schema, so the run stops before training:\n  "
+            + "\n  ".join(lines)
+            + "\nFix the data, or, if the change is intended, update the curated schema."
+        )
+
+
+@component
+def ExampleGate(anomalies: InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies]) -> None:  # noqa: N802
+    """TFX component: fails the run on any anomaly (see module docstring)."""
+    check_anomalies(anomalies)

@@ -1,0 +1,355 @@
+"""The typed pipeline configuration: one YAML file per data set under configs/.
+
+Loading validates every field against the data set's schema and reports the
+first problem as `field: bad value -- how to fix`. Relative paths are resolved
+against the repository root, so a config means the same from any directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trainer.specs import (
+    FEATURE_KINDS,
+    HEAD_KINDS,
+    LOSSES,
+    FeatureSpec,
+    Gate,
+    HeadSpec,
+    ModelSpecs,
+    TrainerSettings,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The TFMA/Keras metric classes a head may compute, per head kind, and the key
+# TFMA reports each under (its validation result and metrics use the key).
+METRICS: dict[str, dict[str, str]] = {
+    "regression": {
+        "MeanAbsoluteError": "mean_absolute_error",
+        "MeanSquaredError": "mean_squared_error",
+        "RootMeanSquaredError": "root_mean_squared_error",
+        "MeanPrediction": "mean_prediction",
+        "MeanLabel": "mean_label",
+    },
+    "binary": {
+        "AUC": "auc",
+        "AUCPrecisionRecall": "auc_precision_recall",
+        "BinaryAccuracy": "binary_accuracy",
+        "Precision": "precision",
+        "Recall": "recall",
+        "BinaryCrossentropy": "binary_crossentropy",
+        "MeanPrediction": "mean_prediction",
+        "MeanLabel": "mean_label",
+        "CalibrationPlot": "calibration_plot",
+    },
+    "multiclass": {
+        "SparseCategoricalAccuracy": "sparse_categorical_accuracy",
+        "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+        "MultiClassConfusionMatrixPlot": "multi_class_confusion_matrix_plot",
+    },
+}
+PLOTS = frozenset({"CalibrationPlot", "MultiClassConfusionMatrixPlot"})
+
+
+def metric_key(kind: str, class_name: str) -> str:
+    """The key TFMA reports `class_name` under for a head of `kind`."""
+    return METRICS[kind][class_name]
+
+
+class ConfigError(ValueError):
+    """A config field is wrong; the message names the field, the value and the fix."""
+
+    def __init__(self, source: str, field: str, value: Any, fix: str):
+        super().__init__(f"{source}: {field}: {value!r} -- {fix}")
+        self.field = field
+
+
+@dataclasses.dataclass(frozen=True)
+class SliceSpec:
+    """A slicing of the evaluation; gated slices also carry the heads' thresholds."""
+
+    features: tuple[str, ...]
+    gated: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    root: Path
+    span_dir: str  # e.g. "span-{span}"; files are matched as <span_dir>/*
+    train_spans: tuple[int, ...]
+    eval_span: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """Everything create_pipeline needs; nothing is read from globals or the env."""
+
+    name: str
+    source: str
+    schema_path: Path
+    data: DataSpec
+    model: ModelSpecs
+    slices: tuple[SliceSpec, ...]
+    min_slice_examples: int
+    beam_args: tuple[str, ...]
+    output_root: Path
+    kubeflow: Mapping[str, Any] | None = None
+
+    @property
+    def pipeline_root(self) -> Path:
+        return self.output_root / "pipeline_root"
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.output_root / "metadata.sqlite"
+
+    @property
+    def serving_dir(self) -> Path:
+        return self.output_root / "serving"
+
+    def with_data(self, **changes: Any) -> PipelineConfig:
+        """A copy with other data settings (a new span window, another root)."""
+        return dataclasses.replace(self, data=dataclasses.replace(self.data, **changes))
+
+    def with_output_root(self, root: Path) -> PipelineConfig:
+        return dataclasses.replace(self, output_root=Path(root))
+
+
+class _Reader:
+    """Walks the YAML mapping, turning type errors into ConfigErrors."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, field: str, value: Any, fix: str) -> ConfigError:
+        return ConfigError(self.source, field, value, fix)
+
+    def get(self, data: Mapping, key: str, field: str, kind: type | tuple, default: Any = ...) -> Any:
+        if not isinstance(data, Mapping):
+            raise self.fail(field.rsplit(".", 1)[0], data, "expected a mapping of settings")
+        if key not in data:
+            if default is ...:
+                raise self.fail(field, None, "this field is required")
+            return default
+        value = data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise self.fail(field, value, f"expected {names}")
+        return value
+
+
+def load_schema_names(schema_path: Path) -> dict[str, str]:
+    """Feature name -> type name (INT, FLOAT, BYTES) from a schema.pbtxt."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = text_format.Parse(schema_path.read_text(), schema_pb2.Schema())
+    return {feature.name: schema_pb2.FeatureType.Name(feature.type) for feature in schema.feature}
+
+
+def _resolve(path: str) -> Path:
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else REPO_ROOT / candidate
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Reads and validates a config file; raises ConfigError on the first problem."""
+    path = Path(path)
+    source = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(source, "(file)", str(path), "no such config file; see configs/") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(source, "(file)", str(err).splitlines()[0], "fix the YAML syntax") from None
+    return parse_config(raw, source)
+
+
+def parse_config(raw: Any, source: str = "<config>") -> PipelineConfig:
+    r = _Reader(source)
+    if not isinstance(raw, Mapping):
+        raise r.fail("(top level)", raw, "expected a mapping with name, schema, data, features, heads")
+    name = r.get(raw, "name", "name", str)
+    schema_path = _resolve(r.get(raw, "schema", "schema", str))
+    if not schema_path.is_file():
+        raise r.fail("schema", str(schema_path), "no schema file there; point `schema` at a schema.pbtxt")
+    schema = load_schema_names(schema_path)
+
+    data = _parse_data(r, r.get(raw, "data", "data", dict))
+    features = _parse_features(r, r.get(raw, "features", "features", list), schema)
+    heads = _parse_heads(r, r.get(raw, "heads", "heads", list), schema, features)
+    trainer = _parse_trainer(r, r.get(raw, "trainer", "trainer", dict, {}))
+    slices = _parse_slices(r, r.get(raw, "slices", "slices", list, []), schema)
+    evaluation = r.get(raw, "evaluation", "evaluation", dict, {})
+    min_slice = r.get(evaluation, "min_slice_examples", "evaluation.min_slice_examples", int, 30)
+    beam_args = r.get(raw, "beam_args", "beam_args", list, ["--direct_running_mode=multi_processing",
+                                                             "--direct_num_workers=0"])
+    if not all(isinstance(arg, str) and arg.startswith("--") for arg in beam_args):
+        raise r.fail("beam_args", beam_args, "each Beam argument is a string like --runner=DataflowRunner")
+    output_root = _resolve(r.get(raw, "output_root", "output_root", str, f"out/pipelines/{name}"))
+    kubeflow = r.get(raw, "kubeflow", "kubeflow", dict, None)
+    return PipelineConfig(
+        name=name,
+        source=source,
+        schema_path=schema_path,
+        data=data,
+        model=ModelSpecs(features=features, heads=heads, trainer=trainer),
+        slices=slices,
+        min_slice_examples=min_slice,
+        beam_args=tuple(beam_args),
+        output_root=output_root,
+        kubeflow=kubeflow,
+    )
+
+
+def _parse_data(r: _Reader, data: Mapping) -> DataSpec:
+    root = _resolve(r.get(data, "root", "data.root", str))
+    span_dir = r.get(data, "span_dir", "data.span_dir", str, "span-{span}")
+    if "{span}" not in span_dir:
+        raise r.fail("data.span_dir", span_dir, "must contain {span}, e.g. span-{span}")
+    train = r.get(data, "train_spans", "data.train_spans", list)
+    if not train or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in train):
+        raise r.fail("data.train_spans", train, "list the training spans as non-negative integers")
+    if len(set(train)) != len(train):
+        raise r.fail("data.train_spans", train, "a span is listed twice")
+    eval_span = r.get(data, "eval_span", "data.eval_span", int)
+    if eval_span in train:
+        raise r.fail("data.eval_span", eval_span, "evaluate on a span that is not in train_spans")
+    return DataSpec(root=root, span_dir=span_dir, train_spans=tuple(train), eval_span=eval_span)
+
+
+def _parse_features(r: _Reader, items: list, schema: Mapping[str, str]) -> tuple[FeatureSpec, ...]:
+    features, seen = [], set()
+    for i, item in enumerate(items):
+        field = f"features[{i}]"
+        name = r.get(item, "name", f"{field}.name", str)
+        kind = r.get(item, "kind", f"{field}.kind", str)
+        if kind not in FEATURE_KINDS:
+            raise r.fail(f"{field}.kind", kind, f"use one of {', '.join(FEATURE_KINDS)}")
+        if name in seen:
+            raise r.fail(f"{field}.name", name, "feature names must be unique")
+        seen.add(name)
+        buckets = r.get(item, "buckets", f"{field}.buckets", int, 0)
+        of = tuple(r.get(item, "of", f"{field}.of", list, []))
+        if kind in ("bucketized", "cross") and buckets < 2:
+            raise r.fail(f"{field}.buckets", buckets, f"a {kind} feature needs buckets >= 2")
+        if kind == "cross":
+            if len(of) < 2:
+                raise r.fail(f"{field}.of", list(of), "a cross combines at least two features")
+            keys = of
+        else:
+            keys = (name,)
+        for key in keys:
+            if key not in schema:
+                raise r.fail(f"{field}", key, f"not a feature of the schema; known: {', '.join(sorted(schema))}")
+        if kind == "numeric" and schema[name] == "BYTES":
+            raise r.fail(f"{field}.kind", kind, f"{name} is a string feature; use categorical")
+        features.append(FeatureSpec(name=name, kind=kind, buckets=buckets, of=of))
+    if not features:
+        raise r.fail("features", items, "list at least one feature")
+    return tuple(features)
+
+
+def _parse_heads(
+    r: _Reader, items: list, schema: Mapping[str, str], features: tuple[FeatureSpec, ...]
+) -> tuple[HeadSpec, ...]:
+    heads, seen = [], set()
+    inputs = {key for feature in features for key in feature.raw_keys}
+    for i, item in enumerate(items):
+        field = f"heads[{i}]"
+        name = r.get(item, "name", f"{field}.name", str)
+        if not name.isidentifier():
+            raise r.fail(f"{field}.name", name, "use letters, digits and _ (it names a Keras output)")
+        if name in seen:
+            raise r.fail(f"{field}.name", name, "duplicate head name; each head needs its own")
+        seen.add(name)
+        kind = r.get(item, "kind", f"{field}.kind", str)
+        if kind not in HEAD_KINDS:
+            raise r.fail(f"{field}.kind", kind, f"use one of {', '.join(HEAD_KINDS)}")
+        label = r.get(item, "label", f"{field}.label", str)
+        if label not in schema:
+            raise r.fail(f"{field}.label", label, "not a feature of the schema; add it there or fix the name")
+        if label in inputs:
+            raise r.fail(f"{field}.label", label, "a label cannot also be a model input")
+        classes = tuple(str(c) for c in r.get(item, "classes", f"{field}.classes", list, []))
+        if kind == "multiclass" and len(classes) < 3:
+            raise r.fail(f"{field}.classes", list(classes), "a multiclass head lists its 3+ class names")
+        if kind == "binary" and classes and len(classes) != 2:
+            raise r.fail(f"{field}.classes", list(classes), "a binary head lists [negative, positive]")
+        if schema[label] == "BYTES" and not classes:
+            raise r.fail(f"{field}.classes", None, f"{label} holds strings: list them in classes")
+        loss = r.get(item, "loss", f"{field}.loss", str, LOSSES[kind][0])
+        if loss not in LOSSES[kind]:
+            raise r.fail(f"{field}.loss", loss, f"a {kind} head uses one of {', '.join(LOSSES[kind])}")
+        loss_weight = r.get(item, "loss_weight", f"{field}.loss_weight", float, 1.0)
+        if loss_weight <= 0:
+            raise r.fail(f"{field}.loss_weight", loss_weight, "must be > 0")
+        metrics = tuple(r.get(item, "metrics", f"{field}.metrics", list))
+        for metric in metrics:
+            if metric not in METRICS[kind]:
+                raise r.fail(f"{field}.metrics", metric, f"a {kind} head can compute {', '.join(METRICS[kind])}")
+        scalars = tuple(m for m in metrics if m not in PLOTS)
+        gate = _parse_gate(r, r.get(item, "gate", f"{field}.gate", dict), f"{field}.gate", scalars)
+        heads.append(HeadSpec(name=name, label=label, kind=kind, metrics=metrics, gate=gate, classes=classes,
+                              loss=loss, loss_weight=loss_weight))
+    if not heads:
+        raise r.fail("heads", items, "list at least one head")
+    return tuple(heads)
+
+
+def _parse_gate(r: _Reader, item: Mapping, field: str, metrics: tuple[str, ...]) -> Gate:
+    metric = r.get(item, "metric", f"{field}.metric", str)
+    if metric not in metrics:
+        raise r.fail(f"{field}.metric", metric, f"gate on a metric this head computes: {', '.join(metrics)}")
+    at_least = r.get(item, "at_least", f"{field}.at_least", float, None)
+    at_most = r.get(item, "at_most", f"{field}.at_most", float, None)
+    if (at_least is None) == (at_most is None):
+        raise r.fail(field, dict(item), "give exactly one value threshold: at_least or at_most")
+    max_regression = r.get(item, "max_regression", f"{field}.max_regression", float, None)
+    if max_regression is not None and max_regression < 0:
+        raise r.fail(f"{field}.max_regression", max_regression, "the allowed regression is >= 0")
+    return Gate(metric=metric, at_least=at_least, at_most=at_most, max_regression=max_regression)
+
+
+def _parse_trainer(r: _Reader, item: Mapping) -> TrainerSettings:
+    defaults = TrainerSettings()
+    values = {}
+    for field in dataclasses.fields(TrainerSettings):
+        default = getattr(defaults, field.name)
+        kind = list if isinstance(default, tuple) else type(default)
+        value = r.get(item, field.name, f"trainer.{field.name}", kind, default)
+        if isinstance(default, tuple):
+            if not all(isinstance(v, int) and v > 0 for v in value):
+                raise r.fail(f"trainer.{field.name}", value, "list positive layer widths")
+            value = tuple(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+            raise r.fail(f"trainer.{field.name}", value, "must be > 0")
+        values[field.name] = value
+    unknown = set(item) - set(values)
+    if unknown:
+        raise r.fail("trainer", sorted(unknown), f"unknown settings; known: {', '.join(values)}")
+    return TrainerSettings(**values)
+
+
+def _parse_slices(r: _Reader, items: list, schema: Mapping[str, str]) -> tuple[SliceSpec, ...]:
+    slices = []
+    for i, item in enumerate(items):
+        field = f"slices[{i}]"
+        features = r.get(item, "features", f"{field}.features", list)
+        if not features:
+            raise r.fail(f"{field}.features", features, "name one or more features to slice by")
+        for feature in features:
+            if feature not in schema:
+                raise r.fail(f"{field}.features", feature, "slice on a feature of the schema")
+        slices.append(SliceSpec(features=tuple(features), gated=r.get(item, "gated", f"{field}.gated", bool,
+                                                                        False)))
+    return tuple(slices)

@@ -1,0 +1,119 @@
+"""create_pipeline: the multi-head TFX pipeline, the same for every runner.
+
+Pure: every setting comes from the PipelineConfig argument; nothing is read
+from globals or the environment, and importing this module does nothing.
+"""
+
+from __future__ import annotations
+
+from tfx import v1 as tfx
+from tfx.proto import example_gen_pb2, transform_pb2
+
+from components.example_gate import ExampleGate
+from pipeline.config import PipelineConfig
+from pipeline.eval_config import build_eval_config
+
+PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
+RUN_FN = "trainer.run.run_fn"
+
+
+def split_name(span: int) -> str:
+    """One ExampleGen split per span, so anomalies and metrics name their span."""
+    return f"span_{span}"
+
+
+def input_config(config: PipelineConfig) -> example_gen_pb2.Input:
+    spans = [*config.data.train_spans, config.data.eval_span]
+    return example_gen_pb2.Input(
+        splits=[
+            example_gen_pb2.Input.Split(
+                name=split_name(span), pattern=f"{config.data.span_dir.format(span=span)}/*"
+            )
+            for span in spans
+        ]
+    )
+
+
+def create_pipeline(
+    config: PipelineConfig,
+    *,
+    metadata_connection_config=None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+    """ImportExampleGen -> validation gate -> Transform -> Trainer -> Evaluator -> Pusher."""
+    train_splits = [split_name(span) for span in config.data.train_spans]
+    eval_split = split_name(config.data.eval_span)
+    custom_config = config.model.to_dict()
+
+    example_gen = tfx.components.ImportExampleGen(
+        input_base=str(config.data.root), input_config=input_config(config)
+    )
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=str(config.schema_path))
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+    example_gate = ExampleGate(anomalies=example_validator.outputs["anomalies"])
+
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        splits_config=transform_pb2.SplitsConfig(analyze=train_splits, transform=[*train_splits, eval_split]),
+        custom_config=custom_config,
+        disable_statistics=True,  # StatisticsGen already covers the raw data
+    )
+    transform.add_upstream_node(example_gate)
+
+    settings = config.model.trainer
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=train_splits, num_steps=settings.train_steps),
+        eval_args=tfx.proto.EvalArgs(splits=[eval_split], num_steps=settings.eval_steps),
+        custom_config=custom_config,
+    )
+
+    baseline_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline_resolver.outputs["model"],
+        eval_config=build_eval_config(config),
+        example_splits=[eval_split],
+    )
+
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(config.serving_dir))
+        ),
+    )
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.name,
+        pipeline_root=str(config.pipeline_root),
+        components=[
+            example_gen,
+            statistics_gen,
+            schema_gen,
+            example_validator,
+            example_gate,
+            transform,
+            trainer,
+            baseline_resolver,
+            evaluator,
+            pusher,
+        ],
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(config.beam_args),
+    )

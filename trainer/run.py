@@ -1,0 +1,59 @@
+"""TFX Trainer entry point: a thin adapter from FnArgs to the TFX-free modules."""
+
+from __future__ import annotations
+
+import logging
+
+import tensorflow_transform as tft
+import tf_keras as keras
+
+from trainer import data, export, model, strategy
+from trainer.preprocessing import OOV_BUCKETS, vocabulary_file
+from trainer.specs import ModelSpecs
+
+LOG = logging.getLogger(__name__)
+
+
+def cardinalities(specs: ModelSpecs, tf_transform_output) -> dict[str, int]:
+    """Number of ids each non-numeric input can take (embedding table sizes)."""
+    sizes = {}
+    for feature in specs.features:
+        if feature.kind == "categorical":
+            vocab = tf_transform_output.vocabulary_size_by_name(vocabulary_file(feature.name))
+            sizes[feature.name] = vocab + OOV_BUCKETS
+        elif feature.kind in ("bucketized", "cross"):
+            sizes[feature.name] = feature.buckets
+    return sizes
+
+
+def run_fn(fn_args) -> None:
+    """Trains on the train splits, validates on the eval split, exports both signatures."""
+    specs = ModelSpecs.from_dict(fn_args.custom_config)
+    settings = specs.trainer
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    choice, distribution = strategy.current_strategy()
+    if settings.mixed_precision and choice.name != "default":
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    batch_size = strategy.global_batch_size(settings.batch_size, distribution)
+    LOG.info("strategy %s (%s); global batch %d", choice.name, choice.reason, batch_size)
+
+    schema = tf_transform_output.transformed_metadata.schema
+
+    def dataset(files):
+        return data.make_dataset(files, fn_args.data_accessor, schema, specs.features, specs.heads, batch_size)
+
+    train, evaluation = dataset(fn_args.train_files), dataset(fn_args.eval_files)
+    scaling = data.label_scaling(train, specs.heads)
+    with distribution.scope():
+        net = model.build_model(specs.features, specs.heads, cardinalities(specs, tf_transform_output),
+                                settings, scaling)
+    net.fit(
+        train,
+        steps_per_epoch=fn_args.train_steps,
+        validation_data=evaluation,
+        validation_steps=fn_args.eval_steps,
+        callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")],
+        verbose=2,
+    )
+    export.export(net, tf_transform_output, specs.heads, fn_args.serving_model_dir)
+    LOG.info("exported to %s", fn_args.serving_model_dir)

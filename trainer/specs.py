@@ -1,0 +1,149 @@
+"""Feature and head specifications: the one source of truth for names.
+
+Every raw feature key, label key, transformed key and head (output) name used
+by the preprocessing, the model, the TFMA config and the tests comes from
+these specs, which the pipeline builds from the data set's config file and
+hands to Transform and Trainer as `custom_config` (plain JSON).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+FEATURE_KINDS = ("numeric", "categorical", "bucketized", "cross")
+HEAD_KINDS = ("regression", "binary", "multiclass")
+LOSSES = {
+    "regression": ("huber", "mse", "mae"),
+    "binary": ("binary_crossentropy",),
+    "multiclass": ("sparse_categorical_crossentropy",),
+}
+TRANSFORM_SIGNATURE = "transform_features"
+SERVING_SIGNATURE = "serving_default"
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureSpec:
+    """One model input. `of` names the categorical features a cross combines."""
+
+    name: str
+    kind: str
+    buckets: int = 0  # bucketized: quantile buckets; cross: hash buckets
+    of: tuple[str, ...] = ()
+
+    @property
+    def transformed(self) -> str:
+        return transformed_name(self.name)
+
+    @property
+    def raw_keys(self) -> tuple[str, ...]:
+        """The raw feature keys this input reads."""
+        return self.of if self.kind == "cross" else (self.name,)
+
+
+@dataclasses.dataclass(frozen=True)
+class Gate:
+    """What blocks a push for a head: a floor/ceiling and the largest allowed regression."""
+
+    metric: str
+    at_least: float | None = None
+    at_most: float | None = None
+    max_regression: float | None = None
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.at_least is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadSpec:
+    """One model output: its label, kind, loss and the metrics TFMA computes."""
+
+    name: str
+    label: str
+    kind: str
+    metrics: tuple[str, ...]
+    gate: Gate
+    classes: tuple[str, ...] = ()
+    loss: str = ""
+    loss_weight: float = 1.0
+
+    @property
+    def label_key(self) -> str:
+        """Transformed label: the raw label with missing values filled in."""
+        return f"{self.name}__label"
+
+    @property
+    def weight_key(self) -> str:
+        """Transformed per-head weight: 1 where the label is present, else 0."""
+        return f"{self.name}__weight"
+
+    @property
+    def output_units(self) -> int:
+        return len(self.classes) if self.kind == "multiclass" else 1
+
+    @property
+    def default_loss(self) -> str:
+        return self.loss or LOSSES[self.kind][0]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerSettings:
+    """Model size and training schedule; batch size is per replica."""
+
+    batch_size: int = 256
+    train_steps: int = 1000
+    eval_steps: int = 50
+    learning_rate: float = 0.003
+    hidden_units: tuple[int, ...] = (64, 32)
+    tower_units: tuple[int, ...] = (16,)
+    embedding_dim: int = 8
+    mixed_precision: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpecs:
+    """Everything the TFX-free trainer code needs, serialisable to custom_config."""
+
+    features: tuple[FeatureSpec, ...]
+    heads: tuple[HeadSpec, ...]
+    trainer: TrainerSettings = TrainerSettings()
+
+    @property
+    def label_keys(self) -> tuple[str, ...]:
+        return tuple(head.label for head in self.heads)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelSpecs:
+        features = tuple(
+            FeatureSpec(**{**f, "of": tuple(f.get("of", ()))}) for f in data["features"]
+        )
+        heads = tuple(
+            HeadSpec(
+                **{
+                    **h,
+                    "metrics": tuple(h["metrics"]),
+                    "classes": tuple(h.get("classes", ())),
+                    "gate": Gate(**h["gate"]),
+                }
+            )
+            for h in data["heads"]
+        )
+        settings = dict(data.get("trainer", {}))
+        for key in ("hidden_units", "tower_units"):
+            if key in settings:
+                settings[key] = tuple(settings[key])
+        return cls(features=features, heads=heads, trainer=TrainerSettings(**settings))
+
+
+def transformed_name(raw_name: str) -> str:
+    """The key of a feature after tf.Transform."""
+    return f"{raw_name}_xf"
+
+
+def head_names(heads: Sequence[HeadSpec]) -> list[str]:
+    return [head.name for head in heads]
