@@ -27,8 +27,10 @@ test: setup  ## set up and run ruff and the whole test suite
 data: setup  ## write the 12 monthly flights spans to DATA_DIR (FRACTION=0.1 for a sample)
 	@$(IN_RUNTIME) python -m pipeline.data.flights --out $(DATA_DIR) --fraction $(or $(FRACTION),1)
 
-fixtures: setup  ## regenerate the small committed test fixture
+fixtures: setup  ## regenerate the small committed test fixtures (flights, penguins)
 	@$(IN_RUNTIME) python -m pipeline.data.flights --out $(FIXTURE_DIR) --fraction 0.01 --months 1 2 3
+	@$(IN_RUNTIME) python -m pipeline.data.csv_spans --csv palmerpenguins \
+	  --schema schemas/penguins/schema.pbtxt --span-column year --out tests/fixtures/penguins
 
 lint: setup  ## ruff, configured in pyproject.toml
 	@$(IN_RUNTIME) ruff check .

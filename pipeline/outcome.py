@@ -27,6 +27,7 @@ class RunArtifacts:
     blessed: bool
     pushed_model: str | None
     pushed: bool
+    newly_pushed: bool  # False when the same model was already the newest version
     pushed_destination: str | None
     baseline_model: str | None
 
@@ -86,7 +87,11 @@ def latest_run(metadata_path: Path, pipeline_name: str, run_id: str | None = Non
         return max(found, key=lambda a: a.id) if found else None
 
     model = newest("Model", outputs)
-    models_in = [a for a in artifacts if types[a.type_id] == "Model" and a.id in inputs and a.id not in outputs]
+    baseline_ids = {
+        e.artifact_id for e in events
+        if e.type == metadata_store_pb2.Event.INPUT and e.path.steps and e.path.steps[0].key == "baseline_model"
+    }
+    baseline = next((a for a in artifacts if a.id in baseline_ids), None)
     evaluation, blessing, pushed = newest("ModelEvaluation", outputs), newest("ModelBlessing", outputs), newest(
         "PushedModel", outputs)
     return RunArtifacts(
@@ -97,9 +102,10 @@ def latest_run(metadata_path: Path, pipeline_name: str, run_id: str | None = Non
         blessed=bool(blessing and _int_property(blessing, "blessed") == 1),
         pushed_model=pushed.uri if pushed else None,
         pushed=bool(pushed and _int_property(pushed, "pushed") == 1),
+        newly_pushed=bool(pushed and _int_property(pushed, "newly_pushed") != 0 and _int_property(pushed, "pushed")),
         pushed_destination=(pushed.custom_properties["pushed_destination"].string_value
                             if pushed and "pushed_destination" in pushed.custom_properties else None),
-        baseline_model=models_in[0].uri if models_in else None,
+        baseline_model=baseline.uri if baseline else None,
     )
 
 
@@ -170,7 +176,8 @@ def head_outcomes(config: PipelineConfig, evaluation_uri: str) -> list[HeadOutco
                 head=head.name,
                 passed=head.name not in failures and "*" not in failures,
                 metric=key,
-                value=metrics.get((head.name, key, CANDIDATE, False)),
+                # A first run has no baseline, and TFMA then reports the candidate unnamed.
+                value=metrics.get((head.name, key, CANDIDATE, False), metrics.get((head.name, key, "", False))),
                 baseline=metrics.get((head.name, key, BASELINE, False)),
                 reasons=tuple(failures.get(head.name, []) + failures.get("*", [])),
             )
@@ -180,8 +187,11 @@ def head_outcomes(config: PipelineConfig, evaluation_uri: str) -> list[HeadOutco
 
 def summary_lines(outcomes: Iterable[HeadOutcome], run: RunArtifacts) -> list[str]:
     """The terminal summary printed at the end of the main job."""
-    lines = [f"Run {run.run_id}: model {'PUSHED' if run.pushed else 'NOT pushed'}"
-             + ("" if run.pushed else (" (blocked by the evaluation)" if not run.blessed else ""))]
+    if run.pushed:
+        verdict = "PUSHED" if run.newly_pushed else "already serving (identical to the newest pushed version)"
+    else:
+        verdict = "NOT pushed: blocked by the evaluation" if not run.blessed else "NOT pushed"
+    lines = [f"Run {run.run_id}: model {verdict}"]
     for outcome in outcomes:
         value = "n/a" if outcome.value is None else f"{outcome.value:.4g}"
         baseline = "" if outcome.baseline is None else f", baseline {outcome.baseline:.4g}"

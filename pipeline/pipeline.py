@@ -7,8 +7,10 @@ from globals or the environment, and importing this module does nothing.
 from __future__ import annotations
 
 from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2, transform_pb2
 
+from components import pusher as atomic_pusher
 from components.example_gate import ExampleGate
 from pipeline.config import PipelineConfig
 from pipeline.eval_config import build_eval_config
@@ -96,6 +98,7 @@ def create_pipeline(
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(config.serving_dir))
         ),
+        custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor),
     )
 
     return tfx.dsl.Pipeline(

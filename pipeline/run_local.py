@@ -20,6 +20,25 @@ from pipeline.config import ConfigError, PipelineConfig, load_config
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
 
 
+class _ProgressFilter(logging.Filter):
+    """Lets warnings through, and of TFX's INFO lines only 'Component X is running/finished'."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        return str(record.msg).startswith("Component %s is")
+
+
+def show_progress() -> None:
+    """One line per component start and end, with a timestamp, on stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    handler.addFilter(_ProgressFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
 def ensure_flights_data(config: PipelineConfig) -> None:
     """Writes the flights spans the config needs when they are not there yet."""
     spans = [*config.data.train_spans, config.data.eval_span]
@@ -37,8 +56,8 @@ def ensure_flights_data(config: PipelineConfig) -> None:
     flights.convert(config.data.root)
 
 
-def run(config: PipelineConfig) -> int:
-    """Runs the pipeline; returns 0 when it finished (pushed or rightly blocked)."""
+def run_pipeline(config: PipelineConfig):
+    """Runs the pipeline with LocalDagRunner; returns the run's artifacts and seconds taken."""
     from tfx import v1 as tfx
 
     from pipeline import outcome
@@ -54,8 +73,14 @@ def run(config: PipelineConfig) -> int:
             ),
         )
     )
-    elapsed = time.monotonic() - started
-    run_artifacts = outcome.latest_run(config.metadata_path, config.name)
+    return outcome.latest_run(config.metadata_path, config.name), time.monotonic() - started
+
+
+def run(config: PipelineConfig) -> int:
+    """Runs the pipeline and prints the verdict; 0 when it finished (pushed or rightly blocked)."""
+    from pipeline import outcome
+
+    run_artifacts, elapsed = run_pipeline(config)
     print(f"\nPipeline {config.name} finished in {elapsed:.0f} s.")
     if run_artifacts.evaluation:
         for line in outcome.summary_lines(outcome.head_outcomes(config, run_artifacts.evaluation), run_artifacts):
@@ -75,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-span", type=int, help="override data.eval_span")
     parser.add_argument("--output-root", type=Path, help="override output_root")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    show_progress()
     try:
         config = load_config(args.config)
         if args.train_spans or args.eval_span is not None:

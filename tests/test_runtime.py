@@ -58,7 +58,7 @@ def test_key_follows_the_lock_and_the_kind():
     assert base != runtime.runtime_key("tfx==1.21.0\n", "venv")
     assert base.startswith("rootfs-")
     # Comments, such as the GPU image's `#gpu:` pins, install nothing here.
-    assert base == runtime.runtime_key("# header\ntfx==1.21.0\n#gpu: nvidia-nccl-cu12==2.32.3\n", "rootfs")
+    assert base == runtime.runtime_key("# header\ntfx==1.21.0\n\n#gpu: nvidia-nccl-cu12==2.32.3\n", "rootfs")
 
 
 def test_locked_version_reads_the_pin_and_names_a_missing_one():

@@ -24,12 +24,13 @@ import argparse
 import importlib.util
 import logging
 import math
-import shutil
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
+
+from pipeline.data import tfrecords
 
 LOG = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ LATE_MINUTES = 15
 VERY_LATE_MINUTES = 60
 DELAY_BANDS = ("on_time", "late", "very_late", "cancelled")
 SPAN_DIR = "span-{span}"
-SHARD_FILE = "part-{index:05d}-of-{count:05d}.tfrecord.gz"
 _KNUTH = 2654435761  # multiplicative hash: a deterministic, well-spread sample
 
 
@@ -105,49 +105,12 @@ def sample(rows: pd.DataFrame, fraction: float) -> pd.DataFrame:
     return rows[keep.to_numpy()]
 
 
-def to_example(row: Mapping[str, object]) -> bytes:
-    """One row as a serialized tf.Example; missing values are left out."""
-    import tensorflow as tf
-
-    feature = {}
-    for name in CATEGORICAL:
-        feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(row[name]).encode()]))
-    for name in (*INTEGER, *LABELS_INT):
-        value = row[name]
-        if not _missing(value):
-            feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-    for name in (*FLOAT, *LABELS_FLOAT):
-        value = row[name]
-        if not _missing(value):
-            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
-    example = tf.train.Example(features=tf.train.Features(feature=feature))
-    return example.SerializeToString(deterministic=True)  # sorted map keys: same bytes every run
-
-
-def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def write_span(rows: pd.DataFrame, span_dir: Path, shards: int) -> list[Path]:
-    """Writes one span as `shards` gzipped files, rows dealt round-robin."""
-    import tensorflow as tf
-
-    span_dir.mkdir(parents=True, exist_ok=True)
-    paths = [span_dir / SHARD_FILE.format(index=k, count=shards) for k in range(shards)]
-    writers = [tf.io.TFRecordWriter(str(p), options="GZIP") for p in paths]
-    try:
-        for position, row in enumerate(_records(rows)):
-            writers[position % shards].write(to_example(row))
-    finally:
-        for writer in writers:
-            writer.close()
-    return paths
-
-
-def _records(rows: pd.DataFrame) -> Iterator[dict[str, object]]:
+def _serialized(rows: pd.DataFrame) -> Iterator[bytes]:
     columns = list(rows.columns)
     for values in rows.itertuples(index=False, name=None):
-        yield dict(zip(columns, values, strict=True))
+        row = dict(zip(columns, values, strict=True))
+        yield tfrecords.to_example(row, ints=(*INTEGER, *LABELS_INT), floats=(*FLOAT, *LABELS_FLOAT),
+                                   strings=CATEGORICAL)
 
 
 def convert(
@@ -168,13 +131,7 @@ def convert(
             raise ValueError(f"month {month} is not in 1..12")
         span_rows = rows[rows["month"] == month]
         span_dir = out_dir / SPAN_DIR.format(span=month)
-        # Written aside, then renamed: a killed conversion never leaves a
-        # half-written span where the pipeline would read it.
-        partial = out_dir / f".partial-{span_dir.name}"
-        shutil.rmtree(partial, ignore_errors=True)
-        write_span(span_rows, partial, shards)
-        shutil.rmtree(span_dir, ignore_errors=True)
-        partial.rename(span_dir)
+        tfrecords.write_span(_serialized(span_rows), span_dir, shards)
         counts[month] = len(span_rows)
         LOG.info("span %d: %d rows -> %s", month, len(span_rows), span_dir)
     return counts

@@ -1,0 +1,194 @@
+"""End to end on the fixture with real TFX components and a real MLMD store.
+
+One sequence of runs in one pipeline root, as a scheduler would make them:
+  1. first run (no baseline): every head passes its value threshold; pushed;
+  2. a new evaluation span where ONE head's labels are corrupted: blocked,
+     only that head named, the serving directory untouched;
+  3. clean data: every head holds; pushed as a new version;
+  4. the same again with no new data: upstream components come from the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipeline import outcome
+from pipeline.config import load_config
+from pipeline.run_local import run_pipeline
+
+pytestmark = pytest.mark.e2e
+
+CONFIG = Path(__file__).with_name("flights_fixture.yaml")
+CORRUPTED_HEAD = "delay_band"
+VERY_LATE = 2  # every row labelled "very late": a labelling bug in one head
+
+
+def snapshot(directory: Path) -> dict[str, str]:
+    """Every file under `directory` with the sha256 of its bytes."""
+    return {
+        str(path.relative_to(directory)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def corrupt_labels(source: Path, target: Path, label: str, value: int) -> None:
+    """Copies a span, setting one label to `value` wherever it is present."""
+    target.mkdir(parents=True)
+    for path in sorted(source.glob("*.gz")):
+        with tf.io.TFRecordWriter(str(target / path.name), options="GZIP") as writer:
+            for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP"):
+                example = tf.train.Example.FromString(record.numpy())
+                if label in example.features.feature:
+                    example.features.feature[label].int64_list.value[:] = [value]
+                writer.write(example.SerializeToString())
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, flights_fixture_dir):
+    """The four runs; each entry: (config, artifacts, outcomes, serving snapshot)."""
+    work = tmp_path_factory.mktemp("flights_e2e")
+    corrupted_root = work / "data_corrupted"
+    for span in (1, 2):
+        shutil.copytree(flights_fixture_dir / f"span-{span}", corrupted_root / f"span-{span}")
+    corrupt_labels(flights_fixture_dir / "span-3", corrupted_root / "span-3", "delay_band", VERY_LATE)
+
+    base = load_config(CONFIG).with_output_root(work / "out")
+    plan = {
+        "first": base.with_data(train_spans=(1,), eval_span=2),
+        "corrupted": base.with_data(root=corrupted_root, train_spans=(1, 2), eval_span=3),
+        "clean": base.with_data(train_spans=(1, 2), eval_span=3),
+        "rerun": base.with_data(train_spans=(1, 2), eval_span=3),
+    }
+    results = {}
+    for name, config in plan.items():
+        artifacts, _ = run_pipeline(config)
+        outcomes = outcome.head_outcomes(config, artifacts.evaluation)
+        results[name] = (config, artifacts, outcomes, snapshot(config.serving_dir))
+    return results
+
+
+def test_first_run_passes_every_head_and_pushes(runs):
+    config, artifacts, outcomes, serving = runs["first"]
+    assert artifacts.baseline_model is None
+    assert artifacts.blessed and artifacts.pushed
+    assert [o.head for o in outcomes] == [h.name for h in config.model.heads]
+    for result in outcomes:
+        head = next(h for h in config.model.heads if h.name == result.head)
+        assert result.passed, result
+        assert result.value is not None
+        if head.gate.at_least is not None:
+            assert result.value >= head.gate.at_least
+        else:
+            assert result.value <= head.gate.at_most
+    assert len({path.split("/")[0] for path in serving}) == 1  # one pushed version
+
+
+def test_one_corrupted_head_blocks_the_push_and_names_only_that_head(runs):
+    import tensorflow_model_analysis as tfma
+
+    _, first, _, serving_before = runs["first"]
+    _, artifacts, outcomes, serving_after = runs["corrupted"]
+    assert artifacts.baseline_model == first.model
+    assert not artifacts.blessed and not artifacts.pushed
+    assert outcome.failed_heads(outcomes) == [CORRUPTED_HEAD]
+    validation = tfma.load_validation_result(artifacts.evaluation)
+    assert not validation.validation_ok
+    failing_outputs = {
+        failure.metric_key.output_name
+        for per_slice in validation.metric_validations_per_slice
+        for failure in per_slice.failures
+    }
+    assert failing_outputs == {CORRUPTED_HEAD}
+    reasons = next(o for o in outcomes if o.head == CORRUPTED_HEAD).reasons
+    assert any("slice overall" in reason and "sparse_categorical_accuracy" in reason for reason in reasons)
+    assert serving_after == serving_before  # byte for byte
+
+
+def test_a_run_where_every_head_holds_pushes_a_new_version(runs):
+    _, first, _, serving_before = runs["first"]
+    _, artifacts, outcomes, serving_after = runs["clean"]
+    assert artifacts.baseline_model == first.model  # the blocked model never became the baseline
+    assert outcome.failed_heads(outcomes) == []
+    assert artifacts.blessed and artifacts.pushed and artifacts.newly_pushed
+    versions_before = {path.split("/")[0] for path in serving_before}
+    versions_after = {path.split("/")[0] for path in serving_after}
+    assert versions_before < versions_after and len(versions_after) == 2
+    for path, digest in serving_before.items():  # the old version is untouched
+        assert serving_after[path] == digest
+
+
+def test_rerun_without_new_data_is_served_from_the_cache(runs):
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    config, artifacts, outcomes, serving = runs["rerun"]
+    _, clean, _, clean_serving = runs["clean"]
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = str(config.metadata_path)
+    store = metadata_store.MetadataStore(connection)
+    run_ctx = store.get_context_by_type_and_name("pipeline_run", artifacts.run_id)
+    types = {t.id: t.name for t in store.get_execution_types()}
+    states = {
+        types[e.type_id].rsplit(".", 1)[-1]: e.last_known_state
+        for e in store.get_executions_by_context(run_ctx.id)
+    }
+    cached = metadata_store_pb2.Execution.CACHED
+    for component in ("ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "ExampleGate",
+                      "Transform", "Trainer"):
+        assert states[component] == cached, (component, states)
+    assert artifacts.model == clean.model
+    # The last blessed model is now this very model, so the Evaluator runs
+    # again (its baseline input changed) and blesses it against itself; the
+    # Pusher then finds it already serving and writes nothing.
+    assert artifacts.baseline_model == clean.model
+    assert outcome.failed_heads(outcomes) == []
+    assert artifacts.pushed and not artifacts.newly_pushed
+    assert artifacts.pushed_destination == clean.pushed_destination
+    assert serving == clean_serving
+
+
+def test_pushed_model_serves_raw_examples_like_the_trained_model(runs, flights_fixture_dir):
+    import tensorflow_transform as tft
+
+    config, artifacts, _, _ = runs["clean"]
+    heads = config.model.heads
+    raw = [record.numpy() for record in tf.data.TFRecordDataset(
+        sorted(str(p) for p in (flights_fixture_dir / "span-3").glob("*.gz")), compression_type="GZIP").take(40)]
+    without_labels = []
+    for record in raw:
+        example = tf.train.Example.FromString(record)
+        for head in heads:
+            if head.label in example.features.feature:
+                del example.features.feature[head.label]
+        without_labels.append(example.SerializeToString())
+
+    served = tf.saved_model.load(artifacts.pushed_destination).signatures["serving_default"](
+        examples=tf.constant(without_labels))
+    assert set(served) == {head.name for head in heads}
+    for head in heads:
+        values = served[head.name].numpy()
+        assert values.shape == (len(raw), head.output_units), head.name
+        if head.kind == "binary":
+            assert ((values >= 0) & (values <= 1)).all()
+        if head.kind == "multiclass":
+            np.testing.assert_allclose(values.sum(axis=1), 1.0, rtol=1e-5)
+        if head.kind == "regression":
+            assert np.isfinite(values).all()
+
+    # The trained model on the same rows after the Transform component's graph.
+    transform_graph = Path(artifacts.model).parents[2] / "Transform" / "transform_graph"
+    tft_output = tft.TFTransformOutput(str(max(transform_graph.iterdir(), key=lambda p: int(p.name))))
+    parsed = tf.io.parse_example(tf.constant(raw), tft_output.raw_feature_spec())
+    transformed = tft_output.transform_raw_features(parsed)
+    trained = tf.saved_model.load(str(Path(artifacts.model) / "Format-Serving"))
+    inputs = {feature.transformed: transformed[feature.transformed] for feature in config.model.features}
+    expected = trained(inputs, training=False)
+    for head in heads:
+        np.testing.assert_allclose(served[head.name].numpy(), expected[head.name].numpy(), rtol=1e-5, atol=1e-5)

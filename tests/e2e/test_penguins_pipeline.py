@@ -1,0 +1,42 @@
+"""Genericity: a second data set through the same code, with only a config and a schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+
+from pipeline import outcome
+from pipeline.config import load_config
+from pipeline.run_local import run_pipeline
+
+pytestmark = pytest.mark.e2e
+
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "penguins.yaml"
+
+
+def test_penguins_train_evaluate_and_push(tmp_path):
+    config = load_config(CONFIG).with_output_root(tmp_path / "out")
+    assert {h.kind for h in config.model.heads} == {"multiclass", "binary", "regression"}
+    artifacts, _ = run_pipeline(config)
+    outcomes = outcome.head_outcomes(config, artifacts.evaluation)
+    assert outcome.failed_heads(outcomes) == [], outcomes
+    assert artifacts.pushed
+    by_head = {o.head: o for o in outcomes}
+    assert by_head["species"].value >= 0.8
+    assert by_head["sex"].value >= 0.7
+    assert by_head["body_mass"].value <= 600.0
+
+    gentoo = tf.train.Example()
+    for name, value in {"island": b"Biscoe", "bill_length_mm": 47.5, "bill_depth_mm": 15.0,
+                        "flipper_length_mm": 217.0}.items():
+        if isinstance(value, bytes):
+            gentoo.features.feature[name].bytes_list.value.append(value)
+        else:
+            gentoo.features.feature[name].float_list.value.append(value)
+    served = tf.saved_model.load(artifacts.pushed_destination).signatures["serving_default"](
+        examples=tf.constant([gentoo.SerializeToString()]))
+    assert served["species"].shape == (1, 3)
+    assert int(tf.argmax(served["species"][0])) == config.model.heads[0].classes.index("Gentoo")
+    assert 3500 < float(served["body_mass"][0, 0]) < 6500

@@ -1,0 +1,83 @@
+"""Config loading: the shipped configs load; bad ones fail naming field and fix."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.config import ConfigError, load_config, parse_config
+
+REPO = Path(__file__).resolve().parents[2]
+FLIGHTS = REPO / "configs" / "flights.yaml"
+
+
+@pytest.fixture
+def raw() -> dict:
+    return yaml.safe_load(FLIGHTS.read_text())
+
+
+def test_shipped_configs_load():
+    config = load_config(FLIGHTS)
+    assert [h.name for h in config.model.heads] == ["arrival_delay", "late", "cancelled", "delay_band"]
+    assert {h.kind for h in config.model.heads} == {"regression", "binary", "multiclass"}
+    assert config.data.root == REPO / "out" / "data" / "flights"
+    assert config.slices[0].features == ("origin",) and config.slices[0].gated
+    assert load_config(REPO / "tests" / "e2e" / "flights_fixture.yaml").data.train_spans == (1,)
+
+
+def mutate(raw: dict, change) -> dict:
+    bad = copy.deepcopy(raw)
+    change(bad)
+    return bad
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "fix"),
+    [
+        (lambda c: c["heads"][0].update(kind="ranking"), "heads[0].kind", "use one of regression, binary"),
+        (lambda c: c["heads"][1].update(label="arrival"), "heads[1].label", "not a feature of the schema"),
+        (lambda c: c["features"].append({"name": "tailnum", "kind": "categorical"}), "features[17]",
+         "not a feature of the schema"),
+        (lambda c: c["heads"][1]["gate"].update(metric="Precision"), "heads[1].gate.metric",
+         "gate on a metric this head computes"),
+        (lambda c: c["heads"][2].update(name="late"), "heads[2].name", "duplicate head name"),
+        (lambda c: c["slices"].append({"features": ["airline"]}), "slices[3].features",
+         "slice on a feature of the schema"),
+        (lambda c: c["heads"][0]["gate"].update(at_least=1.0), "heads[0].gate", "exactly one value threshold"),
+        (lambda c: c["heads"][3].update(classes=["a", "b"]), "heads[3].classes", "3+ class names"),
+        (lambda c: c["heads"][0]["gate"].update(metric="CalibrationPlot"), "heads[0].gate.metric",
+         "gate on a metric this head computes"),
+        (lambda c: c["data"].update(eval_span=11), "data.eval_span", "not in train_spans"),
+        (lambda c: c["trainer"].update(batch_size=0), "trainer.batch_size", "must be > 0"),
+        (lambda c: c["trainer"].update(batchsize=10), "trainer", "unknown settings"),
+        (lambda c: c["heads"][0].update(loss_weight="heavy"), "heads[0].loss_weight", "expected float"),
+        (lambda c: c.pop("heads"), "heads", "this field is required"),
+        (lambda c: c["heads"][0].update(label="carrier"), "heads[0].label", "cannot also be a model input"),
+    ],
+)
+def test_bad_config_is_rejected_with_field_and_fix(raw, change, field, fix):
+    with pytest.raises(ConfigError) as error:
+        parse_config(mutate(raw, change), "flights.yaml")
+    message = str(error.value)
+    assert error.value.field == field, message
+    assert message.startswith(f"flights.yaml: {field}: ")
+    assert fix in message
+
+
+def test_missing_file_and_bad_yaml_are_reported(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "nope.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="fix the YAML syntax"):
+        load_config(broken)
+
+
+def test_model_specs_round_trip_through_custom_config():
+    from trainer.specs import ModelSpecs
+
+    specs = load_config(FLIGHTS).model
+    assert ModelSpecs.from_dict(specs.to_dict()) == specs

@@ -1,0 +1,85 @@
+"""The model builder: output names and shapes, per-head masking of the loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from trainer.model import build_model
+from trainer.specs import FeatureSpec, Gate, HeadSpec, TrainerSettings
+
+FEATURES = (FeatureSpec("distance", "numeric"), FeatureSpec("carrier", "categorical"))
+HEADS = (
+    HeadSpec("delay", "arr_delay", "regression", ("MeanAbsoluteError",), Gate("MeanAbsoluteError", at_most=9)),
+    HeadSpec("late", "late", "binary", ("AUC",), Gate("AUC", at_least=0.5)),
+    HeadSpec("band", "band", "multiclass", ("SparseCategoricalAccuracy",),
+             Gate("SparseCategoricalAccuracy", at_least=0.1), classes=("a", "b", "c", "d")),
+)
+SETTINGS = TrainerSettings(hidden_units=(8,), tower_units=(4,), embedding_dim=3)
+
+
+def make_model(scaling=None):
+    tf.keras.utils.set_random_seed(7)
+    return build_model(FEATURES, HEADS, {"carrier": 5}, SETTINGS, label_scaling=scaling)
+
+
+def batch(n=6):
+    return {"distance_xf": tf.linspace(-1.0, 1.0, n), "carrier_xf": tf.constant([i % 5 for i in range(n)], tf.int64)}
+
+
+def test_one_named_output_per_head_with_its_shape():
+    model = make_model()
+    outputs = model(batch(6))
+    assert sorted(outputs) == sorted(h.name for h in HEADS)
+    assert sorted(model.output_names) == sorted(h.name for h in HEADS)
+    assert outputs["delay"].shape == (6, 1)
+    assert outputs["late"].shape == (6, 1)
+    assert outputs["band"].shape == (6, 4)
+    np.testing.assert_allclose(outputs["band"].numpy().sum(axis=1), 1.0, rtol=1e-5)
+    assert ((outputs["late"].numpy() > 0) & (outputs["late"].numpy() < 1)).all()
+
+
+def test_regression_head_is_rescaled_to_label_units():
+    model = make_model(scaling={"delay": (1000.0, 50.0)})
+    delay = model(batch(6))["delay"].numpy()
+    # An untrained z-score near 0 becomes a prediction near the label mean.
+    assert np.all(np.abs(delay - 1000.0) < 50.0 * 5)
+
+
+def head_gradients(model, x, y, w, head):
+    tower = [v for v in model.trainable_variables if v.name.startswith((f"{head}_", f"{head}/"))]
+    with tf.GradientTape() as tape:
+        predictions = model(x, training=True)
+        loss = model.compiled_loss(y, predictions, sample_weight=w, regularization_losses=[])
+    return [g.numpy() for g in tape.gradient(loss, tower)]
+
+
+def test_a_masked_label_contributes_exactly_zero_gradient_to_its_head():
+    model = make_model()
+    x = batch(4)
+    y = {"delay": tf.constant([[3.0], [1.0], [-2.0], [0.5]]), "late": tf.constant([[1.0], [0.0], [1.0], [0.0]]),
+         "band": tf.constant([0, 1, 2, 3], tf.int64)}
+    w = {"delay": tf.constant([1.0, 0.0, 1.0, 1.0]), "late": tf.ones(4), "band": tf.ones(4)}
+    changed = dict(y, delay=tf.constant([[3.0], [999.0], [-2.0], [0.5]]))  # only the masked row differs
+    before = head_gradients(model, x, y, w, "delay")
+    after = head_gradients(model, x, changed, w, "delay")
+    assert before and any(np.abs(g).sum() > 0 for g in before)  # the head does learn from other rows
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Unmasked, the same change moves the gradient: the check above can fail.
+    unmasked = dict(w, delay=tf.ones(4))
+    moved = head_gradients(model, x, changed, unmasked, "delay")
+    assert any(not np.array_equal(a, b) for a, b in zip(head_gradients(model, x, y, unmasked, "delay"), moved,
+                                                          strict=True))
+
+
+def test_masking_one_head_leaves_the_other_heads_gradients_alone():
+    model = make_model()
+    x = batch(4)
+    y = {"delay": tf.ones((4, 1)), "late": tf.constant([[1.0], [0.0], [1.0], [0.0]]),
+         "band": tf.constant([0, 1, 2, 3], tf.int64)}
+    full = {"delay": tf.ones(4), "late": tf.ones(4), "band": tf.ones(4)}
+    masked_delay = dict(full, delay=tf.constant([1.0, 0.0, 1.0, 1.0]))
+    for a, b in zip(head_gradients(model, x, y, full, "late"), head_gradients(model, x, y, masked_delay, "late"),
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

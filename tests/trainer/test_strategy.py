@@ -1,0 +1,39 @@
+"""The distribution strategy choice and batch scaling."""
+
+from __future__ import annotations
+
+import pytest
+import tensorflow as tf
+
+from trainer.strategy import choose_strategy, global_batch_size, workers_in
+
+TWO_WORKERS = {"cluster": {"chief": ["host0:2222"], "worker": ["host1:2222"]}, "task": {"type": "chief", "index": 0}}
+
+
+@pytest.mark.parametrize(
+    ("gpus", "tf_config", "expected"),
+    [
+        (0, None, "default"),
+        (1, None, "one_device"),
+        (4, None, "mirrored"),
+        (0, TWO_WORKERS, "multi_worker_mirrored"),
+        (2, TWO_WORKERS, "multi_worker_mirrored"),
+        (1, {"cluster": {"worker": ["only:1"]}, "task": {"type": "worker", "index": 0}}, "one_device"),
+    ],
+)
+def test_choose_strategy(gpus, tf_config, expected):
+    assert choose_strategy(gpus, tf_config).name == expected
+
+
+def test_workers_in_counts_chief_and_workers():
+    assert workers_in(None) == 1
+    assert workers_in(TWO_WORKERS) == 2
+
+
+def test_global_batch_scales_with_replicas():
+    assert global_batch_size(64, tf.distribute.get_strategy()) == 64
+
+    class FourReplicas:
+        num_replicas_in_sync = 4
+
+    assert global_batch_size(64, FourReplicas()) == 256
