@@ -16,9 +16,9 @@ help:  ## list the targets
 setup:  ## build the runtime (a venv, or a Debian 13 rootfs on older hosts); no-op when built
 	@$(RUNTIME) setup
 
-run: setup  ## main job: prepare the flights spans and run the pipeline locally
-	@$(IN_RUNTIME) python -m pipeline.data.flights --out $(DATA_DIR)
-	@echo "Data ready under $(DATA_DIR). The pipeline run itself lands with the pipeline issue."
+CONFIG ?= configs/flights.yaml
+run: setup  ## main job: the pipeline on LocalDagRunner (CONFIG=configs/flights.yaml; spans made on first use)
+	@$(IN_RUNTIME) python -m pipeline.run_local --config $(CONFIG)
 
 test: setup  ## set up and run ruff and the whole test suite
 	@$(IN_RUNTIME) ruff check .

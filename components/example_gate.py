@@ -31,6 +31,8 @@ def describe_anomalies(anomalies_by_split: dict) -> list[str]:
     lines = []
     for split, anomalies in sorted(anomalies_by_split.items()):
         where = f"span {span_of(split)}"
+        if anomalies.data_missing:  # TFDV's verdict on zero examples; ExampleValidator lets it pass
+            lines.append(f"{where}: whole span: no examples: the span folder holds no records")
         for feature, info in sorted(anomalies.anomaly_info.items()):
             for reason in info.reason or [info]:
                 lines.append(f"{where}: feature '{feature}': {reason.short_description}: {reason.description}")

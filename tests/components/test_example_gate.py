@@ -69,7 +69,7 @@ def test_an_empty_span_is_named(tmp_path, schema, flights_fixture_dir):
     split_dir.mkdir(parents=True)
     (split_dir / ANOMALIES_FILE).write_bytes(empty.SerializeToString())
     artifact.split_names = artifact_utils.encode_split_names(["span_1", "span_4"])
-    with pytest.raises(DataAnomalyError, match="span 4"):
+    with pytest.raises(DataAnomalyError, match="span 4: whole span: no examples"):
         check_anomalies(artifact)
 
 
