@@ -6,7 +6,6 @@ message naming the span, the feature and the problem, so nothing downstream
 (Transform, Trainer, Pusher) runs on bad data.
 """
 
-
 import os  # no `from __future__ import annotations`: TFX reads the type hints
 
 from tfx import v1 as tfx
@@ -35,7 +34,9 @@ def describe_anomalies(anomalies_by_split: dict) -> list[str]:
             lines.append(f"{where}: whole span: no examples: the span folder holds no records")
         for feature, info in sorted(anomalies.anomaly_info.items()):
             for reason in info.reason or [info]:
-                lines.append(f"{where}: feature '{feature}': {reason.short_description}: {reason.description}")
+                lines.append(
+                    f"{where}: feature '{feature}': {reason.short_description}: {reason.description}"
+                )
         if anomalies.HasField("dataset_anomaly_info"):
             for reason in anomalies.dataset_anomaly_info.reason:
                 lines.append(f"{where}: whole span: {reason.short_description}: {reason.description}")

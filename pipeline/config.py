@@ -191,8 +191,13 @@ def parse_config(raw: Any, source: str = "<config>") -> PipelineConfig:
     slices = _parse_slices(r, r.get(raw, "slices", "slices", list, []), schema)
     evaluation = r.get(raw, "evaluation", "evaluation", dict, {})
     min_slice = r.get(evaluation, "min_slice_examples", "evaluation.min_slice_examples", int, 30)
-    beam_args = r.get(raw, "beam_args", "beam_args", list, ["--direct_running_mode=multi_processing",
-                                                             "--direct_num_workers=0"])
+    beam_args = r.get(
+        raw,
+        "beam_args",
+        "beam_args",
+        list,
+        ["--direct_running_mode=multi_processing", "--direct_num_workers=0"],
+    )
     if not all(isinstance(arg, str) and arg.startswith("--") for arg in beam_args):
         raise r.fail("beam_args", beam_args, "each Beam argument is a string like --runner=DataflowRunner")
     output_root = _resolve(r.get(raw, "output_root", "output_root", str, f"out/pipelines/{name}"))
@@ -250,7 +255,9 @@ def _parse_features(r: _Reader, items: list, schema: Mapping[str, str]) -> tuple
             keys = (name,)
         for key in keys:
             if key not in schema:
-                raise r.fail(f"{field}", key, f"not a feature of the schema; known: {', '.join(sorted(schema))}")
+                raise r.fail(
+                    f"{field}", key, f"not a feature of the schema; known: {', '.join(sorted(schema))}"
+                )
         if kind == "numeric" and schema[name] == "BYTES":
             raise r.fail(f"{field}.kind", kind, f"{name} is a string feature; use categorical")
         features.append(FeatureSpec(name=name, kind=kind, buckets=buckets, of=of))
@@ -296,11 +303,23 @@ def _parse_heads(
         metrics = tuple(r.get(item, "metrics", f"{field}.metrics", list))
         for metric in metrics:
             if metric not in METRICS[kind]:
-                raise r.fail(f"{field}.metrics", metric, f"a {kind} head can compute {', '.join(METRICS[kind])}")
+                raise r.fail(
+                    f"{field}.metrics", metric, f"a {kind} head can compute {', '.join(METRICS[kind])}"
+                )
         scalars = tuple(m for m in metrics if m not in PLOTS)
         gate = _parse_gate(r, r.get(item, "gate", f"{field}.gate", dict), f"{field}.gate", scalars)
-        heads.append(HeadSpec(name=name, label=label, kind=kind, metrics=metrics, gate=gate, classes=classes,
-                              loss=loss, loss_weight=loss_weight))
+        heads.append(
+            HeadSpec(
+                name=name,
+                label=label,
+                kind=kind,
+                metrics=metrics,
+                gate=gate,
+                classes=classes,
+                loss=loss,
+                loss_weight=loss_weight,
+            )
+        )
     if not heads:
         raise r.fail("heads", items, "list at least one head")
     return tuple(heads)
@@ -350,6 +369,7 @@ def _parse_slices(r: _Reader, items: list, schema: Mapping[str, str]) -> tuple[S
         for feature in features:
             if feature not in schema:
                 raise r.fail(f"{field}.features", feature, "slice on a feature of the schema")
-        slices.append(SliceSpec(features=tuple(features), gated=r.get(item, "gated", f"{field}.gated", bool,
-                                                                        False)))
+        slices.append(
+            SliceSpec(features=tuple(features), gated=r.get(item, "gated", f"{field}.gated", bool, False))
+        )
     return tuple(slices)

@@ -23,7 +23,9 @@ BASELINE = "baseline"
 
 
 def slicing_specs(slices: Sequence[SliceSpec]) -> list[config_pb2.SlicingSpec]:
-    return [config_pb2.SlicingSpec()] + [config_pb2.SlicingSpec(feature_keys=list(s.features)) for s in slices]
+    return [config_pb2.SlicingSpec()] + [
+        config_pb2.SlicingSpec(feature_keys=list(s.features)) for s in slices
+    ]
 
 
 def _gated_slices(slices: Sequence[SliceSpec]) -> list[config_pb2.SlicingSpec]:

@@ -63,10 +63,7 @@ def latest_run(metadata_path: Path, pipeline_name: str, run_id: str | None = Non
     from ml_metadata.proto import metadata_store_pb2
 
     store = _store(metadata_path)
-    runs = [
-        ctx for ctx in store.get_contexts_by_type("pipeline_run")
-        if run_id is None or ctx.name == run_id
-    ]
+    runs = [ctx for ctx in store.get_contexts_by_type("pipeline_run") if run_id is None or ctx.name == run_id]
     pipeline_ctx = store.get_context_by_type_and_name("pipeline", pipeline_name)
     if pipeline_ctx is None or not runs:
         raise LookupError(f"no run of pipeline {pipeline_name!r} in {metadata_path}")
@@ -88,12 +85,18 @@ def latest_run(metadata_path: Path, pipeline_name: str, run_id: str | None = Non
 
     model = newest("Model", outputs)
     baseline_ids = {
-        e.artifact_id for e in events
-        if e.type == metadata_store_pb2.Event.INPUT and e.path.steps and e.path.steps[0].key == "baseline_model"
+        e.artifact_id
+        for e in events
+        if e.type == metadata_store_pb2.Event.INPUT
+        and e.path.steps
+        and e.path.steps[0].key == "baseline_model"
     }
     baseline = next((a for a in artifacts if a.id in baseline_ids), None)
-    evaluation, blessing, pushed = newest("ModelEvaluation", outputs), newest("ModelBlessing", outputs), newest(
-        "PushedModel", outputs)
+    evaluation, blessing, pushed = (
+        newest("ModelEvaluation", outputs),
+        newest("ModelBlessing", outputs),
+        newest("PushedModel", outputs),
+    )
     return RunArtifacts(
         run_id=run.name,
         model=model.uri if model else None,
@@ -102,9 +105,14 @@ def latest_run(metadata_path: Path, pipeline_name: str, run_id: str | None = Non
         blessed=bool(blessing and _int_property(blessing, "blessed") == 1),
         pushed_model=pushed.uri if pushed else None,
         pushed=bool(pushed and _int_property(pushed, "pushed") == 1),
-        newly_pushed=bool(pushed and _int_property(pushed, "newly_pushed") != 0 and _int_property(pushed, "pushed")),
-        pushed_destination=(pushed.custom_properties["pushed_destination"].string_value
-                            if pushed and "pushed_destination" in pushed.custom_properties else None),
+        newly_pushed=bool(
+            pushed and _int_property(pushed, "newly_pushed") != 0 and _int_property(pushed, "pushed")
+        ),
+        pushed_destination=(
+            pushed.custom_properties["pushed_destination"].string_value
+            if pushed and "pushed_destination" in pushed.custom_properties
+            else None
+        ),
         baseline_model=baseline.uri if baseline else None,
     )
 
@@ -141,7 +149,9 @@ def overall_metrics(evaluation_uri: str) -> dict[tuple[str, str, str, bool], flo
         for item in metrics.metric_keys_and_values:
             if item.value.HasField("double_value"):
                 key = item.key
-                values[(key.output_name, key.name, key.model_name, key.is_diff)] = item.value.double_value.value
+                values[(key.output_name, key.name, key.model_name, key.is_diff)] = (
+                    item.value.double_value.value
+                )
     return values
 
 
@@ -158,9 +168,12 @@ def head_outcomes(config: PipelineConfig, evaluation_uri: str) -> list[HeadOutco
             key = failure.metric_key
             head = next(h for h in config.model.heads if h.name == key.output_name)
             what = "change in " if key.is_diff else ""
-            baseline = metrics.get((key.output_name, key.name, BASELINE, False)) if where == "overall" else None
+            baseline = (
+                metrics.get((key.output_name, key.name, BASELINE, False)) if where == "overall" else None
+            )
+            value = failure.metric_value.double_value.value
             sentence = (
-                f"{head.name}: {what}{key.name} on slice {where} is {failure.metric_value.double_value.value:.4g}; "
+                f"{head.name}: {what}{key.name} on slice {where} is {value:.4g}; "
                 f"it {_threshold_text(failure.metric_threshold, head.gate.higher_is_better)}"
             )
             if baseline is not None and key.is_diff:
@@ -177,7 +190,9 @@ def head_outcomes(config: PipelineConfig, evaluation_uri: str) -> list[HeadOutco
                 passed=head.name not in failures and "*" not in failures,
                 metric=key,
                 # A first run has no baseline, and TFMA then reports the candidate unnamed.
-                value=metrics.get((head.name, key, CANDIDATE, False), metrics.get((head.name, key, "", False))),
+                value=metrics.get(
+                    (head.name, key, CANDIDATE, False), metrics.get((head.name, key, "", False))
+                ),
                 baseline=metrics.get((head.name, key, BASELINE, False)),
                 reasons=tuple(failures.get(head.name, []) + failures.get("*", [])),
             )
@@ -195,7 +210,9 @@ def summary_lines(outcomes: Iterable[HeadOutcome], run: RunArtifacts) -> list[st
     for outcome in outcomes:
         value = "n/a" if outcome.value is None else f"{outcome.value:.4g}"
         baseline = "" if outcome.baseline is None else f", baseline {outcome.baseline:.4g}"
-        lines.append(f"  {'PASS' if outcome.passed else 'FAIL'}  {outcome.head:<16} {outcome.metric} {value}{baseline}")
+        lines.append(
+            f"  {'PASS' if outcome.passed else 'FAIL'}  {outcome.head:<16} {outcome.metric} {value}{baseline}"
+        )
         lines += [f"        - {reason}" for reason in outcome.reasons]
     return lines
 

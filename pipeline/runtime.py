@@ -130,7 +130,9 @@ def runtime_key(lock_text: str, kind: str) -> str:
     """Names a runtime by what is inside it: the lock, the recipe and the kind."""
     digest = hashlib.sha256()
     # Comments (the header, the GPU image's `#gpu:` pins) do not change what is installed.
-    pins = "\n".join(line for line in lock_text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+    pins = "\n".join(
+        line for line in lock_text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    )
     for part in (RECIPE_VERSION, kind, DEBIAN_SUITE, " ".join(DEBIAN_PACKAGES), pins):
         digest.update(part.encode())
         digest.update(b"\0")

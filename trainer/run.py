@@ -40,13 +40,16 @@ def run_fn(fn_args) -> None:
     schema = tf_transform_output.transformed_metadata.schema
 
     def dataset(files):
-        return data.make_dataset(files, fn_args.data_accessor, schema, specs.features, specs.heads, batch_size)
+        return data.make_dataset(
+            files, fn_args.data_accessor, schema, specs.features, specs.heads, batch_size
+        )
 
     train, evaluation = dataset(fn_args.train_files), dataset(fn_args.eval_files)
     scaling = data.label_scaling(train, specs.heads)
     with distribution.scope():
-        net = model.build_model(specs.features, specs.heads, cardinalities(specs, tf_transform_output),
-                                settings, scaling)
+        net = model.build_model(
+            specs.features, specs.heads, cardinalities(specs, tf_transform_output), settings, scaling
+        )
     net.fit(
         train,
         steps_per_epoch=fn_args.train_steps,

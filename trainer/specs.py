@@ -119,9 +119,7 @@ class ModelSpecs:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelSpecs:
-        features = tuple(
-            FeatureSpec(**{**f, "of": tuple(f.get("of", ()))}) for f in data["features"]
-        )
+        features = tuple(FeatureSpec(**{**f, "of": tuple(f.get("of", ()))}) for f in data["features"])
         heads = tuple(
             HeadSpec(
                 **{

@@ -109,8 +109,9 @@ def _serialized(rows: pd.DataFrame) -> Iterator[bytes]:
     columns = list(rows.columns)
     for values in rows.itertuples(index=False, name=None):
         row = dict(zip(columns, values, strict=True))
-        yield tfrecords.to_example(row, ints=(*INTEGER, *LABELS_INT), floats=(*FLOAT, *LABELS_FLOAT),
-                                   strings=CATEGORICAL)
+        yield tfrecords.to_example(
+            row, ints=(*INTEGER, *LABELS_INT), floats=(*FLOAT, *LABELS_FLOAT), strings=CATEGORICAL
+        )
 
 
 def convert(

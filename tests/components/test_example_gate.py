@@ -23,7 +23,9 @@ def anomalies_artifact(tmp_path, schema, examples_by_split) -> standard_artifact
     artifact.uri = str(tmp_path / "anomalies")
     artifact.split_names = artifact_utils.encode_split_names(list(examples_by_split))
     for split, examples in examples_by_split.items():
-        batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch([e.SerializeToString() for e in examples])
+        batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(
+            [e.SerializeToString() for e in examples]
+        )
         stats = stats_impl.generate_statistics_in_memory(batch, tfdv.StatsOptions())
         anomalies = tfdv.validate_statistics(stats, schema)
         split_dir = tmp_path / "anomalies" / f"Split-{split}"
@@ -38,20 +40,28 @@ def schema(flights_schema_path):
 
 
 def test_clean_spans_pass(tmp_path, schema, flights_fixture_dir):
-    artifact = anomalies_artifact(tmp_path, schema, {
-        "span_1": span_examples(flights_fixture_dir / "span-1"),
-        "span_2": span_examples(flights_fixture_dir / "span-2"),
-    })
+    artifact = anomalies_artifact(
+        tmp_path,
+        schema,
+        {
+            "span_1": span_examples(flights_fixture_dir / "span-1"),
+            "span_2": span_examples(flights_fixture_dir / "span-2"),
+        },
+    )
     check_anomalies(artifact)  # raises on any anomaly
 
 
 def test_an_anomaly_stops_the_run_naming_span_feature_and_problem(tmp_path, schema, flights_fixture_dir):
     broken = span_examples(flights_fixture_dir / "span-2")
     broken[5].features.feature["carrier"].bytes_list.value[:] = [b"ZZ"]
-    artifact = anomalies_artifact(tmp_path, schema, {
-        "span_1": span_examples(flights_fixture_dir / "span-1"),
-        "span_2": broken,
-    })
+    artifact = anomalies_artifact(
+        tmp_path,
+        schema,
+        {
+            "span_1": span_examples(flights_fixture_dir / "span-1"),
+            "span_2": broken,
+        },
+    )
     with pytest.raises(DataAnomalyError) as error:
         check_anomalies(artifact)
     message = str(error.value)

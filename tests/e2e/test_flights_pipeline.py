@@ -140,8 +140,15 @@ def test_rerun_without_new_data_is_served_from_the_cache(runs):
         for e in store.get_executions_by_context(run_ctx.id)
     }
     cached = metadata_store_pb2.Execution.CACHED
-    for component in ("ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "ExampleGate",
-                      "Transform", "Trainer"):
+    for component in (
+        "ImportExampleGen",
+        "StatisticsGen",
+        "ImportSchemaGen",
+        "ExampleValidator",
+        "ExampleGate",
+        "Transform",
+        "Trainer",
+    ):
         assert states[component] == cached, (component, states)
     assert artifacts.model == clean.model
     # The last blessed model is now this very model, so the Evaluator runs
@@ -159,8 +166,12 @@ def test_pushed_model_serves_raw_examples_like_the_trained_model(runs, flights_f
 
     config, artifacts, _, _ = runs["clean"]
     heads = config.model.heads
-    raw = [record.numpy() for record in tf.data.TFRecordDataset(
-        sorted(str(p) for p in (flights_fixture_dir / "span-3").glob("*.gz")), compression_type="GZIP").take(40)]
+    raw = [
+        record.numpy()
+        for record in tf.data.TFRecordDataset(
+            sorted(str(p) for p in (flights_fixture_dir / "span-3").glob("*.gz")), compression_type="GZIP"
+        ).take(40)
+    ]
     without_labels = []
     for record in raw:
         example = tf.train.Example.FromString(record)
@@ -170,7 +181,8 @@ def test_pushed_model_serves_raw_examples_like_the_trained_model(runs, flights_f
         without_labels.append(example.SerializeToString())
 
     served = tf.saved_model.load(artifacts.pushed_destination).signatures["serving_default"](
-        examples=tf.constant(without_labels))
+        examples=tf.constant(without_labels)
+    )
     assert set(served) == {head.name for head in heads}
     for head in heads:
         values = served[head.name].numpy()
@@ -191,4 +203,6 @@ def test_pushed_model_serves_raw_examples_like_the_trained_model(runs, flights_f
     inputs = {feature.transformed: transformed[feature.transformed] for feature in config.model.features}
     expected = trained(inputs, training=False)
     for head in heads:
-        np.testing.assert_allclose(served[head.name].numpy(), expected[head.name].numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            served[head.name].numpy(), expected[head.name].numpy(), rtol=1e-5, atol=1e-5
+        )

@@ -29,14 +29,19 @@ def test_penguins_train_evaluate_and_push(tmp_path):
     assert by_head["body_mass"].value <= 600.0
 
     gentoo = tf.train.Example()
-    for name, value in {"island": b"Biscoe", "bill_length_mm": 47.5, "bill_depth_mm": 15.0,
-                        "flipper_length_mm": 217.0}.items():
+    for name, value in {
+        "island": b"Biscoe",
+        "bill_length_mm": 47.5,
+        "bill_depth_mm": 15.0,
+        "flipper_length_mm": 217.0,
+    }.items():
         if isinstance(value, bytes):
             gentoo.features.feature[name].bytes_list.value.append(value)
         else:
             gentoo.features.feature[name].float_list.value.append(value)
     served = tf.saved_model.load(artifacts.pushed_destination).signatures["serving_default"](
-        examples=tf.constant([gentoo.SerializeToString()]))
+        examples=tf.constant([gentoo.SerializeToString()])
+    )
     assert served["species"].shape == (1, 3)
     assert int(tf.argmax(served["species"][0])) == config.model.heads[0].classes.index("Gentoo")
     assert 3500 < float(served["body_mass"][0, 0]) < 6500

@@ -15,7 +15,10 @@ FLIGHTS = Path(__file__).resolve().parents[2] / "configs" / "flights.yaml"
 def test_model_specs_read_masked_labels_and_weights_per_head():
     config = load_config(FLIGHTS)
     eval_config = build_eval_config(config)
-    assert [(m.name, m.is_baseline) for m in eval_config.model_specs] == [(CANDIDATE, False), (BASELINE, True)]
+    assert [(m.name, m.is_baseline) for m in eval_config.model_specs] == [
+        (CANDIDATE, False),
+        (BASELINE, True),
+    ]
     for spec in eval_config.model_specs:
         assert spec.signature_name == "serving_default"
         assert list(spec.preprocessing_function_names) == ["transform_features"]
@@ -29,8 +32,14 @@ def test_one_metrics_spec_per_head_with_value_and_change_thresholds():
     assert [list(s.output_names) for s in eval_config.metrics_specs] == [[h.name] for h in config.model.heads]
     delay = eval_config.metrics_specs[0]
     names = [m.class_name for m in delay.metrics]
-    assert names == ["ExampleCount", "WeightedExampleCount", "MeanAbsoluteError", "MeanSquaredError",
-                     "MeanPrediction", "MeanLabel"]
+    assert names == [
+        "ExampleCount",
+        "WeightedExampleCount",
+        "MeanAbsoluteError",
+        "MeanSquaredError",
+        "MeanPrediction",
+        "MeanLabel",
+    ]
     gated = [m for m in delay.metrics if m.per_slice_thresholds]
     assert [m.class_name for m in gated] == ["MeanAbsoluteError"]
     (per_slice,) = gated[0].per_slice_thresholds

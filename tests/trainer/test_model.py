@@ -10,10 +10,18 @@ from trainer.specs import FeatureSpec, Gate, HeadSpec, TrainerSettings
 
 FEATURES = (FeatureSpec("distance", "numeric"), FeatureSpec("carrier", "categorical"))
 HEADS = (
-    HeadSpec("delay", "arr_delay", "regression", ("MeanAbsoluteError",), Gate("MeanAbsoluteError", at_most=9)),
+    HeadSpec(
+        "delay", "arr_delay", "regression", ("MeanAbsoluteError",), Gate("MeanAbsoluteError", at_most=9)
+    ),
     HeadSpec("late", "late", "binary", ("AUC",), Gate("AUC", at_least=0.5)),
-    HeadSpec("band", "band", "multiclass", ("SparseCategoricalAccuracy",),
-             Gate("SparseCategoricalAccuracy", at_least=0.1), classes=("a", "b", "c", "d")),
+    HeadSpec(
+        "band",
+        "band",
+        "multiclass",
+        ("SparseCategoricalAccuracy",),
+        Gate("SparseCategoricalAccuracy", at_least=0.1),
+        classes=("a", "b", "c", "d"),
+    ),
 )
 SETTINGS = TrainerSettings(hidden_units=(8,), tower_units=(4,), embedding_dim=3)
 
@@ -24,7 +32,10 @@ def make_model(scaling=None):
 
 
 def batch(n=6):
-    return {"distance_xf": tf.linspace(-1.0, 1.0, n), "carrier_xf": tf.constant([i % 5 for i in range(n)], tf.int64)}
+    return {
+        "distance_xf": tf.linspace(-1.0, 1.0, n),
+        "carrier_xf": tf.constant([i % 5 for i in range(n)], tf.int64),
+    }
 
 
 def test_one_named_output_per_head_with_its_shape():
@@ -57,8 +68,11 @@ def head_gradients(model, x, y, w, head):
 def test_a_masked_label_contributes_exactly_zero_gradient_to_its_head():
     model = make_model()
     x = batch(4)
-    y = {"delay": tf.constant([[3.0], [1.0], [-2.0], [0.5]]), "late": tf.constant([[1.0], [0.0], [1.0], [0.0]]),
-         "band": tf.constant([0, 1, 2, 3], tf.int64)}
+    y = {
+        "delay": tf.constant([[3.0], [1.0], [-2.0], [0.5]]),
+        "late": tf.constant([[1.0], [0.0], [1.0], [0.0]]),
+        "band": tf.constant([0, 1, 2, 3], tf.int64),
+    }
     w = {"delay": tf.constant([1.0, 0.0, 1.0, 1.0]), "late": tf.ones(4), "band": tf.ones(4)}
     changed = dict(y, delay=tf.constant([[3.0], [999.0], [-2.0], [0.5]]))  # only the masked row differs
     before = head_gradients(model, x, y, w, "delay")
@@ -69,17 +83,25 @@ def test_a_masked_label_contributes_exactly_zero_gradient_to_its_head():
     # Unmasked, the same change moves the gradient: the check above can fail.
     unmasked = dict(w, delay=tf.ones(4))
     moved = head_gradients(model, x, changed, unmasked, "delay")
-    assert any(not np.array_equal(a, b) for a, b in zip(head_gradients(model, x, y, unmasked, "delay"), moved,
-                                                          strict=True))
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(head_gradients(model, x, y, unmasked, "delay"), moved, strict=True)
+    )
 
 
 def test_masking_one_head_leaves_the_other_heads_gradients_alone():
     model = make_model()
     x = batch(4)
-    y = {"delay": tf.ones((4, 1)), "late": tf.constant([[1.0], [0.0], [1.0], [0.0]]),
-         "band": tf.constant([0, 1, 2, 3], tf.int64)}
+    y = {
+        "delay": tf.ones((4, 1)),
+        "late": tf.constant([[1.0], [0.0], [1.0], [0.0]]),
+        "band": tf.constant([0, 1, 2, 3], tf.int64),
+    }
     full = {"delay": tf.ones(4), "late": tf.ones(4), "band": tf.ones(4)}
     masked_delay = dict(full, delay=tf.constant([1.0, 0.0, 1.0, 1.0]))
-    for a, b in zip(head_gradients(model, x, y, full, "late"), head_gradients(model, x, y, masked_delay, "late"),
-                    strict=True):
+    for a, b in zip(
+        head_gradients(model, x, y, full, "late"),
+        head_gradients(model, x, y, masked_delay, "late"),
+        strict=True,
+    ):
         np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -19,9 +19,17 @@ SPECS = ModelSpecs(
         FeatureSpec("carrier_hour", "cross", buckets=100, of=("carrier", "hour")),
     ),
     heads=(
-        HeadSpec("delay", "arr_delay", "regression", ("MeanAbsoluteError",), Gate("MeanAbsoluteError", at_most=9)),
-        HeadSpec("band", "band", "multiclass", ("SparseCategoricalAccuracy",),
-                 Gate("SparseCategoricalAccuracy", at_least=0.1), classes=("low", "mid", "high")),
+        HeadSpec(
+            "delay", "arr_delay", "regression", ("MeanAbsoluteError",), Gate("MeanAbsoluteError", at_most=9)
+        ),
+        HeadSpec(
+            "band",
+            "band",
+            "multiclass",
+            ("SparseCategoricalAccuracy",),
+            Gate("SparseCategoricalAccuracy", at_least=0.1),
+            classes=("low", "mid", "high"),
+        ),
     ),
 )
 
@@ -30,13 +38,15 @@ RAW = [
     {"distance": [], "carrier": "UA", "hour": 9, "arr_delay": [], "band": ["low"]},
     {"distance": [300.0], "carrier": "AA", "hour": 20, "arr_delay": [-4.0], "band": []},
 ]
-METADATA = tft.DatasetMetadata.from_feature_spec({
-    "distance": tf.io.VarLenFeature(tf.float32),
-    "carrier": tf.io.FixedLenFeature([], tf.string),
-    "hour": tf.io.FixedLenFeature([], tf.int64),
-    "arr_delay": tf.io.VarLenFeature(tf.float32),
-    "band": tf.io.VarLenFeature(tf.string),
-})
+METADATA = tft.DatasetMetadata.from_feature_spec(
+    {
+        "distance": tf.io.VarLenFeature(tf.float32),
+        "carrier": tf.io.FixedLenFeature([], tf.string),
+        "hour": tf.io.FixedLenFeature([], tf.int64),
+        "arr_delay": tf.io.VarLenFeature(tf.float32),
+        "band": tf.io.VarLenFeature(tf.string),
+    }
+)
 
 
 def cross_id(carrier: str, hour: int) -> int:
@@ -53,12 +63,36 @@ class PreprocessingTest(tft_unit.TransformTestCase):
         # carrier vocabulary by frequency: AA -> 0, UA -> 1.
         # hour: 2 quantile buckets over [5, 9, 20] split at 9 -> [0, 1, 1].
         expected = [
-            {"distance_xf": -z, "carrier_xf": 0, "hour_xf": 0, "carrier_hour_xf": cross_id("AA", 5),
-             "delay__label": 10.0, "delay__weight": 1.0, "band__label": 2, "band__weight": 1.0},
-            {"distance_xf": 0.0, "carrier_xf": 1, "hour_xf": 1, "carrier_hour_xf": cross_id("UA", 9),
-             "delay__label": 0.0, "delay__weight": 0.0, "band__label": 0, "band__weight": 1.0},
-            {"distance_xf": z, "carrier_xf": 0, "hour_xf": 1, "carrier_hour_xf": cross_id("AA", 20),
-             "delay__label": -4.0, "delay__weight": 1.0, "band__label": 0, "band__weight": 0.0},
+            {
+                "distance_xf": -z,
+                "carrier_xf": 0,
+                "hour_xf": 0,
+                "carrier_hour_xf": cross_id("AA", 5),
+                "delay__label": 10.0,
+                "delay__weight": 1.0,
+                "band__label": 2,
+                "band__weight": 1.0,
+            },
+            {
+                "distance_xf": 0.0,
+                "carrier_xf": 1,
+                "hour_xf": 1,
+                "carrier_hour_xf": cross_id("UA", 9),
+                "delay__label": 0.0,
+                "delay__weight": 0.0,
+                "band__label": 0,
+                "band__weight": 1.0,
+            },
+            {
+                "distance_xf": z,
+                "carrier_xf": 0,
+                "hour_xf": 1,
+                "carrier_hour_xf": cross_id("AA", 20),
+                "delay__label": -4.0,
+                "delay__weight": 1.0,
+                "band__label": 0,
+                "band__weight": 0.0,
+            },
         ]
         self.assertAnalyzeAndTransformResults(
             RAW, METADATA, functools.partial(preprocessing_fn, custom_config=SPECS.to_dict()), expected
@@ -72,6 +106,9 @@ class PreprocessingTest(tft_unit.TransformTestCase):
             outputs = preprocessing_fn(inputs, spec)
             return {key: outputs[key] for key in ("band__label", "band__weight")}
 
-        expected = [{"band__label": 0, "band__weight": 0.0}, {"band__label": 0, "band__weight": 1.0},
-                    {"band__label": 0, "band__weight": 0.0}]
+        expected = [
+            {"band__label": 0, "band__weight": 0.0},
+            {"band__label": 0, "band__weight": 1.0},
+            {"band__label": 0, "band__weight": 0.0},
+        ]
         self.assertAnalyzeAndTransformResults(rows, METADATA, only_band, expected)

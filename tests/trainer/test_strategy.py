@@ -7,7 +7,10 @@ import tensorflow as tf
 
 from trainer.strategy import choose_strategy, global_batch_size, workers_in
 
-TWO_WORKERS = {"cluster": {"chief": ["host0:2222"], "worker": ["host1:2222"]}, "task": {"type": "chief", "index": 0}}
+TWO_WORKERS = {
+    "cluster": {"chief": ["host0:2222"], "worker": ["host1:2222"]},
+    "task": {"type": "chief", "index": 0},
+}
 
 
 @pytest.mark.parametrize(
