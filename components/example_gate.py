@@ -6,10 +6,11 @@ message naming the span, the feature and the problem, so nothing downstream
 (Transform, Trainer, Pusher) runs on bad data.
 """
 
+import json
 import os  # no `from __future__ import annotations`: TFX reads the type hints
 
 from tfx import v1 as tfx
-from tfx.dsl.component.experimental.annotations import InputArtifact
+from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils
 
@@ -20,16 +21,19 @@ class DataAnomalyError(RuntimeError):
     """The input data broke the schema; the message lists every problem found."""
 
 
-def span_of(split: str) -> str:
-    """Split names are span_<n> (see pipeline.pipeline.split_name)."""
-    return split.removeprefix("span_") if split.startswith("span_") else split
+def split_patterns(input_config_json: str) -> dict[str, str]:
+    """Split name -> file pattern, from ExampleGen's Input proto as JSON."""
+    if not input_config_json:
+        return {}
+    return {split["name"]: split["pattern"] for split in json.loads(input_config_json).get("splits", [])}
 
 
-def describe_anomalies(anomalies_by_split: dict) -> list[str]:
-    """One line per (span, feature, anomaly), in span order."""
+def describe_anomalies(anomalies_by_split: dict, patterns: dict[str, str] | None = None) -> list[str]:
+    """One line per (span, feature, anomaly), in split order."""
+    patterns = patterns or {}
     lines = []
     for split, anomalies in sorted(anomalies_by_split.items()):
-        where = f"span {span_of(split)}"
+        where = f"{patterns[split]} (split {split})" if split in patterns else f"split {split}"
         if anomalies.data_missing:  # TFDV's verdict on zero examples; ExampleValidator lets it pass
             lines.append(f"{where}: whole span: no examples: the span folder holds no records")
         for feature, info in sorted(anomalies.anomaly_info.items()):
@@ -53,9 +57,9 @@ def read_anomalies(artifact) -> dict:
     return result
 
 
-def check_anomalies(artifact) -> None:
+def check_anomalies(artifact, input_config_json: str = "") -> None:
     """Raises DataAnomalyError listing every anomaly; returns when there are none."""
-    lines = describe_anomalies(read_anomalies(artifact))
+    lines = describe_anomalies(read_anomalies(artifact), split_patterns(input_config_json))
     if lines:
         raise DataAnomalyError(
             "the input data does not match the schema, so the run stops before training:\n  "
@@ -65,6 +69,12 @@ def check_anomalies(artifact) -> None:
 
 
 @component
-def ExampleGate(anomalies: InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies]) -> None:  # noqa: N802
-    """TFX component: fails the run on any anomaly (see module docstring)."""
-    check_anomalies(anomalies)
+def ExampleGate(  # noqa: N802 (a component class name)
+    anomalies: InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
+    input_config: Parameter[str] = "",
+) -> None:
+    """TFX component: fails the run on any anomaly (see module docstring).
+
+    `input_config` is ExampleGen's Input proto as JSON, to name each split's span folder.
+    """
+    check_anomalies(anomalies, input_config)

@@ -8,6 +8,7 @@ against the repository root, so a config means the same from any directory.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ class SliceSpec:
 
 @dataclasses.dataclass(frozen=True)
 class DataSpec:
-    root: Path
+    root: str  # a local path or a gs:// / s3:// URI
     span_dir: str  # e.g. "span-{span}"; files are matched as <span_dir>/*
     train_spans: tuple[int, ...]
     eval_span: int
@@ -92,33 +93,36 @@ class PipelineConfig:
 
     name: str
     source: str
-    schema_path: Path
+    schema_path: str
     data: DataSpec
     model: ModelSpecs
     slices: tuple[SliceSpec, ...]
     min_slice_examples: int
     beam_args: tuple[str, ...]
-    output_root: Path
+    output_root: str  # a local path or a gs:// / s3:// URI (strings: pathlib would mangle gs://)
     kubeflow: Mapping[str, Any] | None = None
+    serving_root: str | None = None  # default: <output_root>/serving
 
     @property
-    def pipeline_root(self) -> Path:
-        return self.output_root / "pipeline_root"
+    def pipeline_root(self) -> str:
+        return os.path.join(self.output_root, "pipeline_root")
 
     @property
-    def metadata_path(self) -> Path:
-        return self.output_root / "metadata.sqlite"
+    def metadata_path(self) -> str:
+        return os.path.join(self.output_root, "metadata.sqlite")
 
     @property
-    def serving_dir(self) -> Path:
-        return self.output_root / "serving"
+    def serving_dir(self) -> str:
+        return self.serving_root or os.path.join(self.output_root, "serving")
 
     def with_data(self, **changes: Any) -> PipelineConfig:
         """A copy with other data settings (a new span window, another root)."""
+        if "root" in changes:
+            changes["root"] = str(changes["root"])
         return dataclasses.replace(self, data=dataclasses.replace(self.data, **changes))
 
-    def with_output_root(self, root: Path) -> PipelineConfig:
-        return dataclasses.replace(self, output_root=Path(root))
+    def with_output_root(self, root: str | Path) -> PipelineConfig:
+        return dataclasses.replace(self, output_root=str(root))
 
 
 class _Reader:
@@ -147,18 +151,21 @@ class _Reader:
         return value
 
 
-def load_schema_names(schema_path: Path) -> dict[str, str]:
+def load_schema_names(schema_path: str | Path) -> dict[str, str]:
     """Feature name -> type name (INT, FLOAT, BYTES) from a schema.pbtxt."""
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    schema = text_format.Parse(schema_path.read_text(), schema_pb2.Schema())
+    schema = text_format.Parse(Path(schema_path).read_text(), schema_pb2.Schema())
     return {feature.name: schema_pb2.FeatureType.Name(feature.type) for feature in schema.feature}
 
 
-def _resolve(path: str) -> Path:
+def _resolve(path: str) -> str:
+    """URIs stay as they are; local paths become absolute, relative to the repository."""
+    if "://" in path:
+        return path
     candidate = Path(path).expanduser()
-    return candidate if candidate.is_absolute() else REPO_ROOT / candidate
+    return str(candidate if candidate.is_absolute() else REPO_ROOT / candidate)
 
 
 def load_config(path: str | Path) -> PipelineConfig:
@@ -180,8 +187,8 @@ def parse_config(raw: Any, source: str = "<config>") -> PipelineConfig:
         raise r.fail("(top level)", raw, "expected a mapping with name, schema, data, features, heads")
     name = r.get(raw, "name", "name", str)
     schema_path = _resolve(r.get(raw, "schema", "schema", str))
-    if not schema_path.is_file():
-        raise r.fail("schema", str(schema_path), "no schema file there; point `schema` at a schema.pbtxt")
+    if not Path(schema_path).is_file():
+        raise r.fail("schema", schema_path, "no schema file there; point `schema` at a schema.pbtxt")
     schema = load_schema_names(schema_path)
 
     data = _parse_data(r, r.get(raw, "data", "data", dict))

@@ -42,7 +42,7 @@ class HeadOutcome:
     reasons: tuple[str, ...]
 
 
-def _store(metadata_path: Path):
+def _store(metadata_path: str | Path):
     from ml_metadata.metadata_store import metadata_store
     from ml_metadata.proto import metadata_store_pb2
 
@@ -58,7 +58,7 @@ def _int_property(artifact, name: str) -> int | None:
     return None
 
 
-def latest_run(metadata_path: Path, pipeline_name: str, run_id: str | None = None) -> RunArtifacts:
+def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None = None) -> RunArtifacts:
     """The artifacts of `run_id` (default: the newest run) of a pipeline."""
     from ml_metadata.proto import metadata_store_pb2
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
+from google.protobuf import json_format
 from tfx.proto import example_gen_pb2, transform_pb2
 
 from components import pusher as atomic_pusher
@@ -19,19 +20,27 @@ PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.run.run_fn"
 
 
-def split_name(span: int) -> str:
-    """One ExampleGen split per span, so anomalies and metrics name their span."""
-    return f"span_{span}"
+EVAL_SPLIT = "eval"
+
+
+def train_split_names(count: int) -> list[str]:
+    """train_1 .. train_<count>, oldest span first.
+
+    Split names are positions in the window, not span numbers, so that the
+    spans can change at run time (a Kubeflow runtime parameter) while the
+    compiled Transform, Trainer and Evaluator keep referring to the same splits.
+    """
+    return [f"train_{i}" for i in range(1, count + 1)]
 
 
 def input_config(config: PipelineConfig) -> example_gen_pb2.Input:
+    """One ExampleGen split per span: the training window, then the evaluation span."""
+    names = [*train_split_names(len(config.data.train_spans)), EVAL_SPLIT]
     spans = [*config.data.train_spans, config.data.eval_span]
     return example_gen_pb2.Input(
         splits=[
-            example_gen_pb2.Input.Split(
-                name=split_name(span), pattern=f"{config.data.span_dir.format(span=span)}/*"
-            )
-            for span in spans
+            example_gen_pb2.Input.Split(name=name, pattern=f"{config.data.span_dir.format(span=span)}/*")
+            for name, span in zip(names, spans, strict=True)
         ]
     )
 
@@ -39,23 +48,34 @@ def input_config(config: PipelineConfig) -> example_gen_pb2.Input:
 def create_pipeline(
     config: PipelineConfig,
     *,
+    spans: example_gen_pb2.Input | tfx.dsl.experimental.RuntimeParameter | None = None,
     metadata_connection_config=None,
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
-    """ImportExampleGen -> validation gate -> Transform -> Trainer -> Evaluator -> Pusher."""
-    train_splits = [split_name(span) for span in config.data.train_spans]
-    eval_split = split_name(config.data.eval_span)
+    """ImportExampleGen -> validation gate -> Transform -> Trainer -> Evaluator -> Pusher.
+
+    `spans` defaults to the config's window; the Kubeflow compiler passes a
+    RuntimeParameter holding the same Input proto as JSON, so runs can move it.
+    """
+    train_splits = train_split_names(len(config.data.train_spans))
+    eval_split = EVAL_SPLIT
     custom_config = config.model.to_dict()
+    spans = spans if spans is not None else input_config(config)
 
     example_gen = tfx.components.ImportExampleGen(
-        input_base=str(config.data.root), input_config=input_config(config)
+        input_base=str(config.data.root),
+        input_config=spans,
+        output_config=example_gen_pb2.Output(),  # empty: keep the input splits (one per span)
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=str(config.schema_path))
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    example_gate = ExampleGate(anomalies=example_validator.outputs["anomalies"])
+    example_gate = ExampleGate(
+        anomalies=example_validator.outputs["anomalies"],
+        input_config=spans if isinstance(spans, tfx.dsl.experimental.RuntimeParameter) else _json(spans),
+    )
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
@@ -120,3 +140,7 @@ def create_pipeline(
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args),
     )
+
+
+def _json(message) -> str:
+    return json_format.MessageToJson(message, indent=None, sort_keys=True)

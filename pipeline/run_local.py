@@ -61,10 +61,11 @@ def show_progress() -> None:
 def ensure_flights_data(config: PipelineConfig) -> None:
     """Writes the flights spans the config needs when they are not there yet."""
     spans = [*config.data.train_spans, config.data.eval_span]
-    missing = [s for s in spans if not (config.data.root / config.data.span_dir.format(span=s)).is_dir()]
+    root = Path(config.data.root)
+    missing = [s for s in spans if not (root / config.data.span_dir.format(span=s)).is_dir()]
     if not missing:
         return
-    if config.schema_path.parent.name != "flights":
+    if Path(config.schema_path).parent.name != "flights":
         raise FileNotFoundError(
             f"spans {missing} are missing under {config.data.root}; put them there "
             f"({config.data.span_dir}/ one folder per span)"
@@ -72,7 +73,7 @@ def ensure_flights_data(config: PipelineConfig) -> None:
     from pipeline.data import flights
 
     print(f"Preparing the flights spans under {config.data.root} (first run only) ...", flush=True)
-    flights.convert(config.data.root)
+    flights.convert(root)
 
 
 def run_pipeline(config: PipelineConfig):
@@ -82,7 +83,7 @@ def run_pipeline(config: PipelineConfig):
     from pipeline import outcome
     from pipeline.pipeline import create_pipeline
 
-    config.output_root.mkdir(parents=True, exist_ok=True)
+    Path(config.output_root).mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     tfx.orchestration.LocalDagRunner().run(
         create_pipeline(

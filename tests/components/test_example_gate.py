@@ -11,6 +11,8 @@ from tfx_bsl.coders import example_coder
 
 from components.example_gate import ANOMALIES_FILE, DataAnomalyError, check_anomalies
 
+SPANS = '{"splits": [{"name": "train_1", "pattern": "span-1/*"}, {"name": "eval", "pattern": "span-2/*"}]}'
+
 
 def span_examples(span_dir, limit=60) -> list[tf.train.Example]:
     records = tf.data.TFRecordDataset(sorted(str(p) for p in span_dir.glob("*.gz")), compression_type="GZIP")
@@ -44,11 +46,11 @@ def test_clean_spans_pass(tmp_path, schema, flights_fixture_dir):
         tmp_path,
         schema,
         {
-            "span_1": span_examples(flights_fixture_dir / "span-1"),
-            "span_2": span_examples(flights_fixture_dir / "span-2"),
+            "train_1": span_examples(flights_fixture_dir / "span-1"),
+            "eval": span_examples(flights_fixture_dir / "span-2"),
         },
     )
-    check_anomalies(artifact)  # raises on any anomaly
+    check_anomalies(artifact, SPANS)  # raises on any anomaly
 
 
 def test_an_anomaly_stops_the_run_naming_span_feature_and_problem(tmp_path, schema, flights_fixture_dir):
@@ -58,29 +60,29 @@ def test_an_anomaly_stops_the_run_naming_span_feature_and_problem(tmp_path, sche
         tmp_path,
         schema,
         {
-            "span_1": span_examples(flights_fixture_dir / "span-1"),
-            "span_2": broken,
+            "train_1": span_examples(flights_fixture_dir / "span-1"),
+            "eval": broken,
         },
     )
     with pytest.raises(DataAnomalyError) as error:
-        check_anomalies(artifact)
+        check_anomalies(artifact, SPANS)
     message = str(error.value)
-    assert "span 2: feature 'carrier': Unexpected string values" in message
+    assert "span-2/* (split eval): feature 'carrier': Unexpected string values" in message
     assert "ZZ" in message
-    assert "span 1" not in message
+    assert "span-1" not in message
     assert "update the curated schema" in message
 
 
 def test_an_empty_span_is_named(tmp_path, schema, flights_fixture_dir):
-    artifact = anomalies_artifact(tmp_path, schema, {"span_1": span_examples(flights_fixture_dir / "span-1")})
+    artifact = anomalies_artifact(tmp_path, schema, {"train_1": span_examples(flights_fixture_dir / "span-1")})
     # An empty span: statistics of zero examples, as StatisticsGen writes them.
     empty = tfdv.validate_statistics(_empty_statistics(), schema)
-    split_dir = tmp_path / "anomalies" / "Split-span_4"
+    split_dir = tmp_path / "anomalies" / "Split-eval"
     split_dir.mkdir(parents=True)
     (split_dir / ANOMALIES_FILE).write_bytes(empty.SerializeToString())
-    artifact.split_names = artifact_utils.encode_split_names(["span_1", "span_4"])
-    with pytest.raises(DataAnomalyError, match="span 4: whole span: no examples"):
-        check_anomalies(artifact)
+    artifact.split_names = artifact_utils.encode_split_names(["train_1", "eval"])
+    with pytest.raises(DataAnomalyError, match=r"span-2/\* \(split eval\): whole span: no examples"):
+        check_anomalies(artifact, SPANS)
 
 
 def _empty_statistics():

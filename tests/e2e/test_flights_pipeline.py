@@ -70,7 +70,7 @@ def runs(tmp_path_factory, flights_fixture_dir):
     for name, config in plan.items():
         artifacts, _ = run_pipeline(config)
         outcomes = outcome.head_outcomes(config, artifacts.evaluation)
-        results[name] = (config, artifacts, outcomes, snapshot(config.serving_dir))
+        results[name] = (config, artifacts, outcomes, snapshot(Path(config.serving_dir)))
     return results
 
 

@@ -23,7 +23,7 @@ def test_shipped_configs_load():
     config = load_config(FLIGHTS)
     assert [h.name for h in config.model.heads] == ["arrival_delay", "late", "cancelled", "delay_band"]
     assert {h.kind for h in config.model.heads} == {"regression", "binary", "multiclass"}
-    assert config.data.root == REPO / "out" / "data" / "flights"
+    assert config.data.root == str(REPO / "out" / "data" / "flights")
     assert config.slices[0].features == ("origin",) and config.slices[0].gated
     assert load_config(REPO / "tests" / "e2e" / "flights_fixture.yaml").data.train_spans == (1,)
 

@@ -1,0 +1,201 @@
+"""Compile the pipeline for Kubeflow Pipelines v2, from the same config file.
+
+    python -m pipeline.kubeflow --config configs/flights.yaml --out out/kubeflow/flights.json
+
+The config's `kubeflow:` section says where the pipeline runs: pipeline root,
+data root and serving directory on object storage, the CPU image for every
+component and the GPU image for the Trainer, Beam arguments for a distributed
+runner, and the Trainer's resources. Only the Trainer gets a ResourceSpec
+(CPU, memory, accelerator); LocalDagRunner never sees it.
+
+The spans to read are a runtime parameter, `input_config` (ExampleGen's Input
+proto as JSON): a run or a schedule picks the newest spans without a
+recompile (see pipeline/kubeflow_submit.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import REPO_ROOT, ConfigError, PipelineConfig, load_config
+
+IMAGE_WORKDIR = "/pipeline"  # where the Dockerfile copies the repository
+REMOTE_SCHEMES = ("gs://", "s3://")
+ACCELERATORS = (
+    "NVIDIA_TESLA_T4",
+    "NVIDIA_TESLA_V100",
+    "NVIDIA_TESLA_P100",
+    "NVIDIA_TESLA_A100",
+    "NVIDIA_A100_80GB",
+    "NVIDIA_L4",
+    "NVIDIA_H100_80GB",
+    "nvidia.com/gpu",
+)
+INPUT_CONFIG_PARAMETER = "input_config"
+TRAINER_ID = "Trainer"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerResources:
+    cpu: float
+    memory_gb: float
+    accelerator: str
+    accelerator_count: int
+
+
+@dataclasses.dataclass(frozen=True)
+class KubeflowSettings:
+    pipeline_root: str
+    data_root: str
+    serving_dir: str
+    image: str
+    gpu_image: str
+    beam_args: tuple[str, ...]
+    trainer: TrainerResources
+
+
+def _fail(config: PipelineConfig, field: str, value: Any, fix: str) -> ConfigError:
+    return ConfigError(config.source, f"kubeflow.{field}", value, fix)
+
+
+def parse_kubeflow(config: PipelineConfig) -> KubeflowSettings:
+    """Validates the `kubeflow:` section; raises ConfigError naming field and fix."""
+    section = config.kubeflow
+    if not isinstance(section, Mapping):
+        raise ConfigError(config.source, "kubeflow", section,
+                          "add a kubeflow: section (pipeline_root, data_root, serving_dir, image, gpu_image, "
+                          "beam_args, trainer) to compile for Kubeflow; see configs/flights.yaml")
+
+    def text(key: str, remote: bool = False, default: str | None = None) -> str:
+        value = section.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            raise _fail(config, key, value, "required: a non-empty string")
+        if remote and not value.startswith(REMOTE_SCHEMES):
+            raise _fail(config, key, value, "must be on object storage (gs://... or s3://...), "
+                                            "which every pod can reach; a local path is not")
+        if not remote and any(c.isspace() for c in value):
+            raise _fail(config, key, value, "an image reference has no spaces")
+        return value
+
+    trainer = section.get("trainer", {})
+    if not isinstance(trainer, Mapping):
+        raise _fail(config, "trainer", trainer, "a mapping: cpu, memory_gb, accelerator, accelerator_count")
+    accelerator = trainer.get("accelerator", "NVIDIA_TESLA_T4")
+    if accelerator not in ACCELERATORS:
+        raise _fail(config, "trainer.accelerator", accelerator, f"use one of {', '.join(ACCELERATORS)}")
+    resources = {}
+    for key, default, kind in (("cpu", 8, (int, float)), ("memory_gb", 32, (int, float)),
+                               ("accelerator_count", 1, int)):
+        value = trainer.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+            raise _fail(config, f"trainer.{key}", value, "a positive number")
+        resources[key] = value
+    beam_args = section.get("beam_args", [])
+    if not isinstance(beam_args, list) or not all(isinstance(a, str) and a.startswith("--") for a in beam_args):
+        raise _fail(config, "beam_args", beam_args, "a list of --flag=value strings, e.g. --runner=DataflowRunner")
+    image = text("image")
+    return KubeflowSettings(
+        pipeline_root=text("pipeline_root", remote=True),
+        data_root=text("data_root", remote=True),
+        serving_dir=text("serving_dir", remote=True),
+        image=image,
+        gpu_image=text("gpu_image", default=image),
+        beam_args=tuple(beam_args),
+        trainer=TrainerResources(cpu=float(resources["cpu"]), memory_gb=float(resources["memory_gb"]),
+                                 accelerator=accelerator, accelerator_count=resources["accelerator_count"]),
+    )
+
+
+def in_image(path: Path) -> str:
+    """The path a repository file has inside the container image."""
+    return f"{IMAGE_WORKDIR}/{Path(path).resolve().relative_to(REPO_ROOT).as_posix()}"
+
+
+def kubeflow_pipeline_config(config: PipelineConfig, settings: KubeflowSettings) -> PipelineConfig:
+    """The same pipeline config, its paths and Beam args moved to the cluster."""
+    return dataclasses.replace(
+        config,
+        data=dataclasses.replace(config.data, root=settings.data_root),
+        schema_path=in_image(config.schema_path),
+        output_root=settings.pipeline_root,
+        serving_root=settings.serving_dir,
+        beam_args=settings.beam_args,
+    )
+
+
+def trainer_resource_spec(resources: TrainerResources):
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec(
+        cpu_limit=resources.cpu, memory_limit=resources.memory_gb
+    )
+    spec.accelerator.type = resources.accelerator
+    spec.accelerator.count = resources.accelerator_count
+    return spec
+
+
+def build_kubeflow_pipeline(config: PipelineConfig):
+    """The pipeline as KFP sees it; returns (tfx Pipeline, settings)."""
+    from google.protobuf import json_format
+    from tfx import v1 as tfx
+
+    from pipeline.pipeline import create_pipeline, input_config
+
+    settings = parse_kubeflow(config)
+    remote = kubeflow_pipeline_config(config, settings)
+    spans = tfx.dsl.experimental.RuntimeParameter(
+        name=INPUT_CONFIG_PARAMETER,
+        ptype=str,
+        default=json_format.MessageToJson(input_config(remote), indent=None, sort_keys=True),
+    )
+    pipeline = create_pipeline(remote, spans=spans)
+    for component in pipeline.components:
+        if component.id == TRAINER_ID:
+            component.with_platform_config(trainer_resource_spec(settings.trainer))
+    return pipeline, settings
+
+
+def compile_pipeline(config: PipelineConfig, output: Path) -> Path:
+    """Writes the KFP v2 pipeline job JSON (pipelineSpec + runtimeConfig) to `output`."""
+    from tfx import v1 as tfx
+
+    pipeline, settings = build_kubeflow_pipeline(config)
+    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+            default_image={"default_image_path": settings.image, TRAINER_ID: settings.gpu_image},
+        ),
+        output_dir=str(output.parent),
+        output_filename=output.name,
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    spans = next(p for p in pipeline.components if p.id == "ImportExampleGen").exec_properties["input_config"]
+    runner.run(pipeline, parameter_values={INPUT_CONFIG_PARAMETER: spans.default}, write_out=True)
+    # Stable key order: diffs between compiles show only what changed.
+    output.write_text(json.dumps(json.loads(output.read_text()), indent=2, sort_keys=True) + "\n")
+    return output
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "flights.yaml")
+    parser.add_argument("--out", type=Path, default=None, help="default: out/kubeflow/<name>.json")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        output = (args.out or REPO_ROOT / "out" / "kubeflow" / f"{config.name}.json").resolve()
+        compile_pipeline(config, output)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"compiled {config.name} for Kubeflow Pipelines v2: {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""The Kubeflow v2 compile: golden file, structure, and rejected sections."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from pipeline.config import REPO_ROOT, ConfigError, load_config, parse_config
+from pipeline.kubeflow import compile_pipeline, parse_kubeflow
+
+FLIGHTS = REPO_ROOT / "configs" / "flights.yaml"
+GOLDEN = REPO_ROOT / "tests" / "golden" / "flights_kubeflow.json"
+VOLATILE = "<volatile>"
+
+
+def normalize(job: dict) -> dict:
+    """Blanks what changes without the pipeline changing: SDK and TFX versions."""
+    job = copy.deepcopy(job)
+    job["pipelineSpec"]["sdkVersion"] = VOLATILE
+    job.get("labels", {})["tfx_version"] = VOLATILE
+    return job
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory) -> dict:
+    output = tmp_path_factory.mktemp("kfp") / "flights.json"
+    compile_pipeline(load_config(FLIGHTS), output)
+    return json.loads(output.read_text())
+
+
+def test_compiled_json_matches_the_golden_file(compiled):
+    """Regenerate after an intended change: MHP_UPDATE_GOLDEN=1 make test (then review the diff)."""
+    if os.environ.get("MHP_UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(json.dumps(normalize(compiled), indent=2, sort_keys=True) + "\n")
+    assert normalize(compiled) == json.loads(GOLDEN.read_text())
+
+
+def test_pipeline_spec_parses_strictly_into_kfp_protobuf(compiled):
+    spec = pipeline_spec_pb2.PipelineSpec()
+    json_format.ParseDict(compiled["pipelineSpec"], spec, ignore_unknown_fields=False)
+    assert spec.pipeline_info.name == "flights"
+
+
+def tasks(compiled) -> dict:
+    return compiled["pipelineSpec"]["root"]["dag"]["tasks"]
+
+
+def test_task_graph_gates_the_pusher_on_the_evaluator(compiled):
+    graph = tasks(compiled)
+    pusher = graph["Pusher"]["inputs"]["artifacts"]
+    assert pusher["model_blessing"]["taskOutputArtifact"] == {"producerTask": "Evaluator", "outputArtifactKey": "blessing"}
+    assert pusher["model"]["taskOutputArtifact"]["producerTask"] == "Trainer"
+    evaluator = graph["Evaluator"]["inputs"]["artifacts"]
+    assert evaluator["baseline_model"]["taskOutputArtifact"]["producerTask"] == "latest_blessed_model_resolver-model-resolver"
+    assert "ExampleGate" in graph["Transform"]["dependentTasks"]  # nothing trains on data that failed validation
+
+
+def executors(compiled) -> dict:
+    return compiled["pipelineSpec"]["deploymentSpec"]["executors"]
+
+
+def test_only_the_trainer_asks_for_an_accelerator_and_runs_on_the_gpu_image(compiled):
+    settings = parse_kubeflow(load_config(FLIGHTS))
+    containers = {name.removesuffix("_executor"): e["container"] for name, e in executors(compiled).items()
+                  if "container" in e}
+    assert "Trainer" in containers and len(containers) == 9
+    for name, container in containers.items():
+        if name == "Trainer":
+            assert container["image"] == settings.gpu_image
+            assert container["resources"]["accelerator"] == {"type": "NVIDIA_TESLA_T4", "count": "1"}
+            assert container["resources"]["cpuLimit"] == 8.0 and container["resources"]["memoryLimit"] == 32.0
+        else:
+            assert container["image"] == settings.image, name
+            assert "resources" not in container, name
+
+
+def test_spans_are_a_runtime_parameter_with_the_config_window_as_default(compiled):
+    value = json.loads(compiled["runtimeConfig"]["parameters"]["input_config"]["stringValue"])
+    assert value["splits"] == [
+        {"name": "train_1", "pattern": "span-9/*"},
+        {"name": "train_2", "pattern": "span-10/*"},
+        {"name": "train_3", "pattern": "span-11/*"},
+        {"name": "eval", "pattern": "span-12/*"},
+    ]
+    assert compiled["runtimeConfig"]["gcsOutputDirectory"].startswith("gs://")
+
+
+def test_no_local_path_and_no_credential_in_the_file(compiled):
+    text = json.dumps(compiled)
+    for local in {str(REPO_ROOT), str(Path.home()), "/tmp/", "file://"}:
+        assert local not in text, local
+    assert "/pipeline/schemas/flights/schema.pbtxt" in text  # the schema, as the image holds it
+    for secret in (r"AKIA[0-9A-Z]{16}", r"-----BEGIN", r"private_key", r"password", r"ya29\.", r"token"):
+        assert not re.search(secret, text, re.IGNORECASE), secret
+
+
+def test_local_pipeline_carries_no_platform_config():
+    from pipeline.pipeline import create_pipeline
+
+    pipeline = create_pipeline(load_config(FLIGHTS))
+    assert all(getattr(component, "platform_config", None) is None for component in pipeline.components)
+
+
+@pytest.fixture
+def raw() -> dict:
+    return yaml.safe_load(FLIGHTS.read_text())
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "fix"),
+    [
+        (lambda k: k.pop("image"), "kubeflow.image", "required"),
+        (lambda k: k.update(pipeline_root="/data/pipelines"), "kubeflow.pipeline_root", "object storage"),
+        (lambda k: k.update(data_root="out/data/flights"), "kubeflow.data_root", "object storage"),
+        (lambda k: k["trainer"].update(accelerator="NVIDIA_GTX_1080"), "kubeflow.trainer.accelerator",
+         "use one of NVIDIA_TESLA_T4"),
+        (lambda k: k["trainer"].update(accelerator_count=0), "kubeflow.trainer.accelerator_count", "positive"),
+        (lambda k: k.update(beam_args=["runner=DataflowRunner"]), "kubeflow.beam_args", "--flag=value"),
+    ],
+)
+def test_bad_kubeflow_section_is_rejected(raw, change, field, fix):
+    change(raw["kubeflow"])
+    with pytest.raises(ConfigError) as error:
+        parse_kubeflow(parse_config(raw, "flights.yaml"))
+    assert error.value.field == field
+    assert fix in str(error.value)
+
+
+def test_missing_kubeflow_section_is_rejected(raw):
+    raw.pop("kubeflow")
+    with pytest.raises(ConfigError, match="add a kubeflow: section"):
+        parse_kubeflow(parse_config(raw, "flights.yaml"))
