@@ -8,7 +8,7 @@ DATA_DIR ?= out/data/flights
 FIXTURE_DIR := tests/fixtures/flights
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test data fixtures lint format lock
+.PHONY: help setup run test compile data fixtures lint format lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ run: setup  ## main job: the pipeline on LocalDagRunner (CONFIG=configs/flights.
 test: setup  ## set up and run ruff and the whole test suite
 	@$(IN_RUNTIME) ruff check .
 	@$(IN_RUNTIME) python -m pytest $(PYTEST_ARGS)
+
+compile: setup  ## compile for Kubeflow Pipelines v2 (CONFIG's kubeflow: section) to out/kubeflow/<name>.json
+	@$(IN_RUNTIME) python -m pipeline.kubeflow --config $(CONFIG)
 
 data: setup  ## write the 12 monthly flights spans to DATA_DIR (FRACTION=0.1 for a sample)
 	@$(IN_RUNTIME) python -m pipeline.data.flights --out $(DATA_DIR) --fraction $(or $(FRACTION),1)

@@ -68,17 +68,26 @@ def parse_kubeflow(config: PipelineConfig) -> KubeflowSettings:
     """Validates the `kubeflow:` section; raises ConfigError naming field and fix."""
     section = config.kubeflow
     if not isinstance(section, Mapping):
-        raise ConfigError(config.source, "kubeflow", section,
-                          "add a kubeflow: section (pipeline_root, data_root, serving_dir, image, gpu_image, "
-                          "beam_args, trainer) to compile for Kubeflow; see configs/flights.yaml")
+        raise ConfigError(
+            config.source,
+            "kubeflow",
+            section,
+            "add a kubeflow: section (pipeline_root, data_root, serving_dir, image, gpu_image, "
+            "beam_args, trainer) to compile for Kubeflow; see configs/flights.yaml",
+        )
 
     def text(key: str, remote: bool = False, default: str | None = None) -> str:
         value = section.get(key, default)
         if not isinstance(value, str) or not value.strip():
             raise _fail(config, key, value, "required: a non-empty string")
         if remote and not value.startswith(REMOTE_SCHEMES):
-            raise _fail(config, key, value, "must be on object storage (gs://... or s3://...), "
-                                            "which every pod can reach; a local path is not")
+            raise _fail(
+                config,
+                key,
+                value,
+                "must be on object storage (gs://... or s3://...), "
+                "which every pod can reach; a local path is not",
+            )
         if not remote and any(c.isspace() for c in value):
             raise _fail(config, key, value, "an image reference has no spaces")
         return value
@@ -90,15 +99,22 @@ def parse_kubeflow(config: PipelineConfig) -> KubeflowSettings:
     if accelerator not in ACCELERATORS:
         raise _fail(config, "trainer.accelerator", accelerator, f"use one of {', '.join(ACCELERATORS)}")
     resources = {}
-    for key, default, kind in (("cpu", 8, (int, float)), ("memory_gb", 32, (int, float)),
-                               ("accelerator_count", 1, int)):
+    for key, default, kind in (
+        ("cpu", 8, (int, float)),
+        ("memory_gb", 32, (int, float)),
+        ("accelerator_count", 1, int),
+    ):
         value = trainer.get(key, default)
         if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
             raise _fail(config, f"trainer.{key}", value, "a positive number")
         resources[key] = value
     beam_args = section.get("beam_args", [])
-    if not isinstance(beam_args, list) or not all(isinstance(a, str) and a.startswith("--") for a in beam_args):
-        raise _fail(config, "beam_args", beam_args, "a list of --flag=value strings, e.g. --runner=DataflowRunner")
+    if not isinstance(beam_args, list) or not all(
+        isinstance(a, str) and a.startswith("--") for a in beam_args
+    ):
+        raise _fail(
+            config, "beam_args", beam_args, "a list of --flag=value strings, e.g. --runner=DataflowRunner"
+        )
     image = text("image")
     return KubeflowSettings(
         pipeline_root=text("pipeline_root", remote=True),
@@ -107,8 +123,12 @@ def parse_kubeflow(config: PipelineConfig) -> KubeflowSettings:
         image=image,
         gpu_image=text("gpu_image", default=image),
         beam_args=tuple(beam_args),
-        trainer=TrainerResources(cpu=float(resources["cpu"]), memory_gb=float(resources["memory_gb"]),
-                                 accelerator=accelerator, accelerator_count=resources["accelerator_count"]),
+        trainer=TrainerResources(
+            cpu=float(resources["cpu"]),
+            memory_gb=float(resources["memory_gb"]),
+            accelerator=accelerator,
+            accelerator_count=resources["accelerator_count"],
+        ),
     )
 
 
@@ -182,7 +202,9 @@ def compile_pipeline(config: PipelineConfig, output: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "flights.yaml")
     parser.add_argument("--out", type=Path, default=None, help="default: out/kubeflow/<name>.json")
     args = parser.parse_args(argv)

@@ -6,9 +6,9 @@ from globals or the environment, and importing this module does nothing.
 
 from __future__ import annotations
 
+from google.protobuf import json_format
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
-from google.protobuf import json_format
 from tfx.proto import example_gen_pb2, transform_pb2
 
 from components import pusher as atomic_pusher

@@ -74,7 +74,9 @@ def test_an_anomaly_stops_the_run_naming_span_feature_and_problem(tmp_path, sche
 
 
 def test_an_empty_span_is_named(tmp_path, schema, flights_fixture_dir):
-    artifact = anomalies_artifact(tmp_path, schema, {"train_1": span_examples(flights_fixture_dir / "span-1")})
+    artifact = anomalies_artifact(
+        tmp_path, schema, {"train_1": span_examples(flights_fixture_dir / "span-1")}
+    )
     # An empty span: statistics of zero examples, as StatisticsGen writes them.
     empty = tfdv.validate_statistics(_empty_statistics(), schema)
     split_dir = tmp_path / "anomalies" / "Split-eval"

@@ -22,10 +22,11 @@ VOLATILE = "<volatile>"
 
 
 def normalize(job: dict) -> dict:
-    """Blanks what changes without the pipeline changing: SDK and TFX versions."""
+    """Blanks what changes without the pipeline changing: SDK, TFX and Python versions."""
     job = copy.deepcopy(job)
     job["pipelineSpec"]["sdkVersion"] = VOLATILE
-    job.get("labels", {})["tfx_version"] = VOLATILE
+    for label in ("tfx_version", "tfx_py_version"):
+        job.get("labels", {})[label] = VOLATILE
     return job
 
 
@@ -56,11 +57,19 @@ def tasks(compiled) -> dict:
 def test_task_graph_gates_the_pusher_on_the_evaluator(compiled):
     graph = tasks(compiled)
     pusher = graph["Pusher"]["inputs"]["artifacts"]
-    assert pusher["model_blessing"]["taskOutputArtifact"] == {"producerTask": "Evaluator", "outputArtifactKey": "blessing"}
+    assert pusher["model_blessing"]["taskOutputArtifact"] == {
+        "producerTask": "Evaluator",
+        "outputArtifactKey": "blessing",
+    }
     assert pusher["model"]["taskOutputArtifact"]["producerTask"] == "Trainer"
     evaluator = graph["Evaluator"]["inputs"]["artifacts"]
-    assert evaluator["baseline_model"]["taskOutputArtifact"]["producerTask"] == "latest_blessed_model_resolver-model-resolver"
-    assert "ExampleGate" in graph["Transform"]["dependentTasks"]  # nothing trains on data that failed validation
+    assert (
+        evaluator["baseline_model"]["taskOutputArtifact"]["producerTask"]
+        == "latest_blessed_model_resolver-model-resolver"
+    )
+    assert (
+        "ExampleGate" in graph["Transform"]["dependentTasks"]
+    )  # nothing trains on data that failed validation
 
 
 def executors(compiled) -> dict:
@@ -69,8 +78,11 @@ def executors(compiled) -> dict:
 
 def test_only_the_trainer_asks_for_an_accelerator_and_runs_on_the_gpu_image(compiled):
     settings = parse_kubeflow(load_config(FLIGHTS))
-    containers = {name.removesuffix("_executor"): e["container"] for name, e in executors(compiled).items()
-                  if "container" in e}
+    containers = {
+        name.removesuffix("_executor"): e["container"]
+        for name, e in executors(compiled).items()
+        if "container" in e
+    }
     assert "Trainer" in containers and len(containers) == 9
     for name, container in containers.items():
         if name == "Trainer":
@@ -120,9 +132,16 @@ def raw() -> dict:
         (lambda k: k.pop("image"), "kubeflow.image", "required"),
         (lambda k: k.update(pipeline_root="/data/pipelines"), "kubeflow.pipeline_root", "object storage"),
         (lambda k: k.update(data_root="out/data/flights"), "kubeflow.data_root", "object storage"),
-        (lambda k: k["trainer"].update(accelerator="NVIDIA_GTX_1080"), "kubeflow.trainer.accelerator",
-         "use one of NVIDIA_TESLA_T4"),
-        (lambda k: k["trainer"].update(accelerator_count=0), "kubeflow.trainer.accelerator_count", "positive"),
+        (
+            lambda k: k["trainer"].update(accelerator="NVIDIA_GTX_1080"),
+            "kubeflow.trainer.accelerator",
+            "use one of NVIDIA_TESLA_T4",
+        ),
+        (
+            lambda k: k["trainer"].update(accelerator_count=0),
+            "kubeflow.trainer.accelerator_count",
+            "positive",
+        ),
         (lambda k: k.update(beam_args=["runner=DataflowRunner"]), "kubeflow.beam_args", "--flag=value"),
     ],
 )

@@ -1,0 +1,168 @@
+"""Upload, schedule and run against a stand-in of kfp.Client.
+
+The Kubeflow API server is the one true external boundary here, so the client
+is replaced by a recorder (FakeClient below); everything else is real: the
+package is the JSON `compile_pipeline` writes, the spans are listed from a
+real folder with tf.io.gfile.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import REPO_ROOT, load_config
+from pipeline.kubeflow import compile_pipeline
+from pipeline.kubeflow_submit import SubmitError, main, validate_cron
+
+
+class FakeClient:
+    """Records the calls the submit command makes to kfp.Client."""
+
+    def __init__(self, existing_pipeline_id: str | None = None):
+        self.calls: list[tuple[str, dict]] = []
+        self.existing = existing_pipeline_id
+
+    def _record(self, call, **kwargs):
+        self.calls.append((call, kwargs))
+
+    def get_pipeline_id(self, name):
+        self._record("get_pipeline_id", name=name)
+        return self.existing
+
+    def upload_pipeline(self, pipeline_package_path, pipeline_name, description):
+        spec = json.loads(Path(pipeline_package_path).read_text())
+        self._record("upload_pipeline", spec=spec, pipeline_name=pipeline_name)
+        return types.SimpleNamespace(pipeline_id="pipeline-1")
+
+    def upload_pipeline_version(self, pipeline_package_path, pipeline_version_name, pipeline_id):
+        spec = json.loads(Path(pipeline_package_path).read_text())
+        self._record(
+            "upload_pipeline_version", spec=spec, name=pipeline_version_name, pipeline_id=pipeline_id
+        )
+        return types.SimpleNamespace(pipeline_version_id="version-1")
+
+    def create_experiment(self, name):
+        self._record("create_experiment", name=name)
+        return types.SimpleNamespace(experiment_id="experiment-1")
+
+    def create_recurring_run(self, **kwargs):
+        self._record("create_recurring_run", **kwargs)
+        return "recurring-run-1"
+
+    def run_pipeline(self, **kwargs):
+        self._record("run_pipeline", **kwargs)
+        return "run-1"
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    output = tmp_path_factory.mktemp("kfp") / "flights.json"
+    return compile_pipeline(load_config(REPO_ROOT / "configs" / "flights.yaml"), output)
+
+
+def spans_of(params: dict) -> list[tuple[str, str]]:
+    return [(s["name"], s["pattern"]) for s in json.loads(params["input_config"])["splits"]]
+
+
+def test_schedule_uploads_the_spec_and_creates_a_recurring_run(package):
+    client = FakeClient()
+    code = main(
+        ["--package", str(package), "--version", "abc123", "schedule", "--cron", "0 0 3 * * *"], client=client
+    )
+    assert code == 0
+    names = [name for name, _ in client.calls]
+    assert names == [
+        "get_pipeline_id",
+        "upload_pipeline",
+        "upload_pipeline_version",
+        "create_experiment",
+        "create_recurring_run",
+    ]
+    uploaded = dict(client.calls)["upload_pipeline"]
+    assert uploaded["pipeline_name"] == "flights"
+    assert uploaded["spec"]["pipelineInfo"]["name"] == "flights"  # the PipelineSpec, not the job wrapper
+    recurring = dict(client.calls)["create_recurring_run"]
+    assert recurring["cron_expression"] == "0 0 3 * * *"
+    assert recurring["pipeline_id"] == "pipeline-1" and recurring["version_id"] == "version-1"
+    assert recurring["max_concurrency"] == 1
+    assert spans_of(recurring["params"])[-1] == ("eval", "span-12/*")  # the compiled default
+
+
+def test_run_with_latest_takes_the_newest_spans(package, tmp_path):
+    for span in (3, 4, 5, 6, 7, 13):
+        (tmp_path / f"span-{span}").mkdir()
+    (tmp_path / "notes").mkdir()
+    client = FakeClient(existing_pipeline_id="pipeline-9")
+    code = main(
+        ["--package", str(package), "--version", "v2", "run", "--latest", "3", "--data-root", str(tmp_path)],
+        client=client,
+    )
+    assert code == 0
+    assert "upload_pipeline" not in [name for name, _ in client.calls]  # a new version of the same pipeline
+    run = dict(client.calls)["run_pipeline"]
+    assert run["pipeline_id"] == "pipeline-9"
+    assert spans_of(run["params"]) == [
+        ("train_1", "span-5/*"),
+        ("train_2", "span-6/*"),
+        ("train_3", "span-7/*"),
+        ("eval", "span-13/*"),
+    ]
+
+
+def test_explicit_spans_and_window_size_mismatch(package, capsys):
+    client = FakeClient()
+    assert (
+        main(
+            [
+                "--package",
+                str(package),
+                "--version",
+                "v",
+                "run",
+                "--train-spans",
+                "1",
+                "2",
+                "--eval-span",
+                "3",
+            ],
+            client=client,
+        )
+        == 2
+    )
+    assert "trains on 3 spans; got 2" in capsys.readouterr().err
+    assert client.calls == []
+    assert (
+        main(
+            [
+                "--package",
+                str(package),
+                "--version",
+                "v",
+                "run",
+                "--train-spans",
+                "1",
+                "2",
+                "3",
+                "--eval-span",
+                "4",
+            ],
+            client=client,
+        )
+        == 0
+    )
+    assert spans_of(dict(client.calls)["run_pipeline"]["params"])[-1] == ("eval", "span-4/*")
+
+
+@pytest.mark.parametrize("cron", ["0 3 * * *", "every day", "0 0 3 * * * *"])
+def test_bad_cron_is_rejected(cron):
+    with pytest.raises(SubmitError, match="six fields"):
+        validate_cron(cron)
+
+
+def test_missing_package_says_to_compile(tmp_path, capsys):
+    assert main(["--package", str(tmp_path / "none.json"), "--version", "v", "run"], client=FakeClient()) == 2
+    assert "run `make compile` first" in capsys.readouterr().err
