@@ -44,8 +44,8 @@ format: setup  ## apply ruff's fixes and formatting
 	@$(IN_RUNTIME) ruff format .
 
 LOCK_FLAGS := --python-version 3.13 --python-platform x86_64-manylinux_2_39 --generate-hashes --quiet
-lock: setup  ## recompile requirements.lock (CPU pins, then the GPU image's `#gpu:` pins)
-	@$(IN_RUNTIME) uv pip compile requirements.in -o requirements.lock $(LOCK_FLAGS)
-	@$(IN_RUNTIME) sh -c 'echo "tensorflow[and-cuda]==2.21.0" > /tmp/gpu.in && \
+lock: setup  ## recompile requirements.lock (CPU pins, then the GPU image's `#gpu:` pins), in one go
+	@$(IN_RUNTIME) sh -c 'uv pip compile requirements.in -o requirements.lock $(LOCK_FLAGS) && \
+	  echo "tensorflow[and-cuda]==2.21.0" > /tmp/gpu.in && \
 	  uv pip compile /tmp/gpu.in -c requirements.lock -o /tmp/gpu.lock $(LOCK_FLAGS) && \
 	  python -m pipeline.lockfile /tmp/gpu.lock requirements.lock'

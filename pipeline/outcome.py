@@ -9,11 +9,10 @@ the baseline.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.config import PipelineConfig, metric_key
-from pipeline.eval_config import BASELINE, CANDIDATE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +29,7 @@ class RunArtifacts:
     newly_pushed: bool  # False when the same model was already the newest version
     pushed_destination: str | None
     baseline_model: str | None
+    report: str | None = None  # the HeadReport artifact's folder (report.html, summary.json)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +84,7 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
         return max(found, key=lambda a: a.id) if found else None
 
     model = newest("Model", outputs)
+    report = newest("HeadReport", outputs)
     baseline_ids = {
         e.artifact_id
         for e in events
@@ -114,107 +115,36 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
             else None
         ),
         baseline_model=baseline.uri if baseline else None,
+        report=report.uri if report else None,
     )
 
 
-def slice_name(slice_key) -> str:
-    """'overall' or 'origin=JFK, carrier=B6' from a TFMA SliceKey proto."""
-    parts = []
-    for column in slice_key.single_slice_keys:
-        value = column.WhichOneof("kind")
-        raw = getattr(column, value) if value else ""
-        parts.append(f"{column.column}={raw.decode() if isinstance(raw, bytes) else raw}")
-    return ", ".join(parts) or "overall"
+def report_config(config: PipelineConfig) -> dict:
+    """The report's view of the config: heads with their gate keys, gated slices."""
+    from components.report.summary import report_config_of
 
-
-def _threshold_text(threshold, higher_is_better: bool) -> str:
-    if threshold.HasField("value_threshold"):
-        bound = threshold.value_threshold
-        if bound.HasField("lower_bound"):
-            return f"must be at least {bound.lower_bound.value:g}"
-        return f"must be at most {bound.upper_bound.value:g}"
-    allowed = abs(threshold.change_threshold.absolute.value)
-    direction = "fall" if higher_is_better else "rise"
-    return f"may {direction} by at most {allowed:g} against the baseline"
-
-
-def overall_metrics(evaluation_uri: str) -> dict[tuple[str, str, str, bool], float]:
-    """(output, metric key, model, is_diff) -> value on the overall slice."""
-    import tensorflow_model_analysis as tfma
-
-    values = {}
-    for metrics in tfma.load_metrics(evaluation_uri):
-        if metrics.slice_key.single_slice_keys:
-            continue
-        for item in metrics.metric_keys_and_values:
-            if item.value.HasField("double_value"):
-                key = item.key
-                values[(key.output_name, key.name, key.model_name, key.is_diff)] = (
-                    item.value.double_value.value
-                )
-    return values
+    gated = [s.features for s in config.slices if s.gated]
+    return report_config_of(config.model.heads, gated, config.min_slice_examples, metric_key)
 
 
 def head_outcomes(config: PipelineConfig, evaluation_uri: str) -> list[HeadOutcome]:
-    """Per head: passed or failed, with a sentence per failure."""
-    import tensorflow_model_analysis as tfma
+    """Per head: passed or failed, with a sentence per failure (from the report's summary)."""
+    from components.report.summary import build_summary
 
-    validation = tfma.load_validation_result(evaluation_uri)
-    metrics = overall_metrics(evaluation_uri)
-    failures: dict[str, list[str]] = {}
-    for per_slice in validation.metric_validations_per_slice:
-        where = slice_name(per_slice.slice_key)
-        for failure in per_slice.failures:
-            key = failure.metric_key
-            head = next(h for h in config.model.heads if h.name == key.output_name)
-            what = "change in " if key.is_diff else ""
-            baseline = (
-                metrics.get((key.output_name, key.name, BASELINE, False)) if where == "overall" else None
-            )
-            value = failure.metric_value.double_value.value
-            sentence = (
-                f"{head.name}: {what}{key.name} on slice {where} is {value:.4g}; "
-                f"it {_threshold_text(failure.metric_threshold, head.gate.higher_is_better)}"
-            )
-            if baseline is not None and key.is_diff:
-                sentence += f" (baseline {baseline:.4g})"
-            failures.setdefault(head.name, []).append(sentence)
-    for missing in validation.missing_slices:
-        failures.setdefault("*", []).append(f"slice {missing} is missing from the evaluation data")
+    summary = build_summary(report_config(config), evaluation_uri, blessed=False, pushed=None, identity={})
     outcomes = []
-    for head in config.model.heads:
-        key = metric_key(head.kind, head.gate.metric)
-        outcomes.append(
-            HeadOutcome(
-                head=head.name,
-                passed=head.name not in failures and "*" not in failures,
-                metric=key,
-                # A first run has no baseline, and TFMA then reports the candidate unnamed.
-                value=metrics.get(
-                    (head.name, key, CANDIDATE, False), metrics.get((head.name, key, "", False))
-                ),
-                baseline=metrics.get((head.name, key, BASELINE, False)),
-                reasons=tuple(failures.get(head.name, []) + failures.get("*", [])),
-            )
-        )
+    for head in summary["heads"]:
+        gate = next(row for row in head["overall"] if row["gated"]) if any(
+            row["gated"] for row in head["overall"]) else None
+        outcomes.append(HeadOutcome(
+            head=head["name"],
+            passed=head["passed"],
+            metric=head["gate"]["key"],
+            value=gate["candidate"] if gate else None,
+            baseline=gate["baseline"] if gate else None,
+            reasons=tuple(head["reasons"]),
+        ))
     return outcomes
-
-
-def summary_lines(outcomes: Iterable[HeadOutcome], run: RunArtifacts) -> list[str]:
-    """The terminal summary printed at the end of the main job."""
-    if run.pushed:
-        verdict = "PUSHED" if run.newly_pushed else "already serving (identical to the newest pushed version)"
-    else:
-        verdict = "NOT pushed: blocked by the evaluation" if not run.blessed else "NOT pushed"
-    lines = [f"Run {run.run_id}: model {verdict}"]
-    for outcome in outcomes:
-        value = "n/a" if outcome.value is None else f"{outcome.value:.4g}"
-        baseline = "" if outcome.baseline is None else f", baseline {outcome.baseline:.4g}"
-        lines.append(
-            f"  {'PASS' if outcome.passed else 'FAIL'}  {outcome.head:<16} {outcome.metric} {value}{baseline}"
-        )
-        lines += [f"        - {reason}" for reason in outcome.reasons]
-    return lines
 
 
 def failed_heads(outcomes: Sequence[HeadOutcome]) -> list[str]:

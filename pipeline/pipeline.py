@@ -6,6 +6,8 @@ from globals or the environment, and importing this module does nothing.
 
 from __future__ import annotations
 
+import json
+
 from google.protobuf import json_format
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
@@ -13,8 +15,10 @@ from tfx.proto import example_gen_pb2, transform_pb2
 
 from components import pusher as atomic_pusher
 from components.example_gate import ExampleGate
+from components.report.component import PerHeadReport
 from pipeline.config import PipelineConfig
 from pipeline.eval_config import build_eval_config
+from pipeline.outcome import report_config
 
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.run.run_fn"
@@ -72,10 +76,9 @@ def create_pipeline(
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    example_gate = ExampleGate(
-        anomalies=example_validator.outputs["anomalies"],
-        input_config=spans if isinstance(spans, tfx.dsl.experimental.RuntimeParameter) else _json(spans),
-    )
+    # The gate and the report name span folders: they get the spans as JSON.
+    spans_parameter = spans if isinstance(spans, tfx.dsl.experimental.RuntimeParameter) else _json(spans)
+    example_gate = ExampleGate(anomalies=example_validator.outputs["anomalies"], input_config=spans_parameter)
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
@@ -121,6 +124,17 @@ def create_pipeline(
         custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor),
     )
 
+    report = PerHeadReport(
+        evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"],
+        model=trainer.outputs["model"],
+        pushed_model=pusher.outputs["pushed_model"],
+        baseline_model=baseline_resolver.outputs["model"],
+        report_config=json.dumps(report_config(config), sort_keys=True),
+        pipeline_name=config.name,
+        spans=spans_parameter,
+    )
+
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,
         pipeline_root=str(config.pipeline_root),
@@ -135,6 +149,7 @@ def create_pipeline(
             baseline_resolver,
             evaluator,
             pusher,
+            report,
         ],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,

@@ -98,20 +98,23 @@ def run_pipeline(config: PipelineConfig):
 
 def run(config: PipelineConfig) -> int:
     """Runs the pipeline and prints the verdict; 0 when it finished (pushed or rightly blocked)."""
-    from pipeline import outcome
+    import json
+
+    from components.report.component import HTML_FILE, JSON_FILE
+    from components.report.render import text_summary
 
     run_artifacts, elapsed = run_pipeline(config)
-    print(f"\nPipeline {config.name} finished in {elapsed:.0f} s.")
-    if run_artifacts.evaluation:
-        for line in outcome.summary_lines(
-            outcome.head_outcomes(config, run_artifacts.evaluation), run_artifacts
-        ):
-            print(line)
+    print(f"\nPipeline {config.name} finished in {elapsed:.0f} s (run {run_artifacts.run_id}).")
+    if run_artifacts.report:
+        summary = json.loads((Path(run_artifacts.report) / JSON_FILE).read_text())
+        print("\n".join(text_summary(summary)))
+    if run_artifacts.pushed and not run_artifacts.newly_pushed:
+        print("  (the same model was already the newest pushed version: nothing new written)")
     print(f"  model:       {run_artifacts.model}")
     print(f"  evaluation:  {run_artifacts.evaluation}")
-    if run_artifacts.pushed:
-        print(f"  pushed to:   {run_artifacts.pushed_destination}")
-    print(f"  serving dir: {config.serving_dir}")
+    print(f"  pushed to:   {run_artifacts.pushed_destination if run_artifacts.pushed else 'not pushed'}")
+    if run_artifacts.report:
+        print(f"  report:      {Path(run_artifacts.report) / HTML_FILE}")
     return 0
 
 

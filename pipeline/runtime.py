@@ -256,6 +256,7 @@ class Runtime:
 
     def _build_host_venv(self) -> None:
         assert self.facts.host_python
+        ensure_host_browser(self.facts)
         self._install_lock(python=self.facts.host_python)
 
     def _install_lock(self, python: str) -> None:
@@ -402,6 +403,21 @@ def ensure_host_tools(facts: HostFacts) -> None:
             "(sysctl kernel.unprivileged_userns_clone=1), or use a host with glibc 2.39+."
         )
     raise SetupError(f"{', '.join(missing)} not found. Fix: sudo apt-get install {' '.join(packages)}")
+
+
+def ensure_host_browser(facts: HostFacts) -> None:
+    """The report's browser test drives Debian's chromium; install it on a venv host."""
+    if shutil.which("chromium"):
+        return
+    if facts.is_root and shutil.which("apt-get"):
+        run_step("apt-get update", ["apt-get", "update", "-qq"], fix="check access to the Debian package mirror")
+        run_step("install chromium", ["apt-get", "install", "-y", "-qq", "chromium", "fonts-dejavu-core"],
+                 env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        return
+    raise SetupError(
+        "chromium is not installed and this user cannot install it; the report's browser test needs it. "
+        "Fix: sudo apt-get install chromium fonts-dejavu-core (or MHP_RUNTIME=rootfs to use the root filesystem)."
+    )
 
 
 def user_namespaces_available() -> bool:

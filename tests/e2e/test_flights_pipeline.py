@@ -19,60 +19,9 @@ import pytest
 import tensorflow as tf
 
 from pipeline import outcome
-from pipeline.config import load_config
-from pipeline.run_local import run_pipeline
+from tests.e2e.fixture_runs import CORRUPTED_HEAD, snapshot
 
 pytestmark = pytest.mark.e2e
-
-CONFIG = Path(__file__).with_name("flights_fixture.yaml")
-CORRUPTED_HEAD = "delay_band"
-VERY_LATE = 2  # every row labelled "very late": a labelling bug in one head
-
-
-def snapshot(directory: Path) -> dict[str, str]:
-    """Every file under `directory` with the sha256 of its bytes."""
-    return {
-        str(path.relative_to(directory)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(directory.rglob("*"))
-        if path.is_file()
-    }
-
-
-def corrupt_labels(source: Path, target: Path, label: str, value: int) -> None:
-    """Copies a span, setting one label to `value` wherever it is present."""
-    target.mkdir(parents=True)
-    for path in sorted(source.glob("*.gz")):
-        with tf.io.TFRecordWriter(str(target / path.name), options="GZIP") as writer:
-            for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP"):
-                example = tf.train.Example.FromString(record.numpy())
-                if label in example.features.feature:
-                    example.features.feature[label].int64_list.value[:] = [value]
-                writer.write(example.SerializeToString())
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, flights_fixture_dir):
-    """The four runs; each entry: (config, artifacts, outcomes, serving snapshot)."""
-    work = tmp_path_factory.mktemp("flights_e2e")
-    corrupted_root = work / "data_corrupted"
-    for span in (1, 2):
-        shutil.copytree(flights_fixture_dir / f"span-{span}", corrupted_root / f"span-{span}")
-    corrupt_labels(flights_fixture_dir / "span-3", corrupted_root / "span-3", "delay_band", VERY_LATE)
-
-    base = load_config(CONFIG).with_output_root(work / "out")
-    plan = {
-        "first": base.with_data(train_spans=(1,), eval_span=2),
-        "corrupted": base.with_data(root=corrupted_root, train_spans=(1, 2), eval_span=3),
-        "clean": base.with_data(train_spans=(1, 2), eval_span=3),
-        "rerun": base.with_data(train_spans=(1, 2), eval_span=3),
-    }
-    results = {}
-    for name, config in plan.items():
-        artifacts, _ = run_pipeline(config)
-        outcomes = outcome.head_outcomes(config, artifacts.evaluation)
-        results[name] = (config, artifacts, outcomes, snapshot(Path(config.serving_dir)))
-    return results
-
 
 def test_first_run_passes_every_head_and_pushes(runs):
     config, artifacts, outcomes, serving = runs["first"]

@@ -1,0 +1,74 @@
+"""PerHeadReport: a TFX component that writes the report after every evaluation.
+
+Runs on every run, blessed or not, after the Pusher (so the verdict is what
+really happened), and writes `report.html` (self-contained, opens offline) and
+`summary.json` into its HeadReport artifact.
+"""
+
+import json  # no `from __future__ import annotations`: TFX reads the type hints
+import os
+from typing import Optional
+
+from tfx import v1 as tfx
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+
+from components.report.render import render_html
+from components.report.summary import build_summary
+
+HTML_FILE = "report.html"
+JSON_FILE = "summary.json"
+
+
+class HeadReport(tfx.types.Artifact):
+    """The per-head report of one evaluation: report.html and summary.json."""
+
+    TYPE_NAME = "HeadReport"
+
+
+def _int_property(artifact, name: str) -> Optional[int]:
+    if artifact is None or name not in artifact.mlmd_artifact.custom_properties:
+        return None
+    return artifact.mlmd_artifact.custom_properties[name].int_value
+
+
+def write_report(summary: dict, directory: str, min_examples: int) -> tuple[str, str]:
+    """Writes both files; returns their paths."""
+    os.makedirs(directory, exist_ok=True)
+    html_path, json_path = os.path.join(directory, HTML_FILE), os.path.join(directory, JSON_FILE)
+    with open(html_path, "w", encoding="utf-8") as handle:
+        handle.write(render_html(summary, min_examples))
+    with open(json_path, "w", encoding="utf-8") as handle:
+        json.dump(summary, handle, indent=2, sort_keys=True)
+    return html_path, json_path
+
+
+@component
+def PerHeadReport(  # noqa: N802 (a component class name)
+    evaluation: InputArtifact[tfx.types.standard_artifacts.ModelEvaluation],
+    blessing: InputArtifact[tfx.types.standard_artifacts.ModelBlessing],
+    model: InputArtifact[tfx.types.standard_artifacts.Model],
+    pushed_model: InputArtifact[tfx.types.standard_artifacts.PushedModel],
+    report: OutputArtifact[HeadReport],
+    report_config: Parameter[str],
+    pipeline_name: Parameter[str],
+    spans: Parameter[str] = "",
+    baseline_model: Optional[InputArtifact[tfx.types.standard_artifacts.Model]] = None,
+) -> None:
+    """Writes the report of this run's evaluation (see module docstring)."""
+    config = json.loads(report_config)
+    pushed = _int_property(pushed_model, "pushed") == 1
+    identity = {
+        "pipeline": pipeline_name,
+        "model": model.uri,
+        "baseline model": baseline_model.uri if baseline_model is not None else "none (first blessed model)",
+        "data spans": ", ".join(f"{s['name']}: {s['pattern']}" for s in json.loads(spans)["splits"]) if spans else "",
+        "evaluation (tfma.load_eval_result)": evaluation.uri,
+        "blessing": blessing.uri,
+        "pushed to": (pushed_model.mlmd_artifact.custom_properties["pushed_destination"].string_value
+                      if pushed else "not pushed"),
+        "report": report.uri,
+    }
+    summary = build_summary(config, evaluation.uri, blessed=_int_property(blessing, "blessed") == 1,
+                            pushed=pushed, identity=identity)
+    write_report(summary, report.uri, config["min_slice_examples"])

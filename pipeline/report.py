@@ -1,0 +1,60 @@
+"""Render the per-head report of any finished run, and print its text summary.
+
+    python -m pipeline.report [--config configs/flights.yaml] [--run-id RUN | --evaluation URI] [--out DIR]
+
+Default: the newest run of the config's pipeline. The files land in
+`<output_root>/reports/<run id>/` (report.html, summary.json) unless --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from components.report.component import write_report
+from components.report.render import text_summary
+from components.report.summary import build_summary
+from pipeline.config import REPO_ROOT, ConfigError, load_config
+from pipeline.outcome import latest_run, report_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "flights.yaml")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--run-id", help="a pipeline run id (see ML Metadata; default: the newest)")
+    which.add_argument("--evaluation", help="a ModelEvaluation artifact URI, outside any run")
+    parser.add_argument("--out", type=Path, help="folder for report.html and summary.json")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        if args.evaluation:
+            evaluation, run_id, identity = args.evaluation, "evaluation", {"pipeline": config.name}
+            blessed = pushed = None
+        else:
+            run = latest_run(config.metadata_path, config.name, args.run_id)
+            if not run.evaluation:
+                raise LookupError(f"run {run.run_id} has no evaluation (it stopped before the Evaluator)")
+            evaluation, run_id = run.evaluation, run.run_id
+            blessed, pushed = run.blessed, run.pushed
+            identity = {"pipeline": config.name, "run": run.run_id, "model": run.model,
+                        "baseline model": run.baseline_model or "none (first blessed model)",
+                        "evaluation (tfma.load_eval_result)": run.evaluation,
+                        "pushed to": run.pushed_destination or "not pushed"}
+    except (ConfigError, LookupError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    summary = build_summary(report_config(config), evaluation, blessed=bool(blessed), pushed=pushed,
+                            identity=identity)
+    if blessed is None:
+        summary["verdict"] = "blessed" if summary["validation_ok"] else "blocked"
+    out = args.out or Path(config.output_root) / "reports" / run_id.replace(":", "-")
+    html_path, json_path = write_report(summary, str(out), config.min_slice_examples)
+    print("\n".join(text_summary(summary)))
+    print(f"report: {html_path}\nsummary: {json_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Helpers for the fixture pipeline's sequence of runs (the `runs` fixture in conftest.py)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import tensorflow as tf
+
+
+CONFIG = Path(__file__).with_name("flights_fixture.yaml")
+CORRUPTED_HEAD = "delay_band"
+VERY_LATE = 2  # every row labelled "very late": a labelling bug in one head
+
+
+def snapshot(directory: Path) -> dict[str, str]:
+    """Every file under `directory` with the sha256 of its bytes."""
+    return {
+        str(path.relative_to(directory)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def corrupt_labels(source: Path, target: Path, label: str, value: int) -> None:
+    """Copies a span, setting one label to `value` wherever it is present."""
+    target.mkdir(parents=True)
+    for path in sorted(source.glob("*.gz")):
+        with tf.io.TFRecordWriter(str(target / path.name), options="GZIP") as writer:
+            for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP"):
+                example = tf.train.Example.FromString(record.numpy())
+                if label in example.features.feature:
+                    example.features.feature[label].int64_list.value[:] = [value]
+                writer.write(example.SerializeToString())

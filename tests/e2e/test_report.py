@@ -1,0 +1,88 @@
+"""The per-head report on real evaluation outputs of the fixture pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from components.report.component import HTML_FILE, JSON_FILE
+from tests.e2e.fixture_runs import CORRUPTED_HEAD
+
+pytestmark = pytest.mark.e2e
+
+
+def report_of(run) -> tuple[dict, str]:
+    _, artifacts, _, _ = run
+    assert artifacts.report, "the PerHeadReport component wrote no artifact"
+    folder = Path(artifacts.report)
+    return json.loads((folder / JSON_FILE).read_text()), (folder / HTML_FILE).read_text()
+
+
+def test_blocked_run_names_the_regressed_head_and_slice_and_no_other(runs):
+    import tensorflow_model_analysis as tfma
+
+    summary, page = report_of(runs["corrupted"])
+    _, artifacts, _, _ = runs["corrupted"]
+    validation = tfma.load_validation_result(artifacts.evaluation)
+    assert summary["verdict"] == "blocked" and summary["pushed"] is False and not summary["blessed"]
+    assert summary["validation_ok"] == validation.validation_ok is False
+    failures = sum(len(s.failures) for s in validation.metric_validations_per_slice)
+    assert len(summary["reasons"]) == failures > 0  # one sentence per failure, nothing invented
+    for reason in summary["reasons"]:
+        assert reason.startswith(f"Head {CORRUPTED_HEAD}: sparse_categorical_accuracy on slice ")
+    assert any("on slice overall is" in reason and "must be at least 0.45" in reason for reason in summary["reasons"])
+    heads = {h["name"]: h for h in summary["heads"]}
+    assert [name for name, h in heads.items() if not h["passed"]] == [CORRUPTED_HEAD]
+    gate_row = next(r for r in heads[CORRUPTED_HEAD]["overall"] if r["gated"])
+    assert gate_row["passed"] is False and gate_row["baseline"] is not None
+    # The worst slice comes first, and gated origin slices carry a verdict.
+    slices = heads[CORRUPTED_HEAD]["slices"]
+    changes = [r["change"] for r in slices if r["change"] is not None]
+    assert changes == sorted(changes)
+    assert {r["slice"].split("=")[0] for r in slices if r["gated"]} == {"origin"}
+    assert 'id="verdict"' in page and "Blocked" in page
+    for name in heads:
+        assert f'id="head-{name}"' in page
+
+
+def test_pushed_run_says_so_with_every_head_passing(runs):
+    summary, page = report_of(runs["first"])
+    assert summary["verdict"] == "pushed" and summary["reasons"] == []
+    assert all(h["passed"] for h in summary["heads"])
+    assert "Pushed: every head passed" in page
+    kinds = {h["name"]: set(h["plots"]) for h in summary["heads"]}
+    assert "calibration" in kinds["late"]
+    assert "confusion" in kinds["delay_band"]
+    assert "predicted_vs_actual" in kinds["arrival_delay"]
+    assert summary["identity"]["baseline model"].startswith("none")
+
+
+def test_small_slices_are_marked(runs):
+    config, _, _, _ = runs["clean"]
+    summary, page = report_of(runs["clean"])
+    rows = [r for h in summary["heads"] for r in h["slices"]]
+    assert any(r["too_small"] for r in rows)
+    for row in rows:
+        weight = row["weighted_examples"] if row["weighted_examples"] is not None else row["examples"]
+        assert row["too_small"] == (weight < config.min_slice_examples)
+    assert "too small to trust" in page
+
+
+def test_report_command_renders_the_latest_run(runs, tmp_path, capsys):
+    from pipeline import report
+
+    config, artifacts, _, _ = runs["rerun"]
+    config_file = tmp_path / "config.yaml"
+    import yaml
+
+    raw = yaml.safe_load(Path(config.source).read_text())
+    raw["output_root"] = config.output_root
+    config_file.write_text(yaml.safe_dump(raw))
+    assert report.main(["--config", str(config_file), "--out", str(tmp_path / "r")]) == 0
+    printed = capsys.readouterr().out
+    assert "Verdict: PUSHED" in printed
+    written = json.loads((tmp_path / "r" / JSON_FILE).read_text())
+    assert written["identity"]["run"] == artifacts.run_id
+    assert (tmp_path / "r" / HTML_FILE).read_text().startswith("<!DOCTYPE html>")

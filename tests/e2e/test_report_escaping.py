@@ -1,0 +1,59 @@
+"""Values from data are shown as text in the report, never run as markup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+
+from components.report.render import render_html
+from components.report.summary import build_summary
+from pipeline import outcome
+from pipeline.config import SliceSpec
+from pipeline.eval_config import build_eval_config
+
+pytestmark = pytest.mark.e2e
+
+HOSTILE = '<script>document.title="pwned"</script>'
+
+
+def test_a_slice_value_with_a_script_tag_is_escaped(runs, flights_fixture_dir, tmp_path):
+    import dataclasses
+
+    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.proto import config_pb2
+
+    config, artifacts, _, _ = runs["clean"]
+    config = dataclasses.replace(config, slices=(SliceSpec(features=("dest",), gated=False),))
+    eval_config = build_eval_config(config)
+    del eval_config.model_specs[1:]  # the candidate alone
+    eval_config.model_specs[0].name = ""
+    for spec in eval_config.metrics_specs:  # no thresholds: this run is about rendering
+        for metric in spec.metrics:
+            metric.ClearField("per_slice_thresholds")
+
+    data = tmp_path / "hostile.tfrecord"
+    with tf.io.TFRecordWriter(str(data)) as writer:
+        records = tf.data.TFRecordDataset(sorted(str(p) for p in (flights_fixture_dir / "span-3").glob("*.gz")),
+                                          compression_type="GZIP")
+        for i, record in enumerate(records):
+            example = tf.train.Example.FromString(record.numpy())
+            if i % 3 == 0:
+                example.features.feature["dest"].bytes_list.value[:] = [HOSTILE.encode()]
+            writer.write(example.SerializeToString())
+    model = tfma.default_eval_shared_model(eval_saved_model_path=str(Path(artifacts.model) / "Format-Serving"),
+                                           eval_config=eval_config)
+    output = tmp_path / "evaluation"
+    tfma.run_model_analysis(eval_shared_model=model, eval_config=eval_config, data_location=str(data),
+                            output_path=str(output), file_format="tfrecords")
+    assert isinstance(eval_config, config_pb2.EvalConfig)
+
+    summary = build_summary(outcome.report_config(config), str(output), blessed=True, pushed=False,
+                            identity={"pipeline": config.name})
+    slice_names = [row["slice"] for head in summary["heads"] for row in head["slices"]]
+    assert f"dest={HOSTILE}" in slice_names  # the value really reached the report
+    page = render_html(summary, config.min_slice_examples)
+    assert HOSTILE not in page
+    assert "<script" not in page.lower()
+    assert "dest=&lt;script&gt;document.title=&quot;pwned&quot;&lt;/script&gt;" in page
