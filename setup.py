@@ -12,9 +12,7 @@ setup(
     version="0.1.0",
     description="A TFX training pipeline for multi-head Keras models, gated per head by TFMA.",
     python_requires=">=3.11",
-    packages=find_packages(
-        include=["pipeline", "pipeline.*", "trainer", "trainer.*", "components", "components.*"]
-    ),
+    packages=find_packages(include=["pipeline", "pipeline.*", "trainer", "trainer.*", "components", "components.*"]),
     include_package_data=True,
     install_requires=[
         "tfx[kfp]==1.21.*",

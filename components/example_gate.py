@@ -38,9 +38,7 @@ def describe_anomalies(anomalies_by_split: dict, patterns: dict[str, str] | None
             lines.append(f"{where}: whole span: no examples: the span folder holds no records")
         for feature, info in sorted(anomalies.anomaly_info.items()):
             for reason in info.reason or [info]:
-                lines.append(
-                    f"{where}: feature '{feature}': {reason.short_description}: {reason.description}"
-                )
+                lines.append(f"{where}: feature '{feature}': {reason.short_description}: {reason.description}")
         if anomalies.HasField("dataset_anomaly_info"):
             for reason in anomalies.dataset_anomaly_info.reason:
                 lines.append(f"{where}: whole span: {reason.short_description}: {reason.description}")

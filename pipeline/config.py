@@ -262,9 +262,7 @@ def _parse_features(r: _Reader, items: list, schema: Mapping[str, str]) -> tuple
             keys = (name,)
         for key in keys:
             if key not in schema:
-                raise r.fail(
-                    f"{field}", key, f"not a feature of the schema; known: {', '.join(sorted(schema))}"
-                )
+                raise r.fail(f"{field}", key, f"not a feature of the schema; known: {', '.join(sorted(schema))}")
         if kind == "numeric" and schema[name] == "BYTES":
             raise r.fail(f"{field}.kind", kind, f"{name} is a string feature; use categorical")
         features.append(FeatureSpec(name=name, kind=kind, buckets=buckets, of=of))
@@ -310,9 +308,7 @@ def _parse_heads(
         metrics = tuple(r.get(item, "metrics", f"{field}.metrics", list))
         for metric in metrics:
             if metric not in METRICS[kind]:
-                raise r.fail(
-                    f"{field}.metrics", metric, f"a {kind} head can compute {', '.join(METRICS[kind])}"
-                )
+                raise r.fail(f"{field}.metrics", metric, f"a {kind} head can compute {', '.join(METRICS[kind])}")
         scalars = tuple(m for m in metrics if m not in PLOTS)
         gate = _parse_gate(r, r.get(item, "gate", f"{field}.gate", dict), f"{field}.gate", scalars)
         heads.append(
@@ -376,7 +372,5 @@ def _parse_slices(r: _Reader, items: list, schema: Mapping[str, str]) -> tuple[S
         for feature in features:
             if feature not in schema:
                 raise r.fail(f"{field}.features", feature, "slice on a feature of the schema")
-        slices.append(
-            SliceSpec(features=tuple(features), gated=r.get(item, "gated", f"{field}.gated", bool, False))
-        )
+        slices.append(SliceSpec(features=tuple(features), gated=r.get(item, "gated", f"{field}.gated", bool, False)))
     return tuple(slices)

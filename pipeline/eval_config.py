@@ -23,9 +23,7 @@ BASELINE = "baseline"
 
 
 def slicing_specs(slices: Sequence[SliceSpec]) -> list[config_pb2.SlicingSpec]:
-    return [config_pb2.SlicingSpec()] + [
-        config_pb2.SlicingSpec(feature_keys=list(s.features)) for s in slices
-    ]
+    return [config_pb2.SlicingSpec()] + [config_pb2.SlicingSpec(feature_keys=list(s.features)) for s in slices]
 
 
 def _gated_slices(slices: Sequence[SliceSpec]) -> list[config_pb2.SlicingSpec]:
@@ -59,9 +57,7 @@ def head_metrics_spec(head: HeadSpec, slices: Sequence[SliceSpec]) -> config_pb2
     for class_name in head.metrics:
         metric = spec.metrics.add(class_name=class_name)
         if class_name == head.gate.metric:
-            metric.per_slice_thresholds.add(
-                slicing_specs=_gated_slices(slices), threshold=metric_threshold(head)
-            )
+            metric.per_slice_thresholds.add(slicing_specs=_gated_slices(slices), threshold=metric_threshold(head))
     return spec
 
 

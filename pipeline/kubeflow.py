@@ -85,8 +85,7 @@ def parse_kubeflow(config: PipelineConfig) -> KubeflowSettings:
                 config,
                 key,
                 value,
-                "must be on object storage (gs://... or s3://...), "
-                "which every pod can reach; a local path is not",
+                "must be on object storage (gs://... or s3://...), which every pod can reach; a local path is not",
             )
         if not remote and any(c.isspace() for c in value):
             raise _fail(config, key, value, "an image reference has no spaces")
@@ -109,12 +108,8 @@ def parse_kubeflow(config: PipelineConfig) -> KubeflowSettings:
             raise _fail(config, f"trainer.{key}", value, "a positive number")
         resources[key] = value
     beam_args = section.get("beam_args", [])
-    if not isinstance(beam_args, list) or not all(
-        isinstance(a, str) and a.startswith("--") for a in beam_args
-    ):
-        raise _fail(
-            config, "beam_args", beam_args, "a list of --flag=value strings, e.g. --runner=DataflowRunner"
-        )
+    if not isinstance(beam_args, list) or not all(isinstance(a, str) and a.startswith("--") for a in beam_args):
+        raise _fail(config, "beam_args", beam_args, "a list of --flag=value strings, e.g. --runner=DataflowRunner")
     image = text("image")
     return KubeflowSettings(
         pipeline_root=text("pipeline_root", remote=True),
@@ -202,9 +197,7 @@ def compile_pipeline(config: PipelineConfig, output: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "flights.yaml")
     parser.add_argument("--out", type=Path, default=None, help="default: out/kubeflow/<name>.json")
     args = parser.parse_args(argv)

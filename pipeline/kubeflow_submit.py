@@ -107,9 +107,7 @@ def span_input_config(template: dict, train_spans: Sequence[int], eval_span: int
         return pattern[: number.start()] + str(span) + pattern[number.end() :]
 
     return {
-        "splits": [
-            {"name": s["name"], "pattern": at(span)} for s, span in zip(train, train_spans, strict=True)
-        ]
+        "splits": [{"name": s["name"], "pattern": at(span)} for s, span in zip(train, train_spans, strict=True)]
         + [{"name": "eval", "pattern": at(eval_span)}]
     }
 
@@ -118,9 +116,7 @@ def latest_spans(span_numbers: Sequence[int], window: int) -> tuple[list[int], i
     """The newest `window` spans before the newest one, and the newest one."""
     ordered = sorted(set(span_numbers))
     if len(ordered) < window + 1:
-        raise SubmitError(
-            f"need {window + 1} spans for a window of {window} plus evaluation; found {ordered}"
-        )
+        raise SubmitError(f"need {window + 1} spans for a window of {window} plus evaluation; found {ordered}")
     return ordered[-window - 1 : -1], ordered[-1]
 
 
@@ -128,11 +124,7 @@ def list_spans(data_root: str) -> list[int]:
     """Span numbers of the span-<n> folders under a (gs://, s3:// or local) data root."""
     import tensorflow as tf
 
-    return [
-        int(m.group(1))
-        for name in tf.io.gfile.listdir(data_root)
-        if (m := re.fullmatch(r"span-(\d+)/?", name))
-    ]
+    return [int(m.group(1)) for name in tf.io.gfile.listdir(data_root) if (m := re.fullmatch(r"span-(\d+)/?", name))]
 
 
 def publish(client: PipelinesClient, package: Path, name: str, version: str) -> tuple[str, str]:
@@ -143,13 +135,9 @@ def publish(client: PipelinesClient, package: Path, name: str, version: str) -> 
         spec.write_text(json.dumps(job["pipelineSpec"]))
         pipeline_id = client.get_pipeline_id(name)
         if pipeline_id is None:
-            uploaded = client.upload_pipeline(
-                str(spec), pipeline_name=name, description=job.get("displayName", name)
-            )
+            uploaded = client.upload_pipeline(str(spec), pipeline_name=name, description=job.get("displayName", name))
             pipeline_id = uploaded.pipeline_id
-        version_obj = client.upload_pipeline_version(
-            str(spec), pipeline_version_name=version, pipeline_id=pipeline_id
-        )
+        version_obj = client.upload_pipeline_version(str(spec), pipeline_version_name=version, pipeline_id=pipeline_id)
     return pipeline_id, version_obj.pipeline_version_id
 
 
@@ -189,21 +177,15 @@ def submit(
 
 
 def main(argv: list[str] | None = None, client: PipelinesClient | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", help="KFP API endpoint (default: the kfp client's own discovery)")
     parser.add_argument("--package", type=Path, required=True, help="JSON written by `make compile`")
     parser.add_argument("--experiment", default="retraining")
-    parser.add_argument(
-        "--version", required=True, help="name of the uploaded pipeline version, e.g. a git sha"
-    )
+    parser.add_argument("--version", required=True, help="name of the uploaded pipeline version, e.g. a git sha")
     sub = parser.add_subparsers(dest="action", required=True)
     for action in ("run", "schedule"):
         p = sub.add_parser(action)
-        p.add_argument(
-            "--latest", type=int, metavar="N", help="train on the newest N spans before the newest"
-        )
+        p.add_argument("--latest", type=int, metavar="N", help="train on the newest N spans before the newest")
         p.add_argument("--data-root", help="with --latest: the folder holding span-<n>/ (kubeflow.data_root)")
         p.add_argument("--train-spans", type=int, nargs="+")
         p.add_argument("--eval-span", type=int)
@@ -216,9 +198,7 @@ def main(argv: list[str] | None = None, client: PipelinesClient | None = None) -
         window = len([s for s in template["splits"] if s["name"] != "eval"])
         if args.latest is not None:
             if args.latest != window:
-                raise SubmitError(
-                    f"--latest {args.latest}: the package trains on {window} spans; recompile to change"
-                )
+                raise SubmitError(f"--latest {args.latest}: the package trains on {window} spans; recompile to change")
             if not args.data_root:
                 raise SubmitError("--latest needs --data-root (the gs:// or s3:// folder holding span-<n>/)")
             train, evaluation = latest_spans(list_spans(args.data_root), window)

@@ -88,9 +88,7 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
     baseline_ids = {
         e.artifact_id
         for e in events
-        if e.type == metadata_store_pb2.Event.INPUT
-        and e.path.steps
-        and e.path.steps[0].key == "baseline_model"
+        if e.type == metadata_store_pb2.Event.INPUT and e.path.steps and e.path.steps[0].key == "baseline_model"
     }
     baseline = next((a for a in artifacts if a.id in baseline_ids), None)
     evaluation, blessing, pushed = (
@@ -106,9 +104,7 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
         blessed=bool(blessing and _int_property(blessing, "blessed") == 1),
         pushed_model=pushed.uri if pushed else None,
         pushed=bool(pushed and _int_property(pushed, "pushed") == 1),
-        newly_pushed=bool(
-            pushed and _int_property(pushed, "newly_pushed") != 0 and _int_property(pushed, "pushed")
-        ),
+        newly_pushed=bool(pushed and _int_property(pushed, "newly_pushed") != 0 and _int_property(pushed, "pushed")),
         pushed_destination=(
             pushed.custom_properties["pushed_destination"].string_value
             if pushed and "pushed_destination" in pushed.custom_properties
@@ -134,16 +130,21 @@ def head_outcomes(config: PipelineConfig, evaluation_uri: str) -> list[HeadOutco
     summary = build_summary(report_config(config), evaluation_uri, blessed=False, pushed=None, identity={})
     outcomes = []
     for head in summary["heads"]:
-        gate = next(row for row in head["overall"] if row["gated"]) if any(
-            row["gated"] for row in head["overall"]) else None
-        outcomes.append(HeadOutcome(
-            head=head["name"],
-            passed=head["passed"],
-            metric=head["gate"]["key"],
-            value=gate["candidate"] if gate else None,
-            baseline=gate["baseline"] if gate else None,
-            reasons=tuple(head["reasons"]),
-        ))
+        gate = (
+            next(row for row in head["overall"] if row["gated"])
+            if any(row["gated"] for row in head["overall"])
+            else None
+        )
+        outcomes.append(
+            HeadOutcome(
+                head=head["name"],
+                passed=head["passed"],
+                metric=head["gate"]["key"],
+                value=gate["candidate"] if gate else None,
+                baseline=gate["baseline"] if gate else None,
+                reasons=tuple(head["reasons"]),
+            )
+        )
     return outcomes
 
 

@@ -38,15 +38,18 @@ def main(argv: list[str] | None = None) -> int:
                 raise LookupError(f"run {run.run_id} has no evaluation (it stopped before the Evaluator)")
             evaluation, run_id = run.evaluation, run.run_id
             blessed, pushed = run.blessed, run.pushed
-            identity = {"pipeline": config.name, "run": run.run_id, "model": run.model,
-                        "baseline model": run.baseline_model or "none (first blessed model)",
-                        "evaluation (tfma.load_eval_result)": run.evaluation,
-                        "pushed to": run.pushed_destination or "not pushed"}
+            identity = {
+                "pipeline": config.name,
+                "run": run.run_id,
+                "model": run.model,
+                "baseline model": run.baseline_model or "none (first blessed model)",
+                "evaluation (tfma.load_eval_result)": run.evaluation,
+                "pushed to": run.pushed_destination or "not pushed",
+            }
     except (ConfigError, LookupError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    summary = build_summary(report_config(config), evaluation, blessed=bool(blessed), pushed=pushed,
-                            identity=identity)
+    summary = build_summary(report_config(config), evaluation, blessed=bool(blessed), pushed=pushed, identity=identity)
     if blessed is None:
         summary["verdict"] = "blessed" if summary["validation_ok"] else "blocked"
     out = args.out or Path(config.output_root) / "reports" / run_id.replace(":", "-")

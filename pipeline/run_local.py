@@ -119,9 +119,7 @@ def run(config: PipelineConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--train-spans", type=int, nargs="+", help="override data.train_spans")
     parser.add_argument("--eval-span", type=int, help="override data.eval_span")

@@ -130,9 +130,7 @@ def runtime_key(lock_text: str, kind: str) -> str:
     """Names a runtime by what is inside it: the lock, the recipe and the kind."""
     digest = hashlib.sha256()
     # Comments (the header, the GPU image's `#gpu:` pins) do not change what is installed.
-    pins = "\n".join(
-        line for line in lock_text.splitlines() if line.strip() and not line.lstrip().startswith("#")
-    )
+    pins = "\n".join(line for line in lock_text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
     for part in (RECIPE_VERSION, kind, DEBIAN_SUITE, " ".join(DEBIAN_PACKAGES), pins):
         digest.update(part.encode())
         digest.update(b"\0")
@@ -213,9 +211,7 @@ class Runtime:
         else:
             self._build_host_venv()
         seconds = time.monotonic() - started
-        (self.path / READY_MARKER).write_text(
-            f"kind={self.choice.kind}\nkey={self.key}\nbuilt_in_s={seconds:.0f}\n"
-        )
+        (self.path / READY_MARKER).write_text(f"kind={self.choice.kind}\nkey={self.key}\nbuilt_in_s={seconds:.0f}\n")
         log(f"runtime built in {seconds:.0f} s")
 
     def _check_disk(self) -> None:
@@ -381,9 +377,7 @@ def ensure_host_tools(facts: HostFacts) -> None:
     packages = ["mmdebstrap" if t == "mmdebstrap" else "bubblewrap" for t in missing]
     if facts.is_root and shutil.which("apt-get"):
         log(f"installing {' '.join(packages)} with apt-get")
-        run_step(
-            "apt-get update", ["apt-get", "update", "-qq"], fix="check access to the Debian package mirror"
-        )
+        run_step("apt-get update", ["apt-get", "update", "-qq"], fix="check access to the Debian package mirror")
         run_step(
             f"install {' '.join(packages)}",
             ["apt-get", "install", "-y", "-qq", *packages],
@@ -411,8 +405,11 @@ def ensure_host_browser(facts: HostFacts) -> None:
         return
     if facts.is_root and shutil.which("apt-get"):
         run_step("apt-get update", ["apt-get", "update", "-qq"], fix="check access to the Debian package mirror")
-        run_step("install chromium", ["apt-get", "install", "-y", "-qq", "chromium", "fonts-dejavu-core"],
-                 env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        run_step(
+            "install chromium",
+            ["apt-get", "install", "-y", "-qq", "chromium", "fonts-dejavu-core"],
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         return
     raise SetupError(
         "chromium is not installed and this user cannot install it; the report's browser test needs it. "
@@ -454,9 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         choice = choose_runtime(facts)
         runtime = Runtime(choice, facts)
         if args.action == "info":
-            print(
-                f"kind={choice.kind}\nreason={choice.reason}\npath={runtime.path}\nready={runtime.is_ready()}"
-            )
+            print(f"kind={choice.kind}\nreason={choice.reason}\npath={runtime.path}\nready={runtime.is_ready()}")
             return 0
         runtime.ensure(announce=args.action == "setup")
         if args.action == "exec":

@@ -110,9 +110,7 @@ def test_missing_tools_without_apt_names_the_fix(monkeypatch):
 
 
 def test_missing_tools_without_user_namespaces_names_the_fix(monkeypatch):
-    monkeypatch.setattr(
-        runtime.shutil, "which", lambda name: "/usr/bin/apt-get" if name == "apt-get" else None
-    )
+    monkeypatch.setattr(runtime.shutil, "which", lambda name: "/usr/bin/apt-get" if name == "apt-get" else None)
     monkeypatch.setattr(runtime, "user_namespaces_available", lambda: False)
     with pytest.raises(SetupError, match="user namespaces are disabled"):
         runtime.ensure_host_tools(facts(root=False))

@@ -40,9 +40,7 @@ def run_fn(fn_args) -> None:
     schema = tf_transform_output.transformed_metadata.schema
 
     def dataset(files):
-        return data.make_dataset(
-            files, fn_args.data_accessor, schema, specs.features, specs.heads, batch_size
-        )
+        return data.make_dataset(files, fn_args.data_accessor, schema, specs.features, specs.heads, batch_size)
 
     train, evaluation = dataset(fn_args.train_files), dataset(fn_args.eval_files)
     scaling = data.label_scaling(train, specs.heads)

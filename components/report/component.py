@@ -12,6 +12,7 @@ from typing import Optional
 from tfx import v1 as tfx
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
+from tfx.types.artifact import Artifact
 
 from components.report.render import render_html
 from components.report.summary import build_summary
@@ -20,13 +21,13 @@ HTML_FILE = "report.html"
 JSON_FILE = "summary.json"
 
 
-class HeadReport(tfx.types.Artifact):
+class HeadReport(Artifact):
     """The per-head report of one evaluation: report.html and summary.json."""
 
     TYPE_NAME = "HeadReport"
 
 
-def _int_property(artifact, name: str) -> Optional[int]:
+def _int_property(artifact, name: str) -> Optional[int]:  # noqa: UP045
     if artifact is None or name not in artifact.mlmd_artifact.custom_properties:
         return None
     return artifact.mlmd_artifact.custom_properties[name].int_value
@@ -53,7 +54,8 @@ def PerHeadReport(  # noqa: N802 (a component class name)
     report_config: Parameter[str],
     pipeline_name: Parameter[str],
     spans: Parameter[str] = "",
-    baseline_model: Optional[InputArtifact[tfx.types.standard_artifacts.Model]] = None,
+    # Optional input (a first run has no baseline): TFX's form is a None default, no Optional[].
+    baseline_model: InputArtifact[tfx.types.standard_artifacts.Model] = None,
 ) -> None:
     """Writes the report of this run's evaluation (see module docstring)."""
     config = json.loads(report_config)
@@ -65,10 +67,16 @@ def PerHeadReport(  # noqa: N802 (a component class name)
         "data spans": ", ".join(f"{s['name']}: {s['pattern']}" for s in json.loads(spans)["splits"]) if spans else "",
         "evaluation (tfma.load_eval_result)": evaluation.uri,
         "blessing": blessing.uri,
-        "pushed to": (pushed_model.mlmd_artifact.custom_properties["pushed_destination"].string_value
-                      if pushed else "not pushed"),
+        "pushed to": (
+            pushed_model.mlmd_artifact.custom_properties["pushed_destination"].string_value if pushed else "not pushed"
+        ),
         "report": report.uri,
     }
-    summary = build_summary(config, evaluation.uri, blessed=_int_property(blessing, "blessed") == 1,
-                            pushed=pushed, identity=identity)
+    summary = build_summary(
+        config,
+        evaluation.uri,
+        blessed=_int_property(blessing, "blessed") == 1,
+        pushed=pushed,
+        identity=identity,
+    )
     write_report(summary, report.uri, config["min_slice_examples"])

@@ -65,14 +65,17 @@ def threshold_text(head: Mapping, diff: bool) -> str:
     return f"must be at most {gate['at_most']:g}"
 
 
-def failure_sentence(head: Mapping, metric: str, where: str, diff: bool, candidate: float | None,
-                     baseline: float | None) -> str:
+def failure_sentence(
+    head: Mapping, metric: str, where: str, diff: bool, candidate: float | None, baseline: float | None
+) -> str:
     """A reason a person can act on: head, metric, slice, value, baseline, allowed change."""
     value = "n/a" if candidate is None else f"{candidate:.4g}"
     if diff and baseline is not None and candidate is not None:
         change = candidate - baseline
-        return (f"Head {head['name']}: {metric} on slice {where} changed by {change:+.4g} "
-                f"(baseline {baseline:.4g}, candidate {value}); it {threshold_text(head, diff=True)}.")
+        return (
+            f"Head {head['name']}: {metric} on slice {where} changed by {change:+.4g} "
+            f"(baseline {baseline:.4g}, candidate {value}); it {threshold_text(head, diff=True)}."
+        )
     return f"Head {head['name']}: {metric} on slice {where} is {value}; it {threshold_text(head, diff=False)}."
 
 
@@ -84,17 +87,22 @@ def _overall_rows(head: Mapping, metrics: Mapping, failed: set) -> list[dict]:
         candidate = _clean(_candidate(overall, head["name"], metric))
         baseline = _clean(overall.get((head["name"], metric, BASELINE, False)))
         gated = metric == head["gate"]["key"]
-        rows.append({
-            "metric": metric,
-            "candidate": candidate,
-            "baseline": baseline,
-            "change": None if candidate is None or baseline is None else candidate - baseline,
-            "threshold": (threshold_text(head, False) + (
-                f"; {threshold_text(head, True)}" if head["gate"]["max_regression"] is not None else ""))
-            if gated else "",
-            "gated": gated,
-            "passed": None if not gated else (OVERALL, metric) not in failed,
-        })
+        rows.append(
+            {
+                "metric": metric,
+                "candidate": candidate,
+                "baseline": baseline,
+                "change": None if candidate is None or baseline is None else candidate - baseline,
+                "threshold": (
+                    threshold_text(head, False)
+                    + (f"; {threshold_text(head, True)}" if head["gate"]["max_regression"] is not None else "")
+                )
+                if gated
+                else "",
+                "gated": gated,
+                "passed": None if not gated else (OVERALL, metric) not in failed,
+            }
+        )
     return rows
 
 
@@ -113,17 +121,19 @@ def _slice_rows(head: Mapping, metrics: Mapping, failed: set, gated_columns: set
         count = _clean(_candidate(values, head["name"], "example_count"))
         change = None if baseline is None else candidate - baseline
         gated = slice_columns(name) in gated_columns
-        rows.append({
-            "slice": name,
-            "examples": int(count or 0),
-            "weighted_examples": weighted,
-            "candidate": candidate,
-            "baseline": baseline,
-            "change": change,
-            "gated": gated,
-            "passed": None if not gated else (name, key) not in failed,
-            "too_small": (weighted if weighted is not None else count or 0) < min_examples,
-        })
+        rows.append(
+            {
+                "slice": name,
+                "examples": int(count or 0),
+                "weighted_examples": weighted,
+                "candidate": candidate,
+                "baseline": baseline,
+                "change": change,
+                "gated": gated,
+                "passed": None if not gated else (name, key) not in failed,
+                "too_small": (weighted if weighted is not None else count or 0) < min_examples,
+            }
+        )
 
     def badness(row: dict) -> float:
         if row["change"] is None:
@@ -150,11 +160,13 @@ def _plots(head: Mapping, evaluation_uri: str, metrics: Mapping) -> dict[str, An
                 for bucket in value.calibration_histogram_buckets.buckets:
                     weight = bucket.num_weighted_examples.value
                     if weight > 0:
-                        points.append({
-                            "predicted": bucket.total_weighted_refined_prediction.value / weight,
-                            "actual": bucket.total_weighted_label.value / weight,
-                            "weight": weight,
-                        })
+                        points.append(
+                            {
+                                "predicted": bucket.total_weighted_refined_prediction.value / weight,
+                                "actual": bucket.total_weighted_label.value / weight,
+                                "weight": weight,
+                            }
+                        )
                 plots["calibration"] = points
             if value.HasField("multi_class_confusion_matrix_at_thresholds"):
                 matrices = value.multi_class_confusion_matrix_at_thresholds.matrices
@@ -171,8 +183,14 @@ def _plots(head: Mapping, evaluation_uri: str, metrics: Mapping) -> dict[str, An
             predicted = _clean(_candidate(values, head["name"], "mean_prediction"))
             actual = _clean(_candidate(values, head["name"], "mean_label"))
             if predicted is not None and actual is not None:
-                points.append({"slice": name, "predicted": predicted, "actual": actual,
-                               "weight": _clean(_candidate(values, head["name"], "weighted_example_count")) or 0})
+                points.append(
+                    {
+                        "slice": name,
+                        "predicted": predicted,
+                        "actual": actual,
+                        "weight": _clean(_candidate(values, head["name"], "weighted_example_count")) or 0,
+                    }
+                )
         plots["predicted_vs_actual"] = points
     return plots
 
@@ -207,32 +225,39 @@ def build_summary(
             if head is None:
                 continue
             failed[head["name"]].add((where, key.name))
-            reasons[head["name"]].append(failure_sentence(
-                head, key.name, where, key.is_diff,
-                _clean(_candidate(values, key.output_name, key.name)),
-                _clean(values.get((key.output_name, key.name, BASELINE, False))),
-            ))
-    general = [f"Slice {slice_name(missing) if hasattr(missing, 'single_slice_keys') else missing} "
-               "is missing from the evaluation data." for missing in validation.missing_slices]
+            reasons[head["name"]].append(
+                failure_sentence(
+                    head,
+                    key.name,
+                    where,
+                    key.is_diff,
+                    _clean(_candidate(values, key.output_name, key.name)),
+                    _clean(values.get((key.output_name, key.name, BASELINE, False))),
+                )
+            )
+    general = [
+        f"Slice {slice_name(missing) if hasattr(missing, 'single_slice_keys') else missing} "
+        "is missing from the evaluation data."
+        for missing in validation.missing_slices
+    ]
     head_sections = []
     for name, head in heads.items():
-        head_sections.append({
-            "name": name,
-            "kind": head["kind"],
-            "label": head["label"],
-            "classes": list(head.get("classes", [])),
-            "gate": head["gate"],
-            "passed": not reasons[name] and not general,
-            "reasons": reasons[name],
-            "overall": _overall_rows(head, metrics, failed[name]),
-            "slices": _slice_rows(head, metrics, failed[name], gated_columns, report_config["min_slice_examples"]),
-            "plots": _plots(head, evaluation_uri, metrics),
-        })
+        head_sections.append(
+            {
+                "name": name,
+                "kind": head["kind"],
+                "label": head["label"],
+                "classes": list(head.get("classes", [])),
+                "gate": head["gate"],
+                "passed": not reasons[name] and not general,
+                "reasons": reasons[name],
+                "overall": _overall_rows(head, metrics, failed[name]),
+                "slices": _slice_rows(head, metrics, failed[name], gated_columns, report_config["min_slice_examples"]),
+                "plots": _plots(head, evaluation_uri, metrics),
+            }
+        )
     all_reasons = [r for section in head_sections for r in section["reasons"]] + general
-    if pushed is None:
-        verdict = "blessed" if blessed else "blocked"
-    else:
-        verdict = "pushed" if pushed else "blocked"
+    verdict = ("blessed" if blessed else "blocked") if pushed is None else ("pushed" if pushed else "blocked")
     return {
         "verdict": verdict,
         "blessed": bool(blessed),
@@ -244,8 +269,9 @@ def build_summary(
     }
 
 
-def report_config_of(heads: Sequence[Any], gated_slices: Sequence[Sequence[str]], min_slice_examples: int,
-                     metric_key) -> dict[str, Any]:
+def report_config_of(
+    heads: Sequence[Any], gated_slices: Sequence[Sequence[str]], min_slice_examples: int, metric_key
+) -> dict[str, Any]:
     """The report's view of the config (plain JSON, for a component parameter)."""
     import dataclasses
 
@@ -254,4 +280,8 @@ def report_config_of(heads: Sequence[Any], gated_slices: Sequence[Sequence[str]]
         data = dataclasses.asdict(head)
         data["gate"]["key"] = metric_key(head.kind, head.gate.metric)
         out.append(data)
-    return {"heads": out, "gated_slices": [list(s) for s in gated_slices], "min_slice_examples": min_slice_examples}
+    return {
+        "heads": out,
+        "gated_slices": [list(s) for s in gated_slices],
+        "min_slice_examples": min_slice_examples,
+    }

@@ -42,14 +42,10 @@ def _records(rows: pd.DataFrame, types: dict[str, str]) -> Iterator[bytes]:
     by_type = {kind: [c for c in columns if types[c] == kind] for kind in ("INT", "FLOAT", "BYTES")}
     for values in rows[columns].itertuples(index=False, name=None):
         row = dict(zip(columns, values, strict=True))
-        yield tfrecords.to_example(
-            row, ints=by_type["INT"], floats=by_type["FLOAT"], strings=by_type["BYTES"]
-        )
+        yield tfrecords.to_example(row, ints=by_type["INT"], floats=by_type["FLOAT"], strings=by_type["BYTES"])
 
 
-def convert(
-    csv_path: Path, schema_path: Path, span_column: str, out_dir: Path, shards: int = 2
-) -> dict[str, int]:
+def convert(csv_path: Path, schema_path: Path, span_column: str, out_dir: Path, shards: int = 2) -> dict[str, int]:
     """Writes one span folder per value of `span_column`; returns rows per span."""
     types = schema_types(schema_path)
     rows = pd.read_csv(csv_path)
@@ -66,9 +62,7 @@ def convert(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--csv", required=True, help="a CSV file, or 'palmerpenguins' for that package's")
     parser.add_argument("--schema", type=Path, required=True)
     parser.add_argument("--span-column", required=True)
@@ -76,9 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shards", type=int, default=2)
     args = parser.parse_args(argv)
     try:
-        csv_path = (
-            packaged_csv("palmerpenguins", "penguins.csv") if args.csv == "palmerpenguins" else Path(args.csv)
-        )
+        csv_path = packaged_csv("palmerpenguins", "penguins.csv") if args.csv == "palmerpenguins" else Path(args.csv)
         counts = convert(csv_path, args.schema, args.span_column, args.out, args.shards)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

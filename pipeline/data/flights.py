@@ -139,9 +139,7 @@ def convert(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="folder that receives span-<month>/")
     parser.add_argument("--fraction", type=float, default=1.0, help="share of rows to keep, in (0, 1]")
     parser.add_argument("--shards", type=int, default=2, help="files per span (>= the number of cores)")

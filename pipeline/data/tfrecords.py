@@ -21,9 +21,7 @@ def is_missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def to_example(
-    row: Mapping[str, object], ints: Sequence[str], floats: Sequence[str], strings: Sequence[str]
-) -> bytes:
+def to_example(row: Mapping[str, object], ints: Sequence[str], floats: Sequence[str], strings: Sequence[str]) -> bytes:
     """One row as a serialized tf.Example with one value per present column."""
     import tensorflow as tf
 

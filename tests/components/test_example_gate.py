@@ -25,9 +25,7 @@ def anomalies_artifact(tmp_path, schema, examples_by_split) -> standard_artifact
     artifact.uri = str(tmp_path / "anomalies")
     artifact.split_names = artifact_utils.encode_split_names(list(examples_by_split))
     for split, examples in examples_by_split.items():
-        batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(
-            [e.SerializeToString() for e in examples]
-        )
+        batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch([e.SerializeToString() for e in examples])
         stats = stats_impl.generate_statistics_in_memory(batch, tfdv.StatsOptions())
         anomalies = tfdv.validate_statistics(stats, schema)
         split_dir = tmp_path / "anomalies" / f"Split-{split}"
@@ -74,9 +72,7 @@ def test_an_anomaly_stops_the_run_naming_span_feature_and_problem(tmp_path, sche
 
 
 def test_an_empty_span_is_named(tmp_path, schema, flights_fixture_dir):
-    artifact = anomalies_artifact(
-        tmp_path, schema, {"train_1": span_examples(flights_fixture_dir / "span-1")}
-    )
+    artifact = anomalies_artifact(tmp_path, schema, {"train_1": span_examples(flights_fixture_dir / "span-1")})
     # An empty span: statistics of zero examples, as StatisticsGen writes them.
     empty = tfdv.validate_statistics(_empty_statistics(), schema)
     split_dir = tmp_path / "anomalies" / "Split-eval"

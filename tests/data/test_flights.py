@@ -90,9 +90,7 @@ def test_missing_labels_are_left_out(february, source_rows):
         assert "late" not in example.features.feature
         assert value(example, "delay_band") == flights.DELAY_BANDS.index("cancelled")
     diverted = [e for e in examples if value(e, "cancelled") == 0 and "arr_delay" not in e.features.feature]
-    source_diverted = [
-        r for r in source_rows if r["month"] == "2" and r["dep_time"] != "NA" and r["arr_delay"] == "NA"
-    ]
+    source_diverted = [r for r in source_rows if r["month"] == "2" and r["dep_time"] != "NA" and r["arr_delay"] == "NA"]
     assert len(diverted) == len(source_diverted) > 0
     for example in diverted:
         assert "delay_band" not in example.features.feature and "late" not in example.features.feature

@@ -42,5 +42,3 @@ def runs(tmp_path_factory, flights_fixture_dir):
         outcomes = outcome.head_outcomes(config, artifacts.evaluation)
         results[name] = (config, artifacts, outcomes, snapshot(Path(config.serving_dir)))
     return results
-
-

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import tensorflow as tf
 
-
 CONFIG = Path(__file__).with_name("flights_fixture.yaml")
 CORRUPTED_HEAD = "delay_band"
 VERY_LATE = 2  # every row labelled "very late": a labelling bug in one head

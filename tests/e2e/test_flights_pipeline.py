@@ -10,8 +10,6 @@ One sequence of runs in one pipeline root, as a scheduler would make them:
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +17,10 @@ import pytest
 import tensorflow as tf
 
 from pipeline import outcome
-from tests.e2e.fixture_runs import CORRUPTED_HEAD, snapshot
+from tests.e2e.fixture_runs import CORRUPTED_HEAD
 
 pytestmark = pytest.mark.e2e
+
 
 def test_first_run_passes_every_head_and_pushes(runs):
     config, artifacts, outcomes, serving = runs["first"]
@@ -85,8 +84,7 @@ def test_rerun_without_new_data_is_served_from_the_cache(runs):
     run_ctx = store.get_context_by_type_and_name("pipeline_run", artifacts.run_id)
     types = {t.id: t.name for t in store.get_execution_types()}
     states = {
-        types[e.type_id].rsplit(".", 1)[-1]: e.last_known_state
-        for e in store.get_executions_by_context(run_ctx.id)
+        types[e.type_id].rsplit(".", 1)[-1]: e.last_known_state for e in store.get_executions_by_context(run_ctx.id)
     }
     cached = metadata_store_pb2.Execution.CACHED
     for component in (
@@ -152,6 +150,4 @@ def test_pushed_model_serves_raw_examples_like_the_trained_model(runs, flights_f
     inputs = {feature.transformed: transformed[feature.transformed] for feature in config.model.features}
     expected = trained(inputs, training=False)
     for head in heads:
-        np.testing.assert_allclose(
-            served[head.name].numpy(), expected[head.name].numpy(), rtol=1e-5, atol=1e-5
-        )
+        np.testing.assert_allclose(served[head.name].numpy(), expected[head.name].numpy(), rtol=1e-5, atol=1e-5)

@@ -19,8 +19,15 @@ from pipeline.config import REPO_ROOT
 pytestmark = pytest.mark.e2e
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-    "--no-first-run", "--disable-component-update", "--disable-sync", "--disable-default-apps",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
 ]
 
 
@@ -40,8 +47,9 @@ def test_report_renders_in_headless_chromium_without_requests_or_errors(runs, tm
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     requests, problems = [], []
     with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS,
-                                         env={**os.environ, "HOME": str(tmp_path)})
+        browser = driver.chromium.launch(
+            executable_path=chromium(), args=CHROMIUM_FLAGS, env={**os.environ, "HOME": str(tmp_path)}
+        )
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.on("request", lambda request: requests.append(request.url))
         page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)

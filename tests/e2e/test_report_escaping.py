@@ -35,22 +35,34 @@ def test_a_slice_value_with_a_script_tag_is_escaped(runs, flights_fixture_dir, t
 
     data = tmp_path / "hostile.tfrecord"
     with tf.io.TFRecordWriter(str(data)) as writer:
-        records = tf.data.TFRecordDataset(sorted(str(p) for p in (flights_fixture_dir / "span-3").glob("*.gz")),
-                                          compression_type="GZIP")
+        records = tf.data.TFRecordDataset(
+            sorted(str(p) for p in (flights_fixture_dir / "span-3").glob("*.gz")), compression_type="GZIP"
+        )
         for i, record in enumerate(records):
             example = tf.train.Example.FromString(record.numpy())
             if i % 3 == 0:
                 example.features.feature["dest"].bytes_list.value[:] = [HOSTILE.encode()]
             writer.write(example.SerializeToString())
-    model = tfma.default_eval_shared_model(eval_saved_model_path=str(Path(artifacts.model) / "Format-Serving"),
-                                           eval_config=eval_config)
+    model = tfma.default_eval_shared_model(
+        eval_saved_model_path=str(Path(artifacts.model) / "Format-Serving"), eval_config=eval_config
+    )
     output = tmp_path / "evaluation"
-    tfma.run_model_analysis(eval_shared_model=model, eval_config=eval_config, data_location=str(data),
-                            output_path=str(output), file_format="tfrecords")
+    tfma.run_model_analysis(
+        eval_shared_model=model,
+        eval_config=eval_config,
+        data_location=str(data),
+        output_path=str(output),
+        file_format="tfrecords",
+    )
     assert isinstance(eval_config, config_pb2.EvalConfig)
 
-    summary = build_summary(outcome.report_config(config), str(output), blessed=True, pushed=False,
-                            identity={"pipeline": config.name})
+    summary = build_summary(
+        outcome.report_config(config),
+        str(output),
+        blessed=True,
+        pushed=False,
+        identity={"pipeline": config.name},
+    )
     slice_names = [row["slice"] for head in summary["heads"] for row in head["slices"]]
     assert f"dest={HOSTILE}" in slice_names  # the value really reached the report
     page = render_html(summary, config.min_slice_examples)

@@ -67,9 +67,7 @@ def test_task_graph_gates_the_pusher_on_the_evaluator(compiled):
         evaluator["baseline_model"]["taskOutputArtifact"]["producerTask"]
         == "latest_blessed_model_resolver-model-resolver"
     )
-    assert (
-        "ExampleGate" in graph["Transform"]["dependentTasks"]
-    )  # nothing trains on data that failed validation
+    assert "ExampleGate" in graph["Transform"]["dependentTasks"]  # nothing trains on data that failed validation
 
 
 def executors(compiled) -> dict:
@@ -79,9 +77,7 @@ def executors(compiled) -> dict:
 def test_only_the_trainer_asks_for_an_accelerator_and_runs_on_the_gpu_image(compiled):
     settings = parse_kubeflow(load_config(FLIGHTS))
     containers = {
-        name.removesuffix("_executor"): e["container"]
-        for name, e in executors(compiled).items()
-        if "container" in e
+        name.removesuffix("_executor"): e["container"] for name, e in executors(compiled).items() if "container" in e
     }
     assert "Trainer" in containers and len(containers) == 9
     for name, container in containers.items():

@@ -40,9 +40,7 @@ class FakeClient:
 
     def upload_pipeline_version(self, pipeline_package_path, pipeline_version_name, pipeline_id):
         spec = json.loads(Path(pipeline_package_path).read_text())
-        self._record(
-            "upload_pipeline_version", spec=spec, name=pipeline_version_name, pipeline_id=pipeline_id
-        )
+        self._record("upload_pipeline_version", spec=spec, name=pipeline_version_name, pipeline_id=pipeline_id)
         return types.SimpleNamespace(pipeline_version_id="version-1")
 
     def create_experiment(self, name):
@@ -70,9 +68,7 @@ def spans_of(params: dict) -> list[tuple[str, str]]:
 
 def test_schedule_uploads_the_spec_and_creates_a_recurring_run(package):
     client = FakeClient()
-    code = main(
-        ["--package", str(package), "--version", "abc123", "schedule", "--cron", "0 0 3 * * *"], client=client
-    )
+    code = main(["--package", str(package), "--version", "abc123", "schedule", "--cron", "0 0 3 * * *"], client=client)
     assert code == 0
     names = [name for name, _ in client.calls]
     assert names == [

@@ -69,9 +69,7 @@ Reason = anomalies_pb2.AnomalyInfo
         ("cancelled", 2, Reason.INT_TYPE_BIG_INT),
     ],
 )
-def test_a_bad_example_gets_the_expected_anomaly(
-    schema, flights_fixture_dir, feature, bad_value, expected_reason
-):
+def test_a_bad_example_gets_the_expected_anomaly(schema, flights_fixture_dir, feature, bad_value, expected_reason):
     examples = read_examples(flights_fixture_dir / "span-1")[:50]
     broken = examples[7]
     field = broken.features.feature[feature]

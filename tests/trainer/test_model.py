@@ -10,9 +10,7 @@ from trainer.specs import FeatureSpec, Gate, HeadSpec, TrainerSettings
 
 FEATURES = (FeatureSpec("distance", "numeric"), FeatureSpec("carrier", "categorical"))
 HEADS = (
-    HeadSpec(
-        "delay", "arr_delay", "regression", ("MeanAbsoluteError",), Gate("MeanAbsoluteError", at_most=9)
-    ),
+    HeadSpec("delay", "arr_delay", "regression", ("MeanAbsoluteError",), Gate("MeanAbsoluteError", at_most=9)),
     HeadSpec("late", "late", "binary", ("AUC",), Gate("AUC", at_least=0.5)),
     HeadSpec(
         "band",
@@ -84,8 +82,7 @@ def test_a_masked_label_contributes_exactly_zero_gradient_to_its_head():
     unmasked = dict(w, delay=tf.ones(4))
     moved = head_gradients(model, x, changed, unmasked, "delay")
     assert any(
-        not np.array_equal(a, b)
-        for a, b in zip(head_gradients(model, x, y, unmasked, "delay"), moved, strict=True)
+        not np.array_equal(a, b) for a, b in zip(head_gradients(model, x, y, unmasked, "delay"), moved, strict=True)
     )
 
 

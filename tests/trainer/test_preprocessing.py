@@ -19,9 +19,7 @@ SPECS = ModelSpecs(
         FeatureSpec("carrier_hour", "cross", buckets=100, of=("carrier", "hour")),
     ),
     heads=(
-        HeadSpec(
-            "delay", "arr_delay", "regression", ("MeanAbsoluteError",), Gate("MeanAbsoluteError", at_most=9)
-        ),
+        HeadSpec("delay", "arr_delay", "regression", ("MeanAbsoluteError",), Gate("MeanAbsoluteError", at_most=9)),
         HeadSpec(
             "band",
             "band",
