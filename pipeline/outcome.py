@@ -14,7 +14,6 @@ from pathlib import Path
 
 from pipeline.config import PipelineConfig, metric_key
 
-
 @dataclasses.dataclass(frozen=True)
 class RunArtifacts:
     """URIs of one run's key artifacts (None where the node did not produce one)."""
@@ -62,6 +61,8 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
     """The artifacts of `run_id` (default: the newest run) of a pipeline."""
     from ml_metadata.proto import metadata_store_pb2
 
+    from components.report.component import HeadReport
+
     store = _store(metadata_path)
     runs = [ctx for ctx in store.get_contexts_by_type("pipeline_run") if run_id is None or ctx.name == run_id]
     pipeline_ctx = store.get_context_by_type_and_name("pipeline", pipeline_name)
@@ -84,7 +85,7 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
         return max(found, key=lambda a: a.id) if found else None
 
     model = newest("Model", outputs)
-    report = newest("HeadReport", outputs)
+    report = newest(HeadReport.TYPE_NAME, outputs)
     baseline_ids = {
         e.artifact_id
         for e in events

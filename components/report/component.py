@@ -24,7 +24,7 @@ JSON_FILE = "summary.json"
 class HeadReport(Artifact):
     """The per-head report of one evaluation: report.html and summary.json."""
 
-    TYPE_NAME = "HeadReport"
+    TYPE_NAME = "multihead.HeadReport"  # KFP v2 wants "<namespace>.<Name>"
 
 
 def _int_property(artifact, name: str) -> Optional[int]:  # noqa: UP045

@@ -79,7 +79,7 @@ def test_only_the_trainer_asks_for_an_accelerator_and_runs_on_the_gpu_image(comp
     containers = {
         name.removesuffix("_executor"): e["container"] for name, e in executors(compiled).items() if "container" in e
     }
-    assert "Trainer" in containers and len(containers) == 9
+    assert "Trainer" in containers and len(containers) == 10  # every component but the resolver
     for name, container in containers.items():
         if name == "Trainer":
             assert container["image"] == settings.gpu_image
@@ -153,3 +153,4 @@ def test_missing_kubeflow_section_is_rejected(raw):
     raw.pop("kubeflow")
     with pytest.raises(ConfigError, match="add a kubeflow: section"):
         parse_kubeflow(parse_config(raw, "flights.yaml"))
+
