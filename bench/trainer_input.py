@@ -48,8 +48,12 @@ def hand_tuned_dataset(files: list[str], feature_spec: dict, batch: int) -> tf.d
     """Parallel interleave over the gzipped shards, batch before parse, prefetch."""
     return (
         tf.data.Dataset.from_tensor_slices(files)
-        .interleave(lambda f: tf.data.TFRecordDataset(f, compression_type="GZIP"),
-                    cycle_length=tf.data.AUTOTUNE, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+        .interleave(
+            lambda f: tf.data.TFRecordDataset(f, compression_type="GZIP"),
+            cycle_length=tf.data.AUTOTUNE,
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=False,
+        )
         .batch(batch)
         .map(lambda records: tf.io.parse_example(records, feature_spec), num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
@@ -90,8 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         assert n == m, (n, m)
     tfxio_rate, tuned_rate = statistics.median(tfxio_rates), statistics.median(tuned_rates)
     print(f"files: {len(files)} shards, {n} examples, batch {args.batch}, {args.repeats} alternating repeats")
-    print(f"trainer input (TFXIO + split): {tfxio_rate:,.0f} examples/s (runs: {', '.join(f'{r:,.0f}' for r in tfxio_rates)})")
-    print(f"hand-tuned tf.data:            {tuned_rate:,.0f} examples/s (runs: {', '.join(f'{r:,.0f}' for r in tuned_rates)})")
+
+    def runs(rates: list[float]) -> str:
+        return ", ".join(f"{rate:,.0f}" for rate in rates)
+
+    print(f"trainer input (TFXIO + split): {tfxio_rate:,.0f} examples/s (runs: {runs(tfxio_rates)})")
+    print(f"hand-tuned tf.data:            {tuned_rate:,.0f} examples/s (runs: {runs(tuned_rates)})")
     print(f"ratio: {tfxio_rate / tuned_rate:.2f} (target >= 0.9)")
     return 0
 

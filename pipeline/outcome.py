@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipeline.config import PipelineConfig, metric_key
 
+
 @dataclasses.dataclass(frozen=True)
 class RunArtifacts:
     """URIs of one run's key artifacts (None where the node did not produce one)."""

@@ -153,4 +153,3 @@ def test_missing_kubeflow_section_is_rejected(raw):
     raw.pop("kubeflow")
     with pytest.raises(ConfigError, match="add a kubeflow: section"):
         parse_kubeflow(parse_config(raw, "flights.yaml"))
-
