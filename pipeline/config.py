@@ -306,6 +306,8 @@ def _parse_heads(
         if loss_weight <= 0:
             raise r.fail(f"{field}.loss_weight", loss_weight, "must be > 0")
         metrics = tuple(r.get(item, "metrics", f"{field}.metrics", list))
+        if len(set(metrics)) != len(metrics):
+            raise r.fail(f"{field}.metrics", list(metrics), "a metric is listed twice; list each once")
         for metric in metrics:
             if metric not in METRICS[kind]:
                 raise r.fail(f"{field}.metrics", metric, f"a {kind} head can compute {', '.join(METRICS[kind])}")

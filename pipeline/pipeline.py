@@ -63,7 +63,7 @@ def create_pipeline(
     """
     train_splits = train_split_names(len(config.data.train_spans))
     eval_split = EVAL_SPLIT
-    custom_config = config.model.to_dict()
+    custom_config = config.model.training_dict()
     spans = spans if spans is not None else input_config(config)
 
     example_gen = tfx.components.ImportExampleGen(

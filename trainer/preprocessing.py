@@ -100,7 +100,7 @@ def transform_label(spec: HeadSpec, inputs: dict[str, Any]) -> tuple[tf.Tensor, 
 
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, tf.Tensor]:
-    """Transform's entry point; `custom_config` is `ModelSpecs.to_dict()`."""
+    """Transform's entry point; `custom_config` is `ModelSpecs.training_dict()`."""
     specs = ModelSpecs.from_dict(custom_config)
     outputs = {feature.transformed: transform_feature(feature, inputs) for feature in specs.features}
     for head in specs.heads:

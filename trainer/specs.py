@@ -64,7 +64,7 @@ class HeadSpec:
     label: str
     kind: str
     metrics: tuple[str, ...]
-    gate: Gate
+    gate: Gate | None  # None in the training view (see ModelSpecs.training_dict)
     classes: tuple[str, ...] = ()
     loss: str = ""
     loss_weight: float = 1.0
@@ -117,6 +117,18 @@ class ModelSpecs:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def training_dict(self) -> dict[str, Any]:
+        """What Transform and Trainer need, without the evaluation settings.
+
+        Gates and metrics only matter to the Evaluator; leaving them out of the
+        Transform and Trainer configs keeps a gate change from invalidating
+        their cached outputs.
+        """
+        data = self.to_dict()
+        for head in data["heads"]:
+            head["metrics"], head["gate"] = [], None
+        return data
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelSpecs:
         features = tuple(FeatureSpec(**{**f, "of": tuple(f.get("of", ()))}) for f in data["features"])
@@ -126,7 +138,7 @@ class ModelSpecs:
                     **h,
                     "metrics": tuple(h["metrics"]),
                     "classes": tuple(h.get("classes", ())),
-                    "gate": Gate(**h["gate"]),
+                    "gate": Gate(**h["gate"]) if h.get("gate") else None,
                 }
             )
             for h in data["heads"]

@@ -72,6 +72,7 @@ def mutate(raw: dict, change) -> dict:
         (lambda c: c["heads"][0].update(loss_weight="heavy"), "heads[0].loss_weight", "expected float"),
         (lambda c: c.pop("heads"), "heads", "this field is required"),
         (lambda c: c["heads"][0].update(label="carrier"), "heads[0].label", "cannot also be a model input"),
+        (lambda c: c["heads"][1]["metrics"].append("AUC"), "heads[1].metrics", "listed twice"),
     ],
 )
 def test_bad_config_is_rejected_with_field_and_fix(raw, change, field, fix):
@@ -97,3 +98,13 @@ def test_model_specs_round_trip_through_custom_config():
 
     specs = load_config(FLIGHTS).model
     assert ModelSpecs.from_dict(specs.to_dict()) == specs
+
+
+def test_a_gate_change_leaves_the_training_config_alone(raw):
+    """Transform and Trainer get training_dict(): a new threshold must not void their cache."""
+    before = parse_config(raw, "flights.yaml").model.training_dict()
+    raw["heads"][3]["gate"]["at_least"] = 0.9
+    raw["heads"][3]["metrics"].remove("SparseCategoricalCrossentropy")
+    after = parse_config(raw, "flights.yaml").model
+    assert after.training_dict() == before
+    assert after.heads[3].gate.at_least == 0.9

@@ -93,12 +93,12 @@ class PreprocessingTest(tft_unit.TransformTestCase):
             },
         ]
         self.assertAnalyzeAndTransformResults(
-            RAW, METADATA, functools.partial(preprocessing_fn, custom_config=SPECS.to_dict()), expected
+            RAW, METADATA, functools.partial(preprocessing_fn, custom_config=SPECS.training_dict()), expected
         )
 
     def test_unknown_class_name_is_masked_out_of_its_head(self):
         rows = [dict(RAW[0], band=["bogus"]), RAW[1], RAW[2]]
-        spec = SPECS.to_dict()
+        spec = SPECS.training_dict()
 
         def only_band(inputs):
             outputs = preprocessing_fn(inputs, spec)
