@@ -280,6 +280,17 @@ class Runtime:
             fix=fix,
         )
 
+    def prune(self) -> list[str]:
+        """Deletes the other runtimes under the cache (built for other locks) and uv's cache."""
+        removed = []
+        if not self.cache.is_dir():
+            return removed
+        for entry in sorted(self.cache.iterdir()):
+            if entry.is_dir() and entry != self.path and entry.name.startswith(("rootfs-", "venv-", "uv-cache")):
+                shutil.rmtree(entry)
+                removed.append(entry.name)
+        return removed
+
     # ---- running ------------------------------------------------------
     def command(self, argv: list[str]) -> tuple[list[str], dict[str, str]]:
         """The host command line and environment that run argv in the runtime."""
@@ -443,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="action", required=True)
     sub.add_parser("setup", help="build the runtime unless a complete one exists")
     sub.add_parser("info", help="print the runtime choice and its reason")
+    sub.add_parser("prune", help="delete every runtime but the current one (old locks) and uv's cache")
     run = sub.add_parser("exec", help="run a command inside the runtime")
     run.add_argument("cmd", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
@@ -450,6 +462,10 @@ def main(argv: list[str] | None = None) -> int:
         facts = gather_facts()
         choice = choose_runtime(facts)
         runtime = Runtime(choice, facts)
+        if args.action == "prune":
+            removed = runtime.prune()
+            log(f"removed {len(removed)} old runtime(s): {', '.join(removed) or 'none'}")
+            return 0
         if args.action == "info":
             print(f"kind={choice.kind}\nreason={choice.reason}\npath={runtime.path}\nready={runtime.is_ready()}")
             return 0

@@ -144,3 +144,14 @@ def test_this_suite_runs_inside_the_provisioned_runtime():
     assert tfx.__version__ == "1.21.0"
     assert ml_metadata.__version__ == "1.21.0"
     assert Path(os.environ["VIRTUAL_ENV"]).is_dir()
+
+
+def test_prune_keeps_only_the_current_runtime(tmp_path):
+    rt = RecordingRuntime(Choice("rootfs", "test"), facts(), root=tmp_path)
+    rt.ensure()
+    for old in ("rootfs-0123456789abcdef", "venv-fedcba9876543210", "uv-cache"):
+        (tmp_path / old).mkdir()
+    (tmp_path / "notes").mkdir()  # not ours: left alone
+    assert sorted(rt.prune()) == ["rootfs-0123456789abcdef", "uv-cache", "venv-fedcba9876543210"]
+    assert rt.is_ready()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == sorted([rt.path.name, "notes"])
