@@ -111,45 +111,15 @@ def test_run_with_latest_takes_the_newest_spans(package, tmp_path):
 
 def test_explicit_spans_and_window_size_mismatch(package, capsys):
     client = FakeClient()
-    assert (
-        main(
-            [
-                "--package",
-                str(package),
-                "--version",
-                "v",
-                "run",
-                "--train-spans",
-                "1",
-                "2",
-                "--eval-span",
-                "3",
-            ],
-            client=client,
-        )
-        == 2
-    )
+
+    def run(*spans: str) -> int:
+        args = ["--package", str(package), "--version", "v", "run", "--train-spans", *spans[:-1], "--eval-span"]
+        return main([*args, spans[-1]], client=client)
+
+    assert run("1", "2", "3") == 2
     assert "trains on 3 spans; got 2" in capsys.readouterr().err
     assert client.calls == []
-    assert (
-        main(
-            [
-                "--package",
-                str(package),
-                "--version",
-                "v",
-                "run",
-                "--train-spans",
-                "1",
-                "2",
-                "3",
-                "--eval-span",
-                "4",
-            ],
-            client=client,
-        )
-        == 0
-    )
+    assert run("1", "2", "3", "4") == 0
     assert spans_of(dict(client.calls)["run_pipeline"]["params"])[-1] == ("eval", "span-4/*")
 
 
