@@ -132,3 +132,22 @@ def test_bad_cron_is_rejected(cron):
 def test_missing_package_says_to_compile(tmp_path, capsys):
     assert main(["--package", str(tmp_path / "none.json"), "--version", "v", "run"], client=FakeClient()) == 2
     assert "run `make compile` first" in capsys.readouterr().err
+
+
+def test_the_stand_in_matches_the_real_kfp_client():
+    """Every call the submit command makes exists on kfp.Client with these keyword names."""
+    import inspect
+
+    import kfp
+
+    for name, method in inspect.getmembers(FakeClient, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        real = inspect.signature(getattr(kfp.Client, name)).parameters
+        ours = [p for p in inspect.signature(method).parameters if p != "self" and p != "kwargs"]
+        assert set(ours) <= set(real), (name, ours)
+    for keyword in ("experiment_id", "job_name", "cron_expression", "pipeline_id", "version_id", "params",
+                    "max_concurrency", "enabled"):
+        assert keyword in inspect.signature(kfp.Client.create_recurring_run).parameters
+    for keyword in ("experiment_id", "job_name", "pipeline_id", "version_id", "params"):
+        assert keyword in inspect.signature(kfp.Client.run_pipeline).parameters
