@@ -40,8 +40,8 @@ class _ProgressFilter(logging.Filter):
     """Errors, unexpected warnings, and of TFX's INFO lines 'Component X is running/finished'."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.ERROR:
-            return True
+        if record.levelno >= logging.ERROR or record.name.startswith("pipeline."):
+            return True  # errors, and this project's own progress (e.g. spans being written)
         message = str(record.msg)
         if record.levelno >= logging.WARNING:
             return not any(noise in message or noise in record.getMessage() for noise in _KNOWN_NOISE)
