@@ -9,7 +9,7 @@ hands to Transform and Trainer as `custom_config` (plain JSON).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 FEATURE_KINDS = ("numeric", "categorical", "bucketized", "cross")
@@ -110,10 +110,6 @@ class ModelSpecs:
     heads: tuple[HeadSpec, ...]
     trainer: TrainerSettings = TrainerSettings()
 
-    @property
-    def label_keys(self) -> tuple[str, ...]:
-        return tuple(head.label for head in self.heads)
-
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -153,7 +149,3 @@ class ModelSpecs:
 def transformed_name(raw_name: str) -> str:
     """The key of a feature after tf.Transform."""
     return f"{raw_name}_xf"
-
-
-def head_names(heads: Sequence[HeadSpec]) -> list[str]:
-    return [head.name for head in heads]

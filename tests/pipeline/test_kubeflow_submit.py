@@ -146,8 +146,16 @@ def test_the_stand_in_matches_the_real_kfp_client():
         real = inspect.signature(getattr(kfp.Client, name)).parameters
         ours = [p for p in inspect.signature(method).parameters if p != "self" and p != "kwargs"]
         assert set(ours) <= set(real), (name, ours)
-    for keyword in ("experiment_id", "job_name", "cron_expression", "pipeline_id", "version_id", "params",
-                    "max_concurrency", "enabled"):
+    for keyword in (
+        "experiment_id",
+        "job_name",
+        "cron_expression",
+        "pipeline_id",
+        "version_id",
+        "params",
+        "max_concurrency",
+        "enabled",
+    ):
         assert keyword in inspect.signature(kfp.Client.create_recurring_run).parameters
     for keyword in ("experiment_id", "job_name", "pipeline_id", "version_id", "params"):
         assert keyword in inspect.signature(kfp.Client.run_pipeline).parameters
