@@ -15,21 +15,14 @@ from collections.abc import Sequence
 
 from tensorflow_model_analysis.proto import config_pb2
 
+from components.report.summary import BASELINE, CANDIDATE
 from pipeline.config import PipelineConfig, SliceSpec
 from trainer.specs import SERVING_SIGNATURE, TRANSFORM_SIGNATURE, HeadSpec
 
-CANDIDATE = "candidate"
-BASELINE = "baseline"
-
 
 def slicing_specs(slices: Sequence[SliceSpec]) -> list[config_pb2.SlicingSpec]:
+    """The overall slice, then one spec per configured slicing."""
     return [config_pb2.SlicingSpec()] + [config_pb2.SlicingSpec(feature_keys=list(s.features)) for s in slices]
-
-
-def _gated_slices(slices: Sequence[SliceSpec]) -> list[config_pb2.SlicingSpec]:
-    return [config_pb2.SlicingSpec()] + [
-        config_pb2.SlicingSpec(feature_keys=list(s.features)) for s in slices if s.gated
-    ]
 
 
 def metric_threshold(head: HeadSpec) -> config_pb2.MetricThreshold:
@@ -57,7 +50,9 @@ def head_metrics_spec(head: HeadSpec, slices: Sequence[SliceSpec]) -> config_pb2
     for class_name in head.metrics:
         metric = spec.metrics.add(class_name=class_name)
         if class_name == head.gate.metric:
-            metric.per_slice_thresholds.add(slicing_specs=_gated_slices(slices), threshold=metric_threshold(head))
+            metric.per_slice_thresholds.add(
+                slicing_specs=slicing_specs([s for s in slices if s.gated]), threshold=metric_threshold(head)
+            )
     return spec
 
 

@@ -1,9 +1,8 @@
-"""What a finished run decided, per head: read from ML Metadata and TFMA's output.
+"""What a finished run decided: its artifacts from ML Metadata, per-head outcomes.
 
-Used by the main job's summary, the report and the tests. A head passed when
-no validation failure names its output; each failure becomes a sentence with
-the metric, the slice, the value, the threshold and (for a change threshold)
-the baseline.
+Used by the main job, the report command and the tests. The per-head verdicts
+and reasons come from the report's summary (components/report/summary.py),
+so the terminal, the report and the tests say the same thing.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ really happened), and writes `report.html` (self-contained, opens offline) and
 
 import json  # no `from __future__ import annotations`: TFX reads the type hints
 import os
-from typing import Optional
 
 from tfx import v1 as tfx
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
@@ -25,12 +24,6 @@ class HeadReport(Artifact):
     """The per-head report of one evaluation: report.html and summary.json."""
 
     TYPE_NAME = "multihead.HeadReport"  # KFP v2 wants "<namespace>.<Name>"
-
-
-def _int_property(artifact, name: str) -> Optional[int]:  # noqa: UP045
-    if artifact is None or name not in artifact.mlmd_artifact.custom_properties:
-        return None
-    return artifact.mlmd_artifact.custom_properties[name].int_value
 
 
 def write_report(summary: dict, directory: str, min_examples: int) -> tuple[str, str]:
@@ -59,7 +52,7 @@ def PerHeadReport(  # noqa: N802 (a component class name)
 ) -> None:
     """Writes the report of this run's evaluation (see module docstring)."""
     config = json.loads(report_config)
-    pushed = _int_property(pushed_model, "pushed") == 1
+    pushed = pushed_model.get_int_custom_property("pushed") == 1
     identity = {
         "pipeline": pipeline_name,
         "model": model.uri,
@@ -75,7 +68,7 @@ def PerHeadReport(  # noqa: N802 (a component class name)
     summary = build_summary(
         config,
         evaluation.uri,
-        blessed=_int_property(blessing, "blessed") == 1,
+        blessed=blessing.get_int_custom_property("blessed") == 1,
         pushed=pushed,
         identity=identity,
     )

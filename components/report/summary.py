@@ -11,8 +11,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-CANDIDATE_NAMES = ("candidate", "")  # TFMA leaves the model unnamed when there is no baseline
+CANDIDATE = "candidate"  # the model names of the EvalConfig (pipeline/eval_config.py)
 BASELINE = "baseline"
+CANDIDATE_NAMES = (CANDIDATE, "")  # TFMA leaves the model unnamed when there is no baseline
 OVERALL = "overall"
 
 
@@ -235,9 +236,8 @@ def build_summary(
                     _clean(values.get((key.output_name, key.name, BASELINE, False))),
                 )
             )
-    general = [
-        f"Slice {slice_name(missing) if hasattr(missing, 'single_slice_keys') else missing} "
-        "is missing from the evaluation data."
+    general = [  # missing_slices holds SlicingSpecs that matched no example
+        f"Slicing by {', '.join(missing.feature_keys) or 'nothing'} matched no evaluation data."
         for missing in validation.missing_slices
     ]
     head_sections = []
