@@ -42,7 +42,7 @@ def tfxio_dataset(files: list[str], schema, specs, batch: int, tuned: bool = Tru
 
     source = tfxio.TFExampleRecord(file_pattern=files, schema=schema)
     options = (
-        data.dataset_options(batch, num_epochs=1)
+        data.dataset_options(batch, seed=0, num_epochs=1)
         if tuned
         else tfxio.TensorFlowDatasetOptions(batch_size=batch, num_epochs=1)
     )

@@ -7,7 +7,9 @@ against the repository root, so a config means the same from any directory.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,9 +18,14 @@ from typing import Any
 import yaml
 
 from trainer.specs import (
+    DEFAULT_MIN_LIFT,
     FEATURE_KINDS,
     HEAD_KINDS,
     LOSSES,
+    LOWER_IS_BETTER,
+    METRIC_KEYS,
+    NOT_GATEABLE,
+    PLOTS,
     FeatureSpec,
     Gate,
     HeadSpec,
@@ -27,40 +34,6 @@ from trainer.specs import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-# The TFMA/Keras metric classes a head may compute, per head kind, and the key
-# TFMA reports each under (its validation result and metrics use the key).
-METRICS: dict[str, dict[str, str]] = {
-    "regression": {
-        "MeanAbsoluteError": "mean_absolute_error",
-        "MeanSquaredError": "mean_squared_error",
-        "RootMeanSquaredError": "root_mean_squared_error",
-        "MeanPrediction": "mean_prediction",
-        "MeanLabel": "mean_label",
-    },
-    "binary": {
-        "AUC": "auc",
-        "AUCPrecisionRecall": "auc_precision_recall",
-        "BinaryAccuracy": "binary_accuracy",
-        "Precision": "precision",
-        "Recall": "recall",
-        "BinaryCrossentropy": "binary_crossentropy",
-        "MeanPrediction": "mean_prediction",
-        "MeanLabel": "mean_label",
-        "CalibrationPlot": "calibration_plot",
-    },
-    "multiclass": {
-        "SparseCategoricalAccuracy": "sparse_categorical_accuracy",
-        "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
-        "MultiClassConfusionMatrixPlot": "multi_class_confusion_matrix_plot",
-    },
-}
-PLOTS = frozenset({"CalibrationPlot", "MultiClassConfusionMatrixPlot"})
-
-
-def metric_key(kind: str, class_name: str) -> str:
-    """The key TFMA reports `class_name` under for a head of `kind`."""
-    return METRICS[kind][class_name]
 
 
 class ConfigError(ValueError):
@@ -98,6 +71,7 @@ class PipelineConfig:
     model: ModelSpecs
     slices: tuple[SliceSpec, ...]
     min_slice_examples: int
+    confidence: float  # of the interval on each candidate-minus-baseline change
     beam_args: tuple[str, ...]
     output_root: str  # a local path or a gs:// / s3:// URI (strings: pathlib would mangle gs://)
     kubeflow: Mapping[str, Any] | None = None
@@ -134,6 +108,18 @@ class _Reader:
     def fail(self, field: str, value: Any, fix: str) -> ConfigError:
         return ConfigError(self.source, field, value, fix)
 
+    def only(self, data: Any, field: str, known: tuple[str, ...]) -> None:
+        """Rejects a key this mapping does not define (a typo would silently drop a setting)."""
+        if not isinstance(data, Mapping):
+            raise self.fail(field or "(top level)", data, "expected a mapping of settings")
+        for key in data:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            where = f"{field}.{key}" if field else str(key)
+            raise self.fail(where, data[key], f"unknown setting; {hint}known here: {', '.join(known)}")
+
     def get(self, data: Mapping, key: str, field: str, kind: type | tuple, default: Any = ...) -> Any:
         if not isinstance(data, Mapping):
             raise self.fail(field.rsplit(".", 1)[0], data, "expected a mapping of settings")
@@ -168,23 +154,64 @@ def _resolve(path: str) -> str:
     return str(candidate if candidate.is_absolute() else REPO_ROOT / candidate)
 
 
-def load_config(path: str | Path) -> PipelineConfig:
-    """Reads and validates a config file; raises ConfigError on the first problem."""
+def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> PipelineConfig:
+    """Reads and validates a config file; raises ConfigError on the first problem.
+
+    `overrides` (e.g. from the command line: {"data": {"eval_span": 12}}) are
+    merged into the file's settings before validation, so they obey the same rules.
+    """
     path = Path(path)
-    source = str(path)
+    source = str(path) + (" (with command-line overrides)" if overrides else "")
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(source, "(file)", str(path), "no such config file; see configs/") from None
     except yaml.YAMLError as err:
         raise ConfigError(source, "(file)", str(err).splitlines()[0], "fix the YAML syntax") from None
+    if overrides and isinstance(raw, Mapping):
+        raw = merge_settings(raw, overrides)
     return parse_config(raw, source)
+
+
+def merge_settings(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `raw` with `overrides` merged in, mapping by mapping."""
+    merged = copy.deepcopy(dict(raw))
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_settings(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+TOP_LEVEL_KEYS = (
+    "name",
+    "schema",
+    "data",
+    "features",
+    "heads",
+    "slices",
+    "evaluation",
+    "trainer",
+    "beam_args",
+    "output_root",
+    "kubeflow",
+)
+DATA_KEYS = ("root", "span_dir", "train_spans", "eval_span")
+FEATURE_KEYS = ("name", "kind", "buckets", "of")
+HEAD_KEYS = ("name", "label", "kind", "classes", "loss", "loss_weight", "metrics", "gate")
+GATE_KEYS = ("metric", "at_least", "at_most", "max_regression", "min_lift")
+SLICE_KEYS = ("features", "gated")
+EVALUATION_KEYS = ("min_slice_examples", "confidence")
+KUBEFLOW_KEYS = ("pipeline_root", "data_root", "serving_dir", "image", "gpu_image", "beam_args", "trainer")
+KUBEFLOW_TRAINER_KEYS = ("cpu", "memory_gb", "accelerator", "accelerator_count")
 
 
 def parse_config(raw: Any, source: str = "<config>") -> PipelineConfig:
     r = _Reader(source)
     if not isinstance(raw, Mapping):
         raise r.fail("(top level)", raw, "expected a mapping with name, schema, data, features, heads")
+    r.only(raw, "", TOP_LEVEL_KEYS)
     name = r.get(raw, "name", "name", str)
     schema_path = _resolve(r.get(raw, "schema", "schema", str))
     if not Path(schema_path).is_file():
@@ -197,7 +224,13 @@ def parse_config(raw: Any, source: str = "<config>") -> PipelineConfig:
     trainer = _parse_trainer(r, r.get(raw, "trainer", "trainer", dict, {}))
     slices = _parse_slices(r, r.get(raw, "slices", "slices", list, []), schema)
     evaluation = r.get(raw, "evaluation", "evaluation", dict, {})
+    r.only(evaluation, "evaluation", EVALUATION_KEYS)
     min_slice = r.get(evaluation, "min_slice_examples", "evaluation.min_slice_examples", int, 30)
+    if min_slice < 1:
+        raise r.fail("evaluation.min_slice_examples", min_slice, "must be >= 1")
+    confidence = r.get(evaluation, "confidence", "evaluation.confidence", float, 0.95)
+    if not 0.5 <= confidence < 1:
+        raise r.fail("evaluation.confidence", confidence, "a confidence level in [0.5, 1), e.g. 0.95")
     beam_args = r.get(
         raw,
         "beam_args",
@@ -208,7 +241,7 @@ def parse_config(raw: Any, source: str = "<config>") -> PipelineConfig:
     if not all(isinstance(arg, str) and arg.startswith("--") for arg in beam_args):
         raise r.fail("beam_args", beam_args, "each Beam argument is a string like --runner=DataflowRunner")
     output_root = _resolve(r.get(raw, "output_root", "output_root", str, f"out/pipelines/{name}"))
-    kubeflow = r.get(raw, "kubeflow", "kubeflow", dict, None)
+    kubeflow = _check_kubeflow(r, r.get(raw, "kubeflow", "kubeflow", dict, None))
     return PipelineConfig(
         name=name,
         source=source,
@@ -217,13 +250,35 @@ def parse_config(raw: Any, source: str = "<config>") -> PipelineConfig:
         model=ModelSpecs(features=features, heads=heads, trainer=trainer),
         slices=slices,
         min_slice_examples=min_slice,
+        confidence=confidence,
         beam_args=tuple(beam_args),
         output_root=output_root,
         kubeflow=kubeflow,
     )
 
 
+def _check_kubeflow(r: _Reader, section: Mapping | None) -> Mapping | None:
+    """Only known keys, so a misspelt resource request is not silently dropped."""
+    if section is None:
+        return None
+    r.only(section, "kubeflow", KUBEFLOW_KEYS)
+    for key in ("pipeline_root", "data_root", "serving_dir", "image", "gpu_image"):
+        r.get(section, key, f"kubeflow.{key}", str, None)
+    beam_args = r.get(section, "beam_args", "kubeflow.beam_args", list, [])
+    if not all(isinstance(arg, str) and arg.startswith("--") for arg in beam_args):
+        raise r.fail("kubeflow.beam_args", beam_args, "each Beam argument is a string like --runner=DataflowRunner")
+    trainer = r.get(section, "trainer", "kubeflow.trainer", dict, {})
+    r.only(trainer, "kubeflow.trainer", KUBEFLOW_TRAINER_KEYS)
+    for key in ("cpu", "memory_gb", "accelerator_count"):
+        value = r.get(trainer, key, f"kubeflow.trainer.{key}", (int, float), None)
+        if value is not None and value < 0:
+            raise r.fail(f"kubeflow.trainer.{key}", value, "must be >= 0")
+    r.get(trainer, "accelerator", "kubeflow.trainer.accelerator", str, None)
+    return section
+
+
 def _parse_data(r: _Reader, data: Mapping) -> DataSpec:
+    r.only(data, "data", DATA_KEYS)
     root = _resolve(r.get(data, "root", "data.root", str))
     span_dir = r.get(data, "span_dir", "data.span_dir", str, "span-{span}")
     if "{span}" not in span_dir:
@@ -243,6 +298,7 @@ def _parse_features(r: _Reader, items: list, schema: Mapping[str, str]) -> tuple
     features, seen = [], set()
     for i, item in enumerate(items):
         field = f"features[{i}]"
+        r.only(item, field, FEATURE_KEYS)
         name = r.get(item, "name", f"{field}.name", str)
         kind = r.get(item, "kind", f"{field}.kind", str)
         if kind not in FEATURE_KINDS:
@@ -278,6 +334,7 @@ def _parse_heads(
     inputs = {key for feature in features for key in feature.raw_keys}
     for i, item in enumerate(items):
         field = f"heads[{i}]"
+        r.only(item, field, HEAD_KEYS)
         name = r.get(item, "name", f"{field}.name", str)
         if not name.isidentifier():
             raise r.fail(f"{field}.name", name, "use letters, digits and _ (it names a Keras output)")
@@ -309,9 +366,9 @@ def _parse_heads(
         if len(set(metrics)) != len(metrics):
             raise r.fail(f"{field}.metrics", list(metrics), "a metric is listed twice; list each once")
         for metric in metrics:
-            if metric not in METRICS[kind]:
-                raise r.fail(f"{field}.metrics", metric, f"a {kind} head can compute {', '.join(METRICS[kind])}")
-        scalars = tuple(m for m in metrics if m not in PLOTS)
+            if metric not in METRIC_KEYS[kind]:
+                raise r.fail(f"{field}.metrics", metric, f"a {kind} head can compute {', '.join(METRIC_KEYS[kind])}")
+        scalars = tuple(m for m in metrics if m not in PLOTS and m not in NOT_GATEABLE)
         gate = _parse_gate(r, r.get(item, "gate", f"{field}.gate", dict), f"{field}.gate", scalars)
         heads.append(
             HeadSpec(
@@ -331,20 +388,32 @@ def _parse_heads(
 
 
 def _parse_gate(r: _Reader, item: Mapping, field: str, metrics: tuple[str, ...]) -> Gate:
+    r.only(item, field, GATE_KEYS)
     metric = r.get(item, "metric", f"{field}.metric", str)
     if metric not in metrics:
-        raise r.fail(f"{field}.metric", metric, f"gate on a metric this head computes: {', '.join(metrics)}")
+        raise r.fail(
+            f"{field}.metric", metric, f"gate on a quality metric this head computes: {', '.join(metrics) or 'none'}"
+        )
     at_least = r.get(item, "at_least", f"{field}.at_least", float, None)
     at_most = r.get(item, "at_most", f"{field}.at_most", float, None)
     if (at_least is None) == (at_most is None):
         raise r.fail(field, dict(item), "give exactly one value threshold: at_least or at_most")
+    lower_is_better = metric in LOWER_IS_BETTER
+    if lower_is_better and at_least is not None:
+        raise r.fail(f"{field}.at_least", at_least, f"lower {metric} is better: give a ceiling with at_most")
+    if not lower_is_better and at_most is not None:
+        raise r.fail(f"{field}.at_most", at_most, f"higher {metric} is better: give a floor with at_least")
     max_regression = r.get(item, "max_regression", f"{field}.max_regression", float, None)
     if max_regression is not None and max_regression < 0:
         raise r.fail(f"{field}.max_regression", max_regression, "the allowed regression is >= 0")
-    return Gate(metric=metric, at_least=at_least, at_most=at_most, max_regression=max_regression)
+    min_lift = r.get(item, "min_lift", f"{field}.min_lift", float, DEFAULT_MIN_LIFT)
+    if not 0 <= min_lift < 1:
+        raise r.fail(f"{field}.min_lift", min_lift, "a fraction of the naive predictor's score in [0, 1), e.g. 0.01")
+    return Gate(metric=metric, at_least=at_least, at_most=at_most, max_regression=max_regression, min_lift=min_lift)
 
 
 def _parse_trainer(r: _Reader, item: Mapping) -> TrainerSettings:
+    r.only(item, "trainer", tuple(field.name for field in dataclasses.fields(TrainerSettings)))
     defaults = TrainerSettings()
     values = {}
     for field in dataclasses.fields(TrainerSettings):
@@ -355,12 +424,11 @@ def _parse_trainer(r: _Reader, item: Mapping) -> TrainerSettings:
             if not all(isinstance(v, int) and v > 0 for v in value):
                 raise r.fail(f"trainer.{field.name}", value, "list positive layer widths")
             value = tuple(value)
-        elif isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+        elif field.name == "seed" and value < 0:
+            raise r.fail("trainer.seed", value, "a seed is an integer >= 0")
+        elif isinstance(value, int | float) and not isinstance(value, bool) and value <= 0 and field.name != "seed":
             raise r.fail(f"trainer.{field.name}", value, "must be > 0")
         values[field.name] = value
-    unknown = set(item) - set(values)
-    if unknown:
-        raise r.fail("trainer", sorted(unknown), f"unknown settings; known: {', '.join(values)}")
     return TrainerSettings(**values)
 
 
@@ -368,6 +436,7 @@ def _parse_slices(r: _Reader, items: list, schema: Mapping[str, str]) -> tuple[S
     slices = []
     for i, item in enumerate(items):
         field = f"slices[{i}]"
+        r.only(item, field, SLICE_KEYS)
         features = r.get(item, "features", f"{field}.features", list)
         if not features:
             raise r.fail(f"{field}.features", features, "name one or more features to slice by")

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.config import PipelineConfig, metric_key
+from pipeline.config import PipelineConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,18 +117,22 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
 
 
 def report_config(config: PipelineConfig) -> dict:
-    """The report's view of the config: heads with their gate keys, gated slices."""
+    """The gate's and the report's view of the config: heads with their gate keys, gated slices."""
     from components.report.summary import report_config_of
 
     gated = [s.features for s in config.slices if s.gated]
-    return report_config_of(config.model.heads, gated, config.min_slice_examples, metric_key)
+    return report_config_of(config.model.heads, gated, config.min_slice_examples, config.confidence)
 
 
-def head_outcomes(config: PipelineConfig, evaluation_uri: str) -> list[HeadOutcome]:
+def head_outcomes(config: PipelineConfig, run: RunArtifacts) -> list[HeadOutcome]:
     """Per head: passed or failed, with a sentence per failure (from the report's summary)."""
+    import json
+
+    from components.gate.component import DECISIONS_FILE
     from components.report.summary import build_summary
 
-    summary = build_summary(report_config(config), evaluation_uri, blessed=False, pushed=None, identity={})
+    decisions = json.loads((Path(run.blessing) / DECISIONS_FILE).read_text())
+    summary = build_summary(report_config(config), run.evaluation, decisions, blessed=False, pushed=None, identity={})
     outcomes = []
     for head in summary["heads"]:
         gate = (

@@ -15,6 +15,7 @@ from tfx.proto import example_gen_pb2, transform_pb2
 
 from components import pusher as atomic_pusher
 from components.example_gate import ExampleGate
+from components.gate.component import HeadGate
 from components.report.component import PerHeadReport
 from pipeline.config import PipelineConfig
 from pipeline.eval_config import build_eval_config
@@ -56,7 +57,7 @@ def create_pipeline(
     metadata_connection_config=None,
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
-    """ImportExampleGen -> validation gate -> Transform -> Trainer -> Evaluator -> Pusher.
+    """ImportExampleGen -> validation gate -> Transform -> Trainer -> Evaluator -> head gate -> Pusher.
 
     `spans` defaults to the config's window; the Kubeflow compiler passes a
     RuntimeParameter holding the same Input proto as JSON, so runs can move it.
@@ -115,9 +116,17 @@ def create_pipeline(
         example_splits=[eval_split],
     )
 
+    head_gate = HeadGate(
+        evaluation=evaluator.outputs["evaluation"],
+        model=trainer.outputs["model"],
+        examples=example_gen.outputs["examples"],
+        baseline_model=baseline_resolver.outputs["model"],
+        gate_config=json.dumps(report_config(config), sort_keys=True),
+    )
+
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
+        model_blessing=head_gate.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(config.serving_dir))
         ),
@@ -126,7 +135,7 @@ def create_pipeline(
 
     report = PerHeadReport(
         evaluation=evaluator.outputs["evaluation"],
-        blessing=evaluator.outputs["blessing"],
+        blessing=head_gate.outputs["blessing"],
         model=trainer.outputs["model"],
         pushed_model=pusher.outputs["pushed_model"],
         baseline_model=baseline_resolver.outputs["model"],
@@ -148,6 +157,7 @@ def create_pipeline(
             trainer,
             baseline_resolver,
             evaluator,
+            head_gate,
             pusher,
             report,
         ],

@@ -118,6 +118,18 @@ def run(config: PipelineConfig) -> int:
     return 0
 
 
+def command_line_overrides(args: argparse.Namespace) -> dict:
+    """The config settings the flags change; load_config validates them like the file's."""
+    overrides: dict = {}
+    if args.train_spans:
+        overrides.setdefault("data", {})["train_spans"] = list(args.train_spans)
+    if args.eval_span is not None:
+        overrides.setdefault("data", {})["eval_span"] = args.eval_span
+    if args.output_root:
+        overrides["output_root"] = str(args.output_root.resolve())
+    return overrides
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
@@ -127,14 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     show_progress()
     try:
-        config = load_config(args.config)
-        if args.train_spans or args.eval_span is not None:
-            config = config.with_data(
-                train_spans=tuple(args.train_spans or config.data.train_spans),
-                eval_span=config.data.eval_span if args.eval_span is None else args.eval_span,
-            )
-        if args.output_root:
-            config = config.with_output_root(args.output_root.resolve())
+        config = load_config(args.config, command_line_overrides(args))
         ensure_flights_data(config)
     except (ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -16,7 +16,7 @@ from trainer.specs import FeatureSpec, HeadSpec, TrainerSettings
 
 _ACTIVATIONS = {"regression": None, "binary": "sigmoid", "multiclass": "softmax"}
 _LOSSES = {
-    "huber": lambda: keras.losses.Huber(delta=30.0),
+    "huber": lambda: keras.losses.Huber(delta=1.0),  # regression heads learn in standard units
     "mse": keras.losses.MeanSquaredError,
     "mae": keras.losses.MeanAbsoluteError,
     "binary_crossentropy": keras.losses.BinaryCrossentropy,
@@ -54,15 +54,14 @@ def build_model(
     heads: Sequence[HeadSpec],
     cardinalities: Mapping[str, int],
     settings: TrainerSettings,
-    label_scaling: Mapping[str, tuple[float, float]] | None = None,
 ) -> keras.Model:
     """Compiled model with one named output per head and per-head losses and weights.
 
-    `label_scaling` maps a regression head to its label's (mean, std): the head
-    then predicts a z-score that a fixed layer turns back into label units, so
-    that labels in the thousands (grams) train as fast as labels near zero.
+    A regression head predicts its label in standard units (the transformed
+    `<head>__label_z`), so labels in the thousands (grams) train like labels
+    near zero; the serving signature turns it back into label units
+    (trainer/export.py).
     """
-    label_scaling = label_scaling or {}
     inputs, x = build_inputs(features, cardinalities, settings.embedding_dim)
     for i, units in enumerate(settings.hidden_units):
         x = keras.layers.Dense(units, activation="relu", name=f"backbone_{i}")(x)
@@ -71,18 +70,12 @@ def build_model(
         tower = x
         for i, units in enumerate(settings.tower_units):
             tower = keras.layers.Dense(units, activation="relu", name=f"{head.name}_tower_{i}")(tower)
-        if head.name in label_scaling:
-            mean, std = label_scaling[head.name]
-            tower = keras.layers.Dense(1, dtype="float32", name=f"{head.name}_zscore")(tower)
-            output = keras.layers.Rescaling(scale=std, offset=mean, dtype="float32", name=head.name)
-        else:
-            output = keras.layers.Dense(
-                head.output_units,
-                activation=_ACTIVATIONS[head.kind],
-                dtype="float32",  # full precision outputs under mixed precision too
-                name=head.name,
-            )
-        outputs[head.name] = output(tower)
+        outputs[head.name] = keras.layers.Dense(
+            head.output_units,
+            activation=_ACTIVATIONS[head.kind],
+            dtype="float32",  # full precision outputs under mixed precision too
+            name=head.name,
+        )(tower)
     model = keras.Model(inputs=inputs, outputs=outputs, name="multihead")
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=settings.learning_rate),

@@ -8,7 +8,9 @@ Missing values: an optional raw feature arrives as a SparseTensor. Numeric
 features are imputed with their training mean; categorical ones with ''
 (which the vocabulary maps to its own id). A head's label is filled with 0
 and paired with a weight of 0 where it was missing, which masks that head
-only, for that row, in training and in evaluation.
+only, for that row, in training and in evaluation. A regression label is
+also written standardized (`<head>__label_z`): the head learns and computes its
+loss in standard units, so a loss means the same on every data set.
 """
 
 from __future__ import annotations
@@ -99,6 +101,17 @@ def transform_label(spec: HeadSpec, inputs: dict[str, Any]) -> tuple[tf.Tensor, 
     return tf.cast(label, tf.float32), present
 
 
+def standardize_label(label: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
+    """(label - mean) / std with the mean and variance of the present labels over the
+    whole training window (tf.Transform analyzers: exact, the same on every worker);
+    0 where the label is missing."""
+    present = tf.boolean_mask(label, weight > 0)
+    mean = tft.mean(present)
+    std = tf.sqrt(tft.var(present))
+    scaled = (label - mean) / tf.where(std > 1e-6, std, 1.0)
+    return tf.where(weight > 0, scaled, 0.0)
+
+
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, tf.Tensor]:
     """Transform's entry point; `custom_config` is `ModelSpecs.training_dict()`."""
     specs = ModelSpecs.from_dict(custom_config)
@@ -107,4 +120,6 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
         label, weight = transform_label(head, inputs)
         outputs[head.label_key] = label
         outputs[head.weight_key] = weight
+        if head.kind == "regression":
+            outputs[head.standardized_label_key] = standardize_label(label, weight)
     return outputs

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from trainer import data, export, model, strategy
+from trainer import data, export, label_units, model, strategy
 from trainer.preprocessing import OOV_BUCKETS, vocabulary_file
 from trainer.specs import ModelSpecs
 
@@ -26,10 +27,19 @@ def cardinalities(specs: ModelSpecs, tf_transform_output) -> dict[str, int]:
     return sizes
 
 
+def make_deterministic(seed: int) -> None:
+    """Seeds Python, NumPy and TensorFlow and makes TensorFlow's ops deterministic:
+    training twice on the same inputs gives the same weights (on CPU; on GPU
+    too, for the ops this model uses, at some cost in speed)."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
 def run_fn(fn_args) -> None:
     """Trains on the train splits, validates on the eval split, exports both signatures."""
     specs = ModelSpecs.from_dict(fn_args.custom_config)
     settings = specs.trainer
+    make_deterministic(settings.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     choice, distribution = strategy.current_strategy()
     if settings.mixed_precision and choice.name != "default":
@@ -40,14 +50,15 @@ def run_fn(fn_args) -> None:
     schema = tf_transform_output.transformed_metadata.schema
 
     def dataset(files):
-        return data.make_dataset(files, fn_args.data_accessor, schema, specs.features, specs.heads, batch_size)
+        return data.make_dataset(
+            files, fn_args.data_accessor, schema, specs.features, specs.heads, batch_size, settings.seed
+        )
 
     train, evaluation = dataset(fn_args.train_files), dataset(fn_args.eval_files)
-    scaling = data.label_scaling(train, specs.heads)
+    scaling = label_units.label_scaling(tf_transform_output, specs.heads)
+    LOG.info("regression labels (mean, std) from the transform graph: %s", scaling)
     with distribution.scope():
-        net = model.build_model(
-            specs.features, specs.heads, cardinalities(specs, tf_transform_output), settings, scaling
-        )
+        net = model.build_model(specs.features, specs.heads, cardinalities(specs, tf_transform_output), settings)
     net.fit(
         train,
         steps_per_epoch=fn_args.train_steps,
@@ -56,5 +67,5 @@ def run_fn(fn_args) -> None:
         callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")],
         verbose=2,
     )
-    export.export(net, tf_transform_output, specs.heads, fn_args.serving_model_dir)
+    export.export(net, tf_transform_output, specs.heads, fn_args.serving_model_dir, scaling)
     LOG.info("exported to %s", fn_args.serving_model_dir)

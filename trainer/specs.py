@@ -22,6 +22,53 @@ LOSSES = {
 TRANSFORM_SIGNATURE = "transform_features"
 SERVING_SIGNATURE = "serving_default"
 
+# The TFMA metric classes a head may compute, per head kind, and the key TFMA
+# reports each under (its metrics and the gate read that key).
+METRIC_KEYS: dict[str, dict[str, str]] = {
+    "regression": {
+        "MeanAbsoluteError": "mean_absolute_error",
+        "MeanSquaredError": "mean_squared_error",
+        "RootMeanSquaredError": "root_mean_squared_error",
+        "MeanPrediction": "mean_prediction",
+        "MeanLabel": "mean_label",
+    },
+    "binary": {
+        "AUC": "auc",
+        "AUCPrecisionRecall": "auc_precision_recall",
+        "BinaryAccuracy": "binary_accuracy",
+        "Precision": "precision",
+        "Recall": "recall",
+        "BinaryCrossentropy": "binary_crossentropy",
+        "MeanPrediction": "mean_prediction",
+        "MeanLabel": "mean_label",
+        "CalibrationPlot": "calibration_plot",
+    },
+    "multiclass": {
+        "SparseCategoricalAccuracy": "sparse_categorical_accuracy",
+        "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+        "MultiClassConfusionMatrixPlot": "multi_class_confusion_matrix_plot",
+    },
+}
+PLOTS = frozenset({"CalibrationPlot", "MultiClassConfusionMatrixPlot"})
+# Metrics that describe the data or the model's output, not its quality: a gate
+# on them means nothing, and no naive predictor can be scored with them.
+NOT_GATEABLE = frozenset({"MeanPrediction", "MeanLabel"})
+# Lower is better for these; higher for every other gateable metric.
+LOWER_IS_BETTER = frozenset(
+    {
+        "MeanAbsoluteError",
+        "MeanSquaredError",
+        "RootMeanSquaredError",
+        "BinaryCrossentropy",
+        "SparseCategoricalCrossentropy",
+    }
+)
+
+
+def metric_key(kind: str, class_name: str) -> str:
+    """The key TFMA reports `class_name` under for a head of `kind`."""
+    return METRIC_KEYS[kind][class_name]
+
 
 @dataclasses.dataclass(frozen=True)
 class FeatureSpec:
@@ -42,18 +89,28 @@ class FeatureSpec:
         return self.of if self.kind == "cross" else (self.name,)
 
 
+DEFAULT_MIN_LIFT = 0.01
+
+
 @dataclasses.dataclass(frozen=True)
 class Gate:
-    """What blocks a push for a head: a floor/ceiling and the largest allowed regression."""
+    """What blocks a push for a head.
+
+    A floor (`at_least`) or ceiling (`at_most`) on the gate metric; the largest
+    allowed regression against the baseline (`max_regression`, in metric
+    units), decided with the confidence interval of the difference; and the
+    smallest relative improvement over the naive predictor (`min_lift`).
+    """
 
     metric: str
     at_least: float | None = None
     at_most: float | None = None
     max_regression: float | None = None
+    min_lift: float = DEFAULT_MIN_LIFT
 
     @property
     def higher_is_better(self) -> bool:
-        return self.at_least is not None
+        return self.metric not in LOWER_IS_BETTER
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +130,16 @@ class HeadSpec:
     def label_key(self) -> str:
         """Transformed label: the raw label with missing values filled in."""
         return f"{self.name}__label"
+
+    @property
+    def standardized_label_key(self) -> str:
+        """Transformed regression label in standard units: (label - mean) / std over the training window."""
+        return f"{self.name}__label_z"
+
+    @property
+    def training_label_key(self) -> str:
+        """What the head is trained on: standardized for regression, the label itself otherwise."""
+        return self.standardized_label_key if self.kind == "regression" else self.label_key
 
     @property
     def weight_key(self) -> str:
@@ -100,6 +167,7 @@ class TrainerSettings:
     tower_units: tuple[int, ...] = (16,)
     embedding_dim: int = 8
     mixed_precision: bool = False
+    seed: int = 42  # weights, dropout and shuffles: the same seed and inputs give the same model
 
 
 @dataclasses.dataclass(frozen=True)

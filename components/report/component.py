@@ -13,6 +13,7 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types.artifact import Artifact
 
+from components.gate.component import DECISIONS_FILE
 from components.report.render import render_html
 from components.report.summary import build_summary
 
@@ -65,9 +66,12 @@ def PerHeadReport(  # noqa: N802 (a component class name)
         ),
         "report": report.uri,
     }
+    with open(os.path.join(blessing.uri, DECISIONS_FILE), encoding="utf-8") as handle:
+        decisions = json.load(handle)
     summary = build_summary(
         config,
         evaluation.uri,
+        decisions,
         blessed=blessing.get_int_custom_property("blessed") == 1,
         pushed=pushed,
         identity=identity,

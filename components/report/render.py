@@ -133,6 +133,32 @@ def confusion(plot: Mapping) -> str:
     return "<figure>" + "".join(cells) + "<figcaption>Confusion matrix (weighted examples)</figcaption></figure>"
 
 
+def interval_text(interval) -> str:
+    return "" if not interval else f"{interval[0]:+.4g} to {interval[1]:+.4g}"
+
+
+def gate_table(head: Mapping, min_examples: int) -> str:
+    """The gate's view: each gated slice with its change, the change's interval and the lift over naive."""
+    out = [
+        f"<h3>Gate on {esc(head['gate']['key'])}</h3>"
+        f"<p class='muted'>Naive predictor: {esc(head['naive'])}.</p>"
+        "<table><tr><th>slice</th><th>examples</th><th>candidate</th><th>baseline</th><th>change</th>"
+        "<th>interval of the change</th><th>naive</th><th>lift</th><th>result</th></tr>"
+    ]
+    for row in head["gate_rows"]:
+        small = f' <span class="small">too small to gate (&lt; {min_examples})</span>' if row["too_small"] else ""
+        lift = "" if row["lift"] is None else f"{row['lift']:+.1%}"
+        result = "" if row["too_small"] else status(row["passed"])
+        out.append(
+            f"<tr><td>{esc(row['slice'])}{small}</td><td>{row['examples']:,.0f}</td><td>{fmt(row['candidate'])}</td>"
+            f"<td>{fmt(row['baseline'])}</td><td>{fmt(row['change'], True)}</td>"
+            f"<td>{esc(interval_text(row['interval']))}</td><td>{fmt(row['naive'])}</td><td>{esc(lift)}</td>"
+            f"<td>{result}</td></tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
 def head_section(head: Mapping, min_examples: int) -> str:
     out = [
         f'<section class="head" id="head-{esc(head["name"])}">',
@@ -141,6 +167,7 @@ def head_section(head: Mapping, min_examples: int) -> str:
     ]
     if head["reasons"]:
         out.append("<ul>" + "".join(f'<li class="fail">{esc(r)}</li>' for r in head["reasons"]) + "</ul>")
+    out.append(gate_table(head, min_examples))
     out.append(
         "<h3>Overall</h3><table><tr><th>metric</th><th>candidate</th><th>baseline</th><th>change</th>"
         "<th>threshold</th><th>result</th></tr>"
@@ -233,10 +260,13 @@ def text_summary(summary: Mapping[str, Any]) -> list[str]:
     """A few lines for the terminal."""
     lines = [f"Verdict: {summary['verdict'].upper()}"]
     for head in summary["heads"]:
-        gate = next((r for r in head["overall"] if r["gated"]), None)
-        value = "" if gate is None else f" {gate['metric']} {fmt(gate['candidate'])}"
+        gate = next((r for r in head["gate_rows"] if r["slice"] == "overall"), None)
+        value = "" if gate is None else f" {head['gate']['key']} {fmt(gate['candidate'])}"
         if gate is not None and gate["baseline"] is not None:
-            value += f" (baseline {fmt(gate['baseline'])})"
+            value += f" (baseline {fmt(gate['baseline'])}, change {fmt(gate['change'], True)}"
+            value += f", interval {interval_text(gate['interval'])})" if gate["interval"] else ")"
+        if gate is not None and gate["lift"] is not None:
+            value += f", lift over naive {gate['lift']:+.1%}"
         lines.append(f"  {'PASS' if head['passed'] else 'FAIL'}  {head['name']:<16}{value}")
         lines += [f"        - {reason}" for reason in head["reasons"]]
     return lines

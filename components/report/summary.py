@@ -1,6 +1,6 @@
 """The per-head report as data: verdict, reasons, per-head metrics, slices, plots.
 
-Built from TFMA's own output (metrics, plots, validation result) and the
+Built from TFMA's own output (metrics, plots), the HeadGate's decisions and the
 gates of the heads; rendered to HTML by render.py and written as JSON for
 machines. Every value here comes from the evaluation; nothing is recomputed.
 """
@@ -11,24 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-CANDIDATE = "candidate"  # the model names of the EvalConfig (pipeline/eval_config.py)
-BASELINE = "baseline"
-CANDIDATE_NAMES = (CANDIDATE, "")  # TFMA leaves the model unnamed when there is no baseline
-OVERALL = "overall"
-
-
-def slice_name(slice_key) -> str:
-    """'overall' or 'origin=JFK, carrier=B6' from a TFMA SliceKey proto."""
-    parts = []
-    for column in slice_key.single_slice_keys:
-        kind = column.WhichOneof("kind")
-        raw = getattr(column, kind) if kind else ""
-        parts.append(f"{column.column}={raw.decode('utf-8', 'replace') if isinstance(raw, bytes) else raw}")
-    return ", ".join(parts) or OVERALL
-
-
-def slice_columns(name: str) -> tuple[str, ...]:
-    return () if name == OVERALL else tuple(part.split("=", 1)[0] for part in name.split(", "))
+from components.gate.metrics import BASELINE, CANDIDATE_NAMES, OVERALL, slice_columns, slice_name
 
 
 def load_metrics(evaluation_uri: str) -> dict[str, dict[tuple[str, str, str, bool], float]]:
@@ -60,24 +43,13 @@ def threshold_text(head: Mapping, diff: bool) -> str:
     gate = head["gate"]
     if diff:
         direction = "fall" if gate["at_least"] is not None else "rise"
-        return f"may {direction} by at most {gate['max_regression']:g} against the baseline"
+        return (
+            f"may {direction} by at most {gate['max_regression']:g} against the baseline "
+            "(blocks only when the whole interval of the change is beyond that)"
+        )
     if gate["at_least"] is not None:
         return f"must be at least {gate['at_least']:g}"
     return f"must be at most {gate['at_most']:g}"
-
-
-def failure_sentence(
-    head: Mapping, metric: str, where: str, diff: bool, candidate: float | None, baseline: float | None
-) -> str:
-    """A reason a person can act on: head, metric, slice, value, baseline, allowed change."""
-    value = "n/a" if candidate is None else f"{candidate:.4g}"
-    if diff and baseline is not None and candidate is not None:
-        change = candidate - baseline
-        return (
-            f"Head {head['name']}: {metric} on slice {where} changed by {change:+.4g} "
-            f"(baseline {baseline:.4g}, candidate {value}); it {threshold_text(head, diff=True)}."
-        )
-    return f"Head {head['name']}: {metric} on slice {where} is {value}; it {threshold_text(head, diff=False)}."
 
 
 def _overall_rows(head: Mapping, metrics: Mapping, failed: set) -> list[dict]:
@@ -199,6 +171,7 @@ def _plots(head: Mapping, evaluation_uri: str, metrics: Mapping) -> dict[str, An
 def build_summary(
     report_config: Mapping[str, Any],
     evaluation_uri: str,
+    decisions: Mapping[str, Any],
     *,
     blessed: bool,
     pushed: bool | None,
@@ -207,41 +180,17 @@ def build_summary(
     """The whole report as JSON-ready data.
 
     `report_config`: {"heads": [HeadSpec dicts + gate key], "gated_slices": [[columns]],
-    "min_slice_examples": n}, as `report_config_of` writes it.
+    "min_slice_examples": n, "confidence": c}, as `report_config_of` writes it.
+    `decisions`: the HeadGate's gate.json (per head: passed, reasons, gated rows).
     """
-    import tensorflow_model_analysis as tfma
-
-    validation = tfma.load_validation_result(evaluation_uri)
     metrics = load_metrics(evaluation_uri)
     heads = {head["name"]: head for head in report_config["heads"]}
     gated_columns = {tuple(columns) for columns in report_config["gated_slices"]}
-    failed: dict[str, set] = {name: set() for name in heads}
-    reasons: dict[str, list[str]] = {name: [] for name in heads}
-    for per_slice in validation.metric_validations_per_slice:
-        where = slice_name(per_slice.slice_key)
-        values = metrics.get(where, {})
-        for failure in per_slice.failures:
-            key = failure.metric_key
-            head = heads.get(key.output_name)
-            if head is None:
-                continue
-            failed[head["name"]].add((where, key.name))
-            reasons[head["name"]].append(
-                failure_sentence(
-                    head,
-                    key.name,
-                    where,
-                    key.is_diff,
-                    _clean(_candidate(values, key.output_name, key.name)),
-                    _clean(values.get((key.output_name, key.name, BASELINE, False))),
-                )
-            )
-    general = [  # missing_slices holds SlicingSpecs that matched no example
-        f"Slicing by {', '.join(missing.feature_keys) or 'nothing'} matched no evaluation data."
-        for missing in validation.missing_slices
-    ]
+    decided = {d["head"]: d for d in decisions["heads"]}
     head_sections = []
     for name, head in heads.items():
+        decision = decided[name]
+        failed = {(row["slice"], head["gate"]["key"]) for row in decision["rows"] if not row["passed"]}
         head_sections.append(
             {
                 "name": name,
@@ -249,20 +198,22 @@ def build_summary(
                 "label": head["label"],
                 "classes": list(head.get("classes", [])),
                 "gate": head["gate"],
-                "passed": not reasons[name] and not general,
-                "reasons": reasons[name],
-                "overall": _overall_rows(head, metrics, failed[name]),
-                "slices": _slice_rows(head, metrics, failed[name], gated_columns, report_config["min_slice_examples"]),
+                "passed": decision["passed"],
+                "reasons": decision["reasons"],
+                "naive": decision["naive"],
+                "gate_rows": decision["rows"],
+                "overall": _overall_rows(head, metrics, failed),
+                "slices": _slice_rows(head, metrics, failed, gated_columns, report_config["min_slice_examples"]),
                 "plots": _plots(head, evaluation_uri, metrics),
             }
         )
-    all_reasons = [r for section in head_sections for r in section["reasons"]] + general
+    all_reasons = [r for section in head_sections for r in section["reasons"]]
     verdict = ("blessed" if blessed else "blocked") if pushed is None else ("pushed" if pushed else "blocked")
     return {
         "verdict": verdict,
         "blessed": bool(blessed),
         "pushed": pushed,
-        "validation_ok": bool(validation.validation_ok),
+        "confidence": decisions.get("confidence"),
         "reasons": all_reasons,
         "heads": head_sections,
         "identity": dict(identity),
@@ -270,10 +221,12 @@ def build_summary(
 
 
 def report_config_of(
-    heads: Sequence[Any], gated_slices: Sequence[Sequence[str]], min_slice_examples: int, metric_key
+    heads: Sequence[Any], gated_slices: Sequence[Sequence[str]], min_slice_examples: int, confidence: float
 ) -> dict[str, Any]:
-    """The report's view of the config (plain JSON, for a component parameter)."""
+    """The gate's and the report's view of the config (plain JSON, for a component parameter)."""
     import dataclasses
+
+    from trainer.specs import metric_key
 
     out = []
     for head in heads:
@@ -284,4 +237,5 @@ def report_config_of(
         "heads": out,
         "gated_slices": [list(s) for s in gated_slices],
         "min_slice_examples": min_slice_examples,
+        "confidence": confidence,
     }

@@ -39,6 +39,6 @@ def runs(tmp_path_factory, flights_fixture_dir):
     results = {}
     for name, config in plan.items():
         artifacts, _ = run_pipeline(config)
-        outcomes = outcome.head_outcomes(config, artifacts.evaluation)
+        outcomes = outcome.head_outcomes(config, artifacts)
         results[name] = (config, artifacts, outcomes, snapshot(Path(config.serving_dir)))
     return results

@@ -20,7 +20,7 @@ def test_penguins_train_evaluate_and_push(tmp_path):
     config = load_config(CONFIG).with_output_root(tmp_path / "out")
     assert {h.kind for h in config.model.heads} == {"multiclass", "binary", "regression"}
     artifacts, _ = run_pipeline(config)
-    outcomes = outcome.head_outcomes(config, artifacts.evaluation)
+    outcomes = outcome.head_outcomes(config, artifacts)
     assert outcome.failed_heads(outcomes) == [], outcomes
     assert artifacts.pushed
     by_head = {o.head: o for o in outcomes}

@@ -47,7 +47,7 @@ def mutate(raw: dict, change) -> dict:
         (
             lambda c: c["heads"][1]["gate"].update(metric="Precision"),
             "heads[1].gate.metric",
-            "gate on a metric this head computes",
+            "gate on a quality metric this head computes",
         ),
         (lambda c: c["heads"][2].update(name="late"), "heads[2].name", "duplicate head name"),
         (
@@ -64,11 +64,18 @@ def mutate(raw: dict, change) -> dict:
         (
             lambda c: c["heads"][0]["gate"].update(metric="CalibrationPlot"),
             "heads[0].gate.metric",
-            "gate on a metric this head computes",
+            "gate on a quality metric this head computes",
         ),
+        (
+            lambda c: c["heads"][0]["gate"].pop("at_most") and c["heads"][0]["gate"].update(at_least=1.0),
+            "heads[0].gate.at_least",
+            "give a ceiling with at_most",
+        ),
+        (lambda c: c["heads"][0]["gate"].update(min_lift=1.5), "heads[0].gate.min_lift", "in [0, 1)"),
+        (lambda c: c["evaluation"].update(confidence=1.2), "evaluation.confidence", "confidence level"),
         (lambda c: c["data"].update(eval_span=11), "data.eval_span", "not in train_spans"),
         (lambda c: c["trainer"].update(batch_size=0), "trainer.batch_size", "must be > 0"),
-        (lambda c: c["trainer"].update(batchsize=10), "trainer", "unknown settings"),
+        (lambda c: c["trainer"].update(batchsize=10), "trainer.batchsize", "did you mean 'batch_size'?"),
         (lambda c: c["heads"][0].update(loss_weight="heavy"), "heads[0].loss_weight", "expected float"),
         (lambda c: c.pop("heads"), "heads", "this field is required"),
         (lambda c: c["heads"][0].update(label="carrier"), "heads[0].label", "cannot also be a model input"),
@@ -108,3 +115,35 @@ def test_a_gate_change_leaves_the_training_config_alone(raw):
     after = parse_config(raw, "flights.yaml").model
     assert after.training_dict() == before
     assert after.heads[3].gate.at_least == 0.9
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "suggestion"),
+    [
+        (lambda c: c.update(heds=[]), "heds", "heads"),
+        (lambda c: c["data"].update(train_span=[1]), "data.train_span", "train_spans"),
+        (lambda c: c["features"][0].update(bucket=3), "features[0].bucket", "buckets"),
+        (lambda c: c["heads"][0].update(loss_wieght=2.0), "heads[0].loss_wieght", "loss_weight"),
+        (lambda c: c["heads"][0]["gate"].update(max_regresion=2.0), "heads[0].gate.max_regresion", "max_regression"),
+        (lambda c: c["slices"][0].update(gate=True), "slices[0].gate", "gated"),
+        (lambda c: c["evaluation"].update(min_slice_example=5), "evaluation.min_slice_example", "min_slice_examples"),
+        (lambda c: c["trainer"].update(sed=3), "trainer.sed", "seed"),
+        (lambda c: c["kubeflow"].update(imagee="x"), "kubeflow.imagee", "image"),
+        (lambda c: c["kubeflow"]["trainer"].update(acelerator="T4"), "kubeflow.trainer.acelerator", "accelerator"),
+    ],
+)
+def test_an_unknown_key_at_any_level_is_rejected_with_the_closest_known_key(raw, change, field, suggestion):
+    with pytest.raises(ConfigError) as error:
+        parse_config(mutate(raw, change), "flights.yaml")
+    assert error.value.field == field, str(error.value)
+    assert f"did you mean '{suggestion}'?" in str(error.value)
+
+
+def test_command_line_overrides_obey_the_same_rules():
+    from pipeline.run_local import main
+
+    config = load_config(FLIGHTS, {"data": {"train_spans": [10, 11], "eval_span": 12}})
+    assert config.data.train_spans == (10, 11) and config.data.eval_span == 12
+    with pytest.raises(ConfigError, match=r"with command-line overrides\): data.eval_span: 11 -- .*not in train_spans"):
+        load_config(FLIGHTS, {"data": {"eval_span": 11}})
+    assert main(["--config", str(FLIGHTS), "--eval-span", "10"]) == 2  # refused before anything runs

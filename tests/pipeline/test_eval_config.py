@@ -26,7 +26,8 @@ def test_model_specs_read_masked_labels_and_weights_per_head():
         assert dict(spec.example_weight_keys) == {h.name: h.weight_key for h in config.model.heads}
 
 
-def test_one_metrics_spec_per_head_with_value_and_change_thresholds():
+def test_one_metrics_spec_per_head_without_thresholds_and_with_standard_errors():
+    """TFMA computes; the HeadGate decides (TFMA's validator would ignore the intervals)."""
     config = load_config(FLIGHTS)
     eval_config = build_eval_config(config)
     assert [list(s.output_names) for s in eval_config.metrics_specs] == [[h.name] for h in config.model.heads]
@@ -35,27 +36,16 @@ def test_one_metrics_spec_per_head_with_value_and_change_thresholds():
     assert names == [
         "ExampleCount",
         "WeightedExampleCount",
-        "MeanAbsoluteError",
-        "MeanSquaredError",
+        "ExactMeanAbsoluteError",
+        "ExactMeanSquaredError",
         "MeanPrediction",
         "MeanLabel",
     ]
-    gated = [m for m in delay.metrics if m.per_slice_thresholds]
-    assert [m.class_name for m in gated] == ["MeanAbsoluteError"]
-    (per_slice,) = gated[0].per_slice_thresholds
-    assert [list(s.feature_keys) for s in per_slice.slicing_specs] == [[], ["origin"]]
-    threshold = per_slice.threshold
-    assert threshold.value_threshold.upper_bound.value == 45.0
-    assert threshold.change_threshold.direction == config_pb2.MetricDirection.LOWER_IS_BETTER
-    assert threshold.change_threshold.absolute.value == 2.0
-
-    late = eval_config.metrics_specs[1]
-    (auc,) = [m for m in late.metrics if m.per_slice_thresholds]
-    threshold = auc.per_slice_thresholds[0].threshold
-    assert auc.class_name == "AUC"
-    assert threshold.value_threshold.lower_bound.value == 0.6
-    assert threshold.change_threshold.direction == config_pb2.MetricDirection.HIGHER_IS_BETTER
-    assert threshold.change_threshold.absolute.value == -0.02
+    assert {m.module for m in delay.metrics if m.class_name.startswith("Exact")} == {"components.gate.exact_metrics"}
+    for spec in eval_config.metrics_specs:
+        assert not any(m.per_slice_thresholds or m.HasField("threshold") for m in spec.metrics)
+    assert eval_config.options.compute_confidence_intervals.value
+    assert eval_config.options.confidence_intervals.method == config_pb2.ConfidenceIntervalOptions.JACKKNIFE
 
 
 def test_slicing_specs_follow_the_config():

@@ -60,6 +60,7 @@ class PreprocessingTest(tft_unit.TransformTestCase):
         z = 1.224744871
         # carrier vocabulary by frequency: AA -> 0, UA -> 1.
         # hour: 2 quantile buckets over [5, 9, 20] split at 9 -> [0, 1, 1].
+        # delay: present labels 10 and -4 (mean 3, std 7) standardize to 1 and -1.
         expected = [
             {
                 "distance_xf": -z,
@@ -67,6 +68,7 @@ class PreprocessingTest(tft_unit.TransformTestCase):
                 "hour_xf": 0,
                 "carrier_hour_xf": cross_id("AA", 5),
                 "delay__label": 10.0,
+                "delay__label_z": 1.0,
                 "delay__weight": 1.0,
                 "band__label": 2,
                 "band__weight": 1.0,
@@ -77,6 +79,7 @@ class PreprocessingTest(tft_unit.TransformTestCase):
                 "hour_xf": 1,
                 "carrier_hour_xf": cross_id("UA", 9),
                 "delay__label": 0.0,
+                "delay__label_z": 0.0,
                 "delay__weight": 0.0,
                 "band__label": 0,
                 "band__weight": 1.0,
@@ -87,6 +90,7 @@ class PreprocessingTest(tft_unit.TransformTestCase):
                 "hour_xf": 1,
                 "carrier_hour_xf": cross_id("AA", 20),
                 "delay__label": -4.0,
+                "delay__label_z": -1.0,
                 "delay__weight": 1.0,
                 "band__label": 0,
                 "band__weight": 0.0,

@@ -1,0 +1,110 @@
+"""HeadGate: the TFX component that blesses (or not) the candidate, head by head.
+
+TFMA's own validator compares point values only (it ignores the intervals it
+computes), so the Evaluator carries no thresholds here: it computes every
+head's metrics, the candidate-minus-baseline differences and their standard
+errors, and this component decides (components/gate/decide.py), adds the
+naive predictor's lift (components/gate/naive.py), and writes the one
+ModelBlessing that the Pusher and the latest-blessed-model resolver read, with
+the same properties as the Evaluator's, plus `gate.json` with every decision.
+"""
+
+import json  # no `from __future__ import annotations`: TFX reads the type hints
+import os
+
+import numpy as np
+from tfx import v1 as tfx
+from tfx.components.evaluator import constants
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import artifact_utils
+
+from components.gate import decide, naive
+from components.gate.metrics import OVERALL, MetricTable, load_estimates, slice_columns
+
+DECISIONS_FILE = "gate.json"
+EVAL_SPLIT = "eval"
+
+
+def gated_slice_names(metrics: MetricTable, gated_columns: list) -> list[str]:
+    """The slices of the evaluation that belong to a gated slicing, sorted."""
+    wanted = {tuple(columns) for columns in gated_columns}
+    return sorted(name for name in metrics if name != OVERALL and slice_columns(name) in wanted)
+
+
+def naive_scores(examples, config: dict) -> dict[str, tuple[dict[str, float | None], str]]:
+    """Per head: the naive predictor's gate metric per gated slice, and what it predicts."""
+    splits = artifact_utils.decode_split_names(examples.split_names)
+    labels = [head["label"] for head in config["heads"]]
+    slice_columns = sorted({c for columns in config["gated_slices"] for c in columns})
+    train = [naive.read_columns(artifact_utils.get_split_uri([examples], s), labels) for s in splits if s != EVAL_SPLIT]
+    evaluation = naive.read_columns(artifact_utils.get_split_uri([examples], EVAL_SPLIT), labels + slice_columns)
+    rows = len(evaluation[labels[0]]) if labels else 0
+    masks = naive.slice_masks(evaluation, config["gated_slices"], rows)
+    result = {}
+    for head in config["heads"]:
+        classes = head.get("classes", [])
+        fitted = [naive.label_array(part[head["label"]], classes) for part in train]
+        train_labels = [values[present] for values, present in fitted]
+        predictor = naive.fit(
+            head["kind"], head["gate"]["metric"], np.concatenate(train_labels), num_classes=len(classes)
+        )
+        values, present = naive.label_array(evaluation[head["label"]], classes)
+        metric = head["gate"]["metric"]
+        scores = {where: naive.score(predictor, metric, values[mask & present]) for where, mask in masks.items()}
+        result[head["name"]] = (scores, predictor.description)
+    return result
+
+
+def decide_all(config: dict, evaluation_uri: str, examples) -> list[decide.HeadDecision]:
+    metrics = load_estimates(evaluation_uri)
+    gated = gated_slice_names(metrics, config["gated_slices"])
+    scores = naive_scores(examples, config)
+    return [
+        decide.decide_head(
+            head,
+            metrics,
+            scores[head["name"]][0],
+            scores[head["name"]][1],
+            gated,
+            config["min_slice_examples"],
+            config["confidence"],
+        )
+        for head in config["heads"]
+    ]
+
+
+@component
+def HeadGate(  # noqa: N802 (a component class name)
+    evaluation: InputArtifact[tfx.types.standard_artifacts.ModelEvaluation],
+    model: InputArtifact[tfx.types.standard_artifacts.Model],
+    examples: InputArtifact[tfx.types.standard_artifacts.Examples],
+    blessing: OutputArtifact[tfx.types.standard_artifacts.ModelBlessing],
+    gate_config: Parameter[str],
+    # Optional input (a first run has no baseline): TFX's form is a None default, no Optional[].
+    baseline_model: InputArtifact[tfx.types.standard_artifacts.Model] = None,
+) -> None:
+    """Blesses the candidate when every head passes every rule (see module docstring)."""
+    config = json.loads(gate_config)
+    decisions = decide_all(config, evaluation.uri, examples)
+    blessed = all(d.passed for d in decisions)
+    os.makedirs(blessing.uri, exist_ok=True)
+    with open(os.path.join(blessing.uri, DECISIONS_FILE), "w", encoding="utf-8") as handle:
+        json.dump(
+            {"blessed": blessed, "confidence": config["confidence"], "heads": [d.to_dict() for d in decisions]},
+            handle,
+            indent=2,
+            sort_keys=True,
+        )
+    # The properties TFX's Evaluator writes: the resolver and the Pusher read them.
+    blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
+    blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
+    if baseline_model is not None:
+        blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY, baseline_model.uri)
+        blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY, baseline_model.id)
+    marker = constants.BLESSED_FILE_NAME if blessed else constants.NOT_BLESSED_FILE_NAME
+    with open(os.path.join(blessing.uri, marker), "w", encoding="utf-8"):
+        pass
+    blessing.set_int_custom_property(
+        constants.ARTIFACT_PROPERTY_BLESSED_KEY, constants.BLESSED_VALUE if blessed else constants.NOT_BLESSED_VALUE
+    )

@@ -1,0 +1,140 @@
+"""The naive predictor of each head, fitted on the training window and scored on the evaluation span.
+
+"A simpler model is not better" (the ML Test Score): a head must beat the
+constant prediction a person could make without a model. The constant is the
+training window's median (MAE) or mean (other regression metrics), its base
+rate (binary) or its class prior (multiclass). Scoring a constant needs only
+the labels, so this reads the label and slice columns of the raw examples
+(a few seconds per 100k rows) and computes the gate metric exactly, with the
+same masking as TFMA (rows whose label is missing do not count).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import math
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+_EPSILON = 1e-7  # Keras' clipping of probabilities in cross-entropies
+
+
+@dataclasses.dataclass(frozen=True)
+class NaivePredictor:
+    """A constant prediction: a number (regression, binary) or a class distribution."""
+
+    kind: str
+    value: tuple[float, ...]  # (c,) for regression and binary; the prior per class for multiclass
+    description: str
+
+
+def fit(kind: str, metric: str, labels: np.ndarray, num_classes: int = 0) -> NaivePredictor:
+    """The constant that a head of `kind` scored by `metric` would predict, from training labels."""
+    if labels.size == 0:
+        raise ValueError("no training labels to fit the naive predictor on")
+    if kind == "regression":
+        if metric == "MeanAbsoluteError":
+            value = float(np.median(labels))
+            return NaivePredictor(kind, (value,), f"the training median, {value:.4g}")
+        value = float(np.mean(labels))
+        return NaivePredictor(kind, (value,), f"the training mean, {value:.4g}")
+    if kind == "binary":
+        value = float(np.mean(labels))
+        return NaivePredictor(kind, (value,), f"the training base rate, {value:.4g}")
+    counts = np.bincount(labels.astype(np.int64), minlength=num_classes)[:num_classes]
+    prior = counts / counts.sum()
+    return NaivePredictor(
+        kind, tuple(float(p) for p in prior), f"the training class prior (most frequent: class {int(np.argmax(prior))})"
+    )
+
+
+def score(predictor: NaivePredictor, metric: str, labels: np.ndarray) -> float | None:
+    """The gate metric of the constant prediction on `labels`; None when undefined (no rows)."""
+    if labels.size == 0:
+        return None
+    if predictor.kind == "regression":
+        errors = labels.astype(np.float64) - predictor.value[0]
+        if metric == "MeanAbsoluteError":
+            return float(np.mean(np.abs(errors)))
+        if metric == "MeanSquaredError":
+            return float(np.mean(errors**2))
+        if metric == "RootMeanSquaredError":
+            return float(math.sqrt(np.mean(errors**2)))
+    elif predictor.kind == "binary":
+        p = predictor.value[0]
+        y = labels.astype(np.float64)
+        positive = p > 0.5
+        if metric == "AUC":
+            return 0.5  # a constant ranks every pair as a tie
+        if metric == "AUCPrecisionRecall":
+            return float(np.mean(y))  # precision is the prevalence at every recall
+        if metric == "BinaryAccuracy":
+            return float(np.mean(y == float(positive)))
+        if metric == "Precision":
+            return float(np.mean(y)) if positive else 0.0
+        if metric == "Recall":
+            return (1.0 if y.sum() > 0 else 0.0) if positive else 0.0
+        if metric == "BinaryCrossentropy":
+            q = min(max(p, _EPSILON), 1 - _EPSILON)
+            return float(-np.mean(y * math.log(q) + (1 - y) * math.log(1 - q)))
+    elif predictor.kind == "multiclass":
+        prior = np.asarray(predictor.value)
+        y = labels.astype(np.int64)
+        if metric == "SparseCategoricalAccuracy":
+            return float(np.mean(y == int(np.argmax(prior))))
+        if metric == "SparseCategoricalCrossentropy":
+            return float(-np.mean(np.log(np.clip(prior[y], _EPSILON, 1.0))))
+    raise ValueError(f"no naive score for metric {metric!r} of a {predictor.kind} head")
+
+
+def read_columns(split_uri: str, columns: Sequence[str]) -> dict[str, list[list]]:
+    """Each column of every example in a split folder (gzipped TFRecords), as lists of values."""
+    import tensorflow as tf
+
+    files = sorted(glob.glob(os.path.join(split_uri, "*")))
+    values: dict[str, list[list]] = {name: [] for name in columns}
+    for path in files:
+        for record in tf.data.TFRecordDataset(path, compression_type="GZIP").as_numpy_iterator():
+            features = tf.train.Example.FromString(record).features.feature
+            for name in columns:
+                feature = features.get(name)
+                kind = feature.WhichOneof("kind") if feature is not None else None
+                values[name].append(list(getattr(feature, kind).value) if kind else [])
+    return values
+
+
+def label_array(raw: Sequence[list], classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(label values, present mask) from one column; string classes become their index."""
+    index = {name: i for i, name in enumerate(classes)}
+    labels = np.zeros(len(raw), dtype=np.float64)
+    present = np.zeros(len(raw), dtype=bool)
+    for row, values in enumerate(raw):
+        if not values:
+            continue
+        value = values[0]
+        if isinstance(value, bytes):
+            value = index.get(value.decode("utf-8", "replace"))
+            if value is None:
+                continue
+        if isinstance(value, float) and math.isnan(value):
+            continue
+        labels[row], present[row] = float(value), True
+    return labels, present
+
+
+def slice_masks(raw: Mapping[str, Sequence[list]], gated: Sequence[Sequence[str]], rows: int) -> dict[str, np.ndarray]:
+    """'overall' and every value combination of the gated slicings, named as TFMA names them."""
+    masks = {"overall": np.ones(rows, dtype=bool)}
+    for columns in gated:
+        keys = [tuple(_text(raw[c][row][0]) if raw[c][row] else None for c in columns) for row in range(rows)]
+        for combo in sorted({k for k in keys if None not in k}):
+            name = ", ".join(f"{c}={v}" for c, v in zip(columns, combo, strict=True))
+            masks[name] = np.array([k == combo for k in keys])
+    return masks
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -1,0 +1,121 @@
+"""The head gate's rules and the naive predictor, on hand-made metrics (no TFX needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from components.gate import decide, naive
+from components.gate.metrics import BASELINE, CANDIDATE, Estimate
+
+HEAD = {
+    "name": "late",
+    "kind": "binary",
+    "label": "late",
+    "gate": {"metric": "AUC", "key": "auc", "at_least": 0.6, "at_most": None, "max_regression": 0.02, "min_lift": 0.01},
+}
+
+
+def table(candidate, baseline=None, diff=None, se=None, count=1000.0, where="overall"):
+    values = {
+        ("late", "auc", CANDIDATE, False): Estimate(candidate),
+        ("late", "weighted_example_count", CANDIDATE, False): Estimate(count),
+    }
+    if baseline is not None:
+        values[("late", "auc", BASELINE, False)] = Estimate(baseline)
+        values[("late", "auc", CANDIDATE, True)] = Estimate(diff, se, 19 if se is not None else None)
+    return {where: values}
+
+
+def run(metrics, naive_score=0.5, gated=(), head=HEAD):
+    return decide.decide_head(head, metrics, {"overall": naive_score}, "the base rate", list(gated), 100, 0.95)
+
+
+def test_a_drop_within_the_noise_passes():
+    # -0.03 is beyond the allowed 0.02, but the 95% interval (-0.03 +- 2.09 * 0.01) reaches -0.009.
+    decision = run(table(0.67, 0.70, -0.03, se=0.01))
+    assert decision.passed, decision.reasons
+    low, high = decision.rows[0].interval
+    assert low == pytest.approx(-0.03 - 2.093 * 0.01, abs=1e-3) and high == pytest.approx(
+        -0.03 + 2.093 * 0.01, abs=1e-3
+    )
+
+
+def test_a_drop_beyond_the_noise_fails_with_interval_and_rule():
+    decision = run(table(0.60, 0.70, -0.10, se=0.01))
+    assert not decision.passed
+    (reason,) = decision.reasons
+    assert "changed by -0.1" in reason and "95% interval" in reason and "at most 0.02" in reason
+
+
+def test_without_a_standard_error_the_point_change_decides_and_says_so():
+    decision = run(table(0.67, 0.70, -0.03, se=None))
+    assert not decision.passed and "no interval" in decision.reasons[0]
+
+
+def test_value_floor_still_blocks():
+    decision = run(table(0.55))
+    assert not decision.passed and "must be at least 0.6" in decision.reasons[0]
+
+
+def test_a_head_no_better_than_naive_fails_with_the_lift_sentence():
+    head = {**HEAD, "kind": "multiclass", "gate": {**HEAD["gate"], "at_least": 0.5, "min_lift": 0.01}}
+    decision = run(table(0.6421), naive_score=0.6403, head=head)
+    assert not decision.passed
+    (reason,) = decision.reasons
+    assert "naive predictor" in reason and "+0.28%" in reason and "at least 1%" in reason
+    assert decision.rows[0].lift == pytest.approx((0.6421 - 0.6403) / 0.6403)
+
+
+def test_lower_is_better_lift_and_change():
+    head = {
+        "name": "late",
+        "kind": "regression",
+        "label": "late",
+        "gate": {
+            "metric": "MeanAbsoluteError",
+            "key": "auc",
+            "at_least": None,
+            "at_most": 45.0,
+            "max_regression": 2.0,
+            "min_lift": 0.01,
+        },
+    }
+    decision = run(table(26.84, 26.0, 0.84, se=0.2), naive_score=29.72, head=head)
+    assert decision.passed, decision.reasons
+    assert decision.rows[0].lift == pytest.approx((29.72 - 26.84) / 29.72)
+    assert not run(table(30.0, 26.0, 4.0, se=0.2), naive_score=29.72, head=head).passed
+
+
+def test_a_small_slice_never_gates():
+    metrics = table(0.70) | table(0.30, count=20.0, where="origin=LGA")
+    decision = run(metrics, gated=["origin=LGA"])
+    assert decision.passed
+    assert decision.rows[1].too_small and decision.rows[1].failures == []
+    big = table(0.70) | table(0.30, count=500.0, where="origin=LGA")
+    assert not run(big, gated=["origin=LGA"]).passed
+
+
+@pytest.mark.parametrize(
+    ("kind", "metric", "train", "evaluate", "expected"),
+    [
+        ("regression", "MeanAbsoluteError", [1, 2, 3, 10], [2.5, 4.5], 1.0),  # median 2.5
+        ("regression", "MeanSquaredError", [1, 2, 3, 10], [4.0, 6.0], 2.0),  # mean 4: errors 0 and 2
+        ("binary", "AUC", [0, 1, 1], [0, 1], 0.5),
+        ("binary", "BinaryAccuracy", [0, 0, 1], [0, 0, 0, 1], 0.75),  # always "0"
+        ("binary", "BinaryCrossentropy", [0, 1], [1], -np.log(0.5)),
+        ("multiclass", "SparseCategoricalAccuracy", [0, 2, 2, 1], [2, 2, 0, 1, 2], 0.6),
+        ("multiclass", "SparseCategoricalCrossentropy", [0, 0, 1, 1], [0, 1], -np.log(0.5)),
+    ],
+)
+def test_naive_predictor_scores(kind, metric, train, evaluate, expected):
+    predictor = naive.fit(kind, metric, np.array(train, dtype=float), num_classes=3)
+    assert naive.score(predictor, metric, np.array(evaluate, dtype=float)) == pytest.approx(expected)
+
+
+def test_labels_and_slices_from_raw_columns():
+    labels, present = naive.label_array([[b"male"], [], [b"bogus"], [b"female"]], ["female", "male"])
+    assert labels.tolist() == [1.0, 0.0, 0.0, 0.0] and present.tolist() == [True, False, False, True]
+    masks = naive.slice_masks({"origin": [[b"JFK"], [b"EWR"], [b"JFK"], []]}, [["origin"]], 4)
+    assert masks["origin=JFK"].tolist() == [True, False, True, False]
+    assert masks["overall"].all() and set(masks) == {"overall", "origin=EWR", "origin=JFK"}
