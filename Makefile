@@ -8,7 +8,7 @@ DATA_DIR ?= out/data/flights
 FIXTURE_DIR := tests/fixtures/flights
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test compile data fixtures lint format lock
+.PHONY: help setup run test calibrate compile data fixtures lint format lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,6 +19,10 @@ setup:  ## build the runtime (a venv, or a Debian 13 rootfs on older hosts); no-
 CONFIG ?= configs/flights.yaml
 run: setup  ## main job: the pipeline on LocalDagRunner (CONFIG=configs/flights.yaml; spans made on first use)
 	@$(IN_RUNTIME) python -m pipeline.run_local --config $(CONFIG)
+
+SEEDS ?= 5
+calibrate: setup  ## train CONFIG's window SEEDS times: the gate metric's seed spread and a suggested max_regression
+	@$(IN_RUNTIME) python -m pipeline.calibrate --config $(CONFIG) --seeds $(SEEDS)
 
 test: setup  ## set up and run ruff and the whole test suite
 	@$(IN_RUNTIME) ruff check .

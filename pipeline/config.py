@@ -264,9 +264,7 @@ def _check_kubeflow(r: _Reader, section: Mapping | None) -> Mapping | None:
     r.only(section, "kubeflow", KUBEFLOW_KEYS)
     for key in ("pipeline_root", "data_root", "serving_dir", "image", "gpu_image"):
         r.get(section, key, f"kubeflow.{key}", str, None)
-    beam_args = r.get(section, "beam_args", "kubeflow.beam_args", list, [])
-    if not all(isinstance(arg, str) and arg.startswith("--") for arg in beam_args):
-        raise r.fail("kubeflow.beam_args", beam_args, "each Beam argument is a string like --runner=DataflowRunner")
+    r.get(section, "beam_args", "kubeflow.beam_args", list, [])  # each argument: pipeline/kubeflow.py
     trainer = r.get(section, "trainer", "kubeflow.trainer", dict, {})
     r.only(trainer, "kubeflow.trainer", KUBEFLOW_TRAINER_KEYS)
     for key in ("cpu", "memory_gb", "accelerator_count"):

@@ -26,6 +26,9 @@ from typing import Any
 
 from components.gate.metrics import BASELINE, OVERALL, MetricTable, candidate
 
+# TFMA computes in float32, the naive score in float64: equal scores may differ by ~1e-7.
+LIFT_TOLERANCE = 1e-6
+
 
 def t_quantile(confidence: float, degrees_of_freedom: int | None) -> float:
     """Two-sided quantile of Student's t (normal when the degrees of freedom are unknown)."""
@@ -151,7 +154,7 @@ def _check(head: Mapping, row: SliceRow, where: str, confidence: float, *, with_
                 f"baseline {_fmt(row.baseline)}, candidate {_fmt(row.candidate)}); {rule}."
             )
     min_lift = gate.get("min_lift", 0.0)
-    if with_lift and row.lift is not None and row.lift < min_lift:
+    if with_lift and row.lift is not None and row.lift < min_lift - LIFT_TOLERANCE:
         failures.append(
             f"Head {name}: {key} on slice {where} is {_fmt(row.candidate)}, against {_fmt(row.naive)} for the naive "
             f"predictor ({naive}): a lift of {row.lift:+.2%}; the model must beat it by at least {min_lift:.0%}."

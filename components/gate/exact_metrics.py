@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tensorflow_model_analysis.metrics import mean_regression_error, metric_types
+from tensorflow_model_analysis.metrics import mean_regression_error, metric_types, metric_util
 
 
 def _merge_each_once(accumulators: Iterable):
@@ -104,14 +104,14 @@ class ExactMeanAbsoluteError(metric_types.Metric):
     """TFMA's MeanAbsoluteError (key `mean_absolute_error`), merged exactly."""
 
     def __init__(self, name: str = mean_regression_error.MEAN_ABSOLUTE_ERROR_NAME):
-        super().__init__(_mae_computations, name=name)
+        super().__init__(metric_util.merge_per_key_computations(_mae_computations), name=name)
 
 
 class ExactMeanSquaredError(metric_types.Metric):
     """TFMA's MeanSquaredError (key `mean_squared_error`), merged exactly."""
 
     def __init__(self, name: str = mean_regression_error.MEAN_SQUARED_ERROR_NAME):
-        super().__init__(_mse_computations, name=name)
+        super().__init__(metric_util.merge_per_key_computations(_mse_computations), name=name)
 
 
 # The config's metric class -> the class the EvalConfig asks TFMA for.

@@ -54,11 +54,11 @@ def tasks(compiled) -> dict:
     return compiled["pipelineSpec"]["root"]["dag"]["tasks"]
 
 
-def test_task_graph_gates_the_pusher_on_the_evaluator(compiled):
+def test_task_graph_gates_the_pusher_on_the_head_gate(compiled):
     graph = tasks(compiled)
     pusher = graph["Pusher"]["inputs"]["artifacts"]
     assert pusher["model_blessing"]["taskOutputArtifact"] == {
-        "producerTask": "Evaluator",
+        "producerTask": "HeadGate",
         "outputArtifactKey": "blessing",
     }
     assert pusher["model"]["taskOutputArtifact"]["producerTask"] == "Trainer"
@@ -79,7 +79,7 @@ def test_only_the_trainer_asks_for_an_accelerator_and_runs_on_the_gpu_image(comp
     containers = {
         name.removesuffix("_executor"): e["container"] for name, e in executors(compiled).items() if "container" in e
     }
-    assert "Trainer" in containers and len(containers) == 10  # every component but the resolver
+    assert "Trainer" in containers and len(containers) == 11  # every component but the resolver
     for name, container in containers.items():
         if name == "Trainer":
             assert container["image"] == settings.gpu_image

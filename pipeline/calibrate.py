@@ -1,0 +1,126 @@
+"""calibrate: how much does each head's gate metric move from seed to seed alone?
+
+    python -m pipeline.calibrate [--config configs/flights.yaml] [--seeds 5] [--write-yaml gates.yaml]
+
+Trains the config's window K times with seeds seed, seed+1, ... under
+`<output_root>/calibrate` (its own pipeline root and serving folder: nothing
+is pushed where the main job serves; ExampleGen, StatisticsGen and Transform
+run once and are cached for the other seeds), evaluates each on the
+evaluation span, and prints per head and gated slice the spread of the gate
+metric and a suggested `max_regression`: 2 * sqrt(2) standard deviations, so
+that the difference of two seed-only retrains stays inside it about 95% of
+the time even before the gate's interval is taken into account.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import statistics
+import sys
+from pathlib import Path
+
+from pipeline.config import ConfigError, PipelineConfig, load_config
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
+SPREAD_TO_ALLOWANCE = 2 * math.sqrt(2)
+
+
+def seeded(config: PipelineConfig, seed: int) -> PipelineConfig:
+    trainer = dataclasses.replace(config.model.trainer, seed=seed)
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, trainer=trainer))
+
+
+def gate_values(config: PipelineConfig, evaluation_uri: str) -> dict[tuple[str, str], float]:
+    """(head, slice) -> the candidate's gate metric, for the overall and gated slices."""
+    from components.gate.component import gated_slice_names
+    from components.gate.metrics import OVERALL, candidate, load_estimates
+    from trainer.specs import metric_key
+
+    metrics = load_estimates(evaluation_uri)
+    gated = gated_slice_names(metrics, [s.features for s in config.slices if s.gated])
+    values = {}
+    for head in config.model.heads:
+        key = metric_key(head.kind, head.gate.metric)
+        for where in [OVERALL, *gated]:
+            found = candidate(metrics.get(where, {}), head.name, key)
+            if found is not None:
+                values[(head.name, where)] = found.value
+    return values
+
+
+def calibrate(config: PipelineConfig, seeds: int) -> dict[tuple[str, str], list[float]]:
+    from pipeline.run_local import run_pipeline
+
+    root = Path(config.output_root) / "calibrate"
+    config = dataclasses.replace(config.with_output_root(root), serving_root=str(root / "serving"))
+    spread: dict[tuple[str, str], list[float]] = {}
+    for i in range(seeds):
+        seed = config.model.trainer.seed + i
+        print(f"[calibrate] seed {seed} ({i + 1} of {seeds}) ...", flush=True)
+        artifacts, elapsed = run_pipeline(seeded(config, seed))
+        for key, value in gate_values(config, artifacts.evaluation).items():
+            spread.setdefault(key, []).append(value)
+        print(f"[calibrate] seed {seed} done in {elapsed:.0f} s", flush=True)
+    return spread
+
+
+def suggestions(spread: dict[tuple[str, str], list[float]]) -> dict[str, float]:
+    """Head -> suggested max_regression: the allowance of its noisiest gated slice with >= 2 seeds."""
+    result: dict[str, float] = {}
+    for (head, _), values in spread.items():
+        if len(values) >= 2:
+            allowance = SPREAD_TO_ALLOWANCE * statistics.stdev(values)
+            result[head] = max(result.get(head, 0.0), allowance)
+    return result
+
+
+def table(spread: dict[tuple[str, str], list[float]]) -> list[str]:
+    lines = [f"{'head':<16}{'slice':<24}{'mean':>10}{'std':>10}{'min':>10}{'max':>10}{'2.83 std':>10}"]
+    for (head, where), values in sorted(spread.items()):
+        std = statistics.stdev(values) if len(values) > 1 else float("nan")
+        lines.append(
+            f"{head:<16}{where:<24}{statistics.fmean(values):>10.4f}{std:>10.4f}{min(values):>10.4f}"
+            f"{max(values):>10.4f}{SPREAD_TO_ALLOWANCE * std:>10.4f}"
+        )
+    return lines
+
+
+def yaml_snippet(suggested: dict[str, float], seeds: int) -> str:
+    lines = [f"# max_regression suggested by `calibrate` over {seeds} seeds (2.83 x the seed-to-seed std)"]
+    lines += [f"{head}: {{max_regression: {value:.4g}}}" for head, value in sorted(suggested.items())]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    parser.add_argument("--seeds", type=int, default=5, help="how many trainings (K, at least 2)")
+    parser.add_argument("--write-yaml", type=Path, help="also write the suggestions as a YAML snippet here")
+    args = parser.parse_args(argv)
+    if args.seeds < 2:
+        print("error: --seeds: a spread needs at least 2 trainings", file=sys.stderr)
+        return 2
+    from pipeline.run_local import ensure_flights_data, show_progress
+
+    show_progress()
+    try:
+        config = load_config(args.config)
+        ensure_flights_data(config)
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    spread = calibrate(config, args.seeds)
+    print("\n".join(table(spread)))
+    suggested = suggestions(spread)
+    snippet = yaml_snippet(suggested, args.seeds)
+    print(snippet, end="")
+    if args.write_yaml:
+        args.write_yaml.write_text(snippet)
+        print(f"written to {args.write_yaml}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

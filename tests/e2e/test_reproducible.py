@@ -1,0 +1,105 @@
+"""Reproducibility: the same inputs and seed train the same model, and the same
+model evaluated twice (alone, and as its own baseline) gets the same metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import tensorflow as tf
+
+from components.gate.metrics import BASELINE, CANDIDATE, CANDIDATE_NAMES, load_estimates
+
+
+def trainer_inputs(metadata_path: str) -> dict:
+    """The first Trainer execution's input artifacts and properties, from ML Metadata."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+    from tfx.types import standard_artifacts
+
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = metadata_path
+    store = metadata_store.MetadataStore(connection)
+    types = {t.id: t.name for t in store.get_execution_types()}
+    trainer = min((e for e in store.get_executions() if types[e.type_id].endswith("Trainer")), key=lambda e: e.id)
+    events = [e for e in store.get_events_by_execution_ids([trainer.id]) if e.type == metadata_store_pb2.Event.INPUT]
+    inputs = {}
+    for event in events:
+        (artifact,) = store.get_artifacts_by_id([event.artifact_id])
+        key = event.path.steps[0].key
+        wrapped = {
+            "examples": standard_artifacts.Examples,
+            "transform_graph": standard_artifacts.TransformGraph,
+            "schema": standard_artifacts.Schema,
+        }.get(key)
+        if wrapped is None:
+            continue
+        instance = wrapped()
+        instance.uri = artifact.uri
+        if key == "examples":
+            instance.split_names = artifact.properties["split_names"].string_value
+        inputs[key] = [instance]
+    properties = {k: v.string_value for k, v in trainer.properties.items() if v.HasField("string_value")}
+    return {"inputs": inputs, "properties": properties}
+
+
+def train_once(recorded: dict, work, name: str) -> str:
+    from tfx.components.trainer import fn_args_utils
+
+    from trainer.run import run_fn
+
+    fn_args = fn_args_utils.get_common_fn_args(recorded["inputs"], recorded["properties"], str(work / name))
+    fn_args.serving_model_dir = str(work / name / "serving")
+    fn_args.model_run_dir = str(work / name / "logs")
+    run_fn(fn_args)
+    return fn_args.serving_model_dir
+
+
+def test_two_trainings_from_the_same_inputs_give_the_same_model(runs, tmp_path):
+    config, artifacts, _, _ = runs["first"]
+    recorded = trainer_inputs(config.metadata_path)
+    custom = json.loads(recorded["properties"]["custom_config"])
+    assert custom["trainer"]["seed"] == config.model.trainer.seed
+    first = train_once(recorded, tmp_path, "a")
+    second = train_once(recorded, tmp_path, "b")
+    weights = [
+        {v.name: v.numpy() for v in tf.saved_model.load(path).variables} for path in (first, second, artifacts.model)
+    ]
+    assert weights[0].keys() == weights[1].keys() and len(weights[0]) > 0
+    for name, value in weights[0].items():
+        np.testing.assert_array_equal(value, weights[1][name], err_msg=name)
+    # The pipeline's own Trainer run, on the same inputs, got the same weights too.
+    for name, value in weights[0].items():
+        np.testing.assert_array_equal(value, weights[2][name], err_msg=f"pipeline model: {name}")
+
+
+def test_a_different_seed_gives_a_different_model(runs, tmp_path):
+    config, _, _, _ = runs["first"]
+    recorded = trainer_inputs(config.metadata_path)
+    reseeded = json.loads(recorded["properties"]["custom_config"])
+    reseeded["trainer"]["seed"] += 1
+    recorded["properties"]["custom_config"] = json.dumps(reseeded)
+    path = train_once(recorded, tmp_path, "other_seed")
+    original = train_once(trainer_inputs(config.metadata_path), tmp_path, "same_seed")
+    a = {v.name: v.numpy() for v in tf.saved_model.load(path).variables}
+    b = {v.name: v.numpy() for v in tf.saved_model.load(original).variables}
+    assert any(not np.array_equal(a[name], b[name]) for name in a)  # the check above could fail
+
+
+def test_the_same_model_evaluated_twice_gets_the_same_metrics(runs):
+    """`clean` evaluated its model as the candidate; `rerun` (cached Trainer) evaluates
+    the same model again, as candidate AND as its own baseline."""
+    _, clean, _, _ = runs["clean"]
+    _, rerun, _, _ = runs["rerun"]
+    assert rerun.model == clean.model and rerun.baseline_model == clean.model
+    alone = load_estimates(clean.evaluation)
+    twice = load_estimates(rerun.evaluation)
+    compared = 0
+    for where, values in alone.items():
+        for (output, metric, model, is_diff), estimate in values.items():
+            if model not in CANDIDATE_NAMES or is_diff or metric.endswith("example_count"):
+                continue
+            assert twice[where][(output, metric, CANDIDATE, False)].value == estimate.value, (where, output, metric)
+            assert twice[where][(output, metric, BASELINE, False)].value == estimate.value, (where, output, metric)
+            compared += 1
+    assert compared > 20

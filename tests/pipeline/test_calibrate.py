@@ -1,0 +1,19 @@
+"""calibrate's arithmetic: the spread table and the suggested allowance."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+
+from pipeline.calibrate import SPREAD_TO_ALLOWANCE, suggestions, table, yaml_snippet
+
+
+def test_suggestion_is_the_noisiest_slice_times_two_root_two():
+    spread = {("late", "overall"): [0.66, 0.67, 0.65], ("late", "origin=EWR"): [0.60, 0.68, 0.64]}
+    suggested = suggestions(spread)
+    assert suggested["late"] == pytest.approx(2 * math.sqrt(2) * statistics.stdev([0.60, 0.68, 0.64]))
+    assert pytest.approx(2.828, abs=1e-3) == SPREAD_TO_ALLOWANCE
+    assert "late: {max_regression: 0.1131}" in yaml_snippet(suggested, 3)
+    assert len(table(spread)) == 3
