@@ -116,12 +116,13 @@ def create_pipeline(
         example_splits=[eval_split],
     )
 
+    heads_and_gates = json.dumps(report_config(config), sort_keys=True)  # read by the gate and the report
     head_gate = HeadGate(
         evaluation=evaluator.outputs["evaluation"],
         model=trainer.outputs["model"],
         examples=example_gen.outputs["examples"],
         baseline_model=baseline_resolver.outputs["model"],
-        gate_config=json.dumps(report_config(config), sort_keys=True),
+        gate_config=heads_and_gates,
     )
 
     pusher = tfx.components.Pusher(
@@ -139,7 +140,7 @@ def create_pipeline(
         model=trainer.outputs["model"],
         pushed_model=pusher.outputs["pushed_model"],
         baseline_model=baseline_resolver.outputs["model"],
-        report_config=json.dumps(report_config(config), sort_keys=True),
+        report_config=heads_and_gates,
         pipeline_name=config.name,
         spans=spans_parameter,
     )

@@ -50,7 +50,6 @@ class SliceRow:
     interval: tuple[float, float] | None = None
     naive: float | None = None
     lift: float | None = None
-    gated: bool = False
     too_small: bool = False
     failures: list[str] = dataclasses.field(default_factory=list)
 
@@ -101,7 +100,7 @@ def decide_head(
         value = candidate(values, name, key)
         weighted = candidate(values, name, "weighted_example_count")
         count = weighted.value if weighted is not None else 0.0
-        row = SliceRow(slice=where, examples=count, candidate=value.value if value else None, gated=True)
+        row = SliceRow(slice=where, examples=count, candidate=value.value if value else None)
         row.too_small = where != OVERALL and count < min_slice_examples
         base = values.get((name, key, BASELINE, False))
         if base is not None and not math.isnan(base.value):

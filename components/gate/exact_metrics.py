@@ -18,47 +18,42 @@ from collections.abc import Iterable
 from tensorflow_model_analysis.metrics import mean_regression_error, metric_types, metric_util
 
 
-def _merge_each_once(accumulators: Iterable):
-    iterator = iter(accumulators)
-    result = next(iterator)
-    for accumulator in iterator:
-        result.merge(accumulator)
-    return result
+class _MergeEachOnce:
+    """Mixed into TFMA's combiners: visits each accumulator once, list or iterator."""
+
+    def merge_accumulators(self, accumulators: Iterable):
+        iterator = iter(accumulators)
+        result = next(iterator)
+        for accumulator in iterator:
+            result.merge(accumulator)
+        return result
 
 
-class _MeanAbsoluteErrorCombiner(mean_regression_error._MeanAbsoluteErrorCombiner):
-    def merge_accumulators(self, accumulators):
-        return _merge_each_once(accumulators)
+class _MeanAbsoluteErrorCombiner(_MergeEachOnce, mean_regression_error._MeanAbsoluteErrorCombiner):
+    pass
 
 
-class _MeanSquaredErrorCombiner(mean_regression_error._MeanSquaredErrorCombiner):
-    def merge_accumulators(self, accumulators):
-        return _merge_each_once(accumulators)
+class _MeanSquaredErrorCombiner(_MergeEachOnce, mean_regression_error._MeanSquaredErrorCombiner):
+    pass
 
 
-def _swap_combiners(result, combiner_class):
+def _exact(computations_fn, combiner_class):
     """TFMA's computations with the combiner swapped for the exact one (same state, same output)."""
-    for computation in result:
-        if isinstance(computation.combiner, mean_regression_error._MeanRegressionErrorCombiner):
-            computation.combiner.__class__ = combiner_class
-    return result
 
-
-# TFMA passes only the arguments it finds in these signatures (getfullargspec), so
-# they repeat the wrapped functions' parameters.
-def _mae_computations(
-    name=None,
-    eval_config=None,
-    model_name=None,
-    output_name=None,
-    example_weighted=False,
-    sub_key=None,
-    aggregation_type=None,
-    class_weights=None,
-    preprocessors=None,
-):
-    return _swap_combiners(
-        mean_regression_error._mean_absolute_error_computations(
+    # TFMA passes only the arguments it finds in this signature (getfullargspec),
+    # so it repeats the wrapped function's parameters.
+    def computations(
+        name=None,
+        eval_config=None,
+        model_name=None,
+        output_name=None,
+        example_weighted=False,
+        sub_key=None,
+        aggregation_type=None,
+        class_weights=None,
+        preprocessors=None,
+    ):
+        result = computations_fn(
             name,
             eval_config,
             model_name,
@@ -68,36 +63,17 @@ def _mae_computations(
             aggregation_type,
             class_weights,
             preprocessors,
-        ),
-        _MeanAbsoluteErrorCombiner,
-    )
+        )
+        for computation in result:
+            if isinstance(computation.combiner, mean_regression_error._MeanRegressionErrorCombiner):
+                computation.combiner.__class__ = combiner_class
+        return result
+
+    return computations
 
 
-def _mse_computations(
-    name=None,
-    eval_config=None,
-    model_name=None,
-    output_name=None,
-    example_weighted=False,
-    sub_key=None,
-    aggregation_type=None,
-    class_weights=None,
-    preprocessors=None,
-):
-    return _swap_combiners(
-        mean_regression_error._mean_squared_error_computations(
-            name,
-            eval_config,
-            model_name,
-            output_name,
-            example_weighted,
-            sub_key,
-            aggregation_type,
-            class_weights,
-            preprocessors,
-        ),
-        _MeanSquaredErrorCombiner,
-    )
+_mae_computations = _exact(mean_regression_error._mean_absolute_error_computations, _MeanAbsoluteErrorCombiner)
+_mse_computations = _exact(mean_regression_error._mean_squared_error_computations, _MeanSquaredErrorCombiner)
 
 
 class ExactMeanAbsoluteError(metric_types.Metric):

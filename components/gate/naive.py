@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from components.gate.metrics import OVERALL
+
 _EPSILON = 1e-7  # Keras' clipping of probabilities in cross-entropies
 
 
@@ -127,7 +129,7 @@ def label_array(raw: Sequence[list], classes: Sequence[str]) -> tuple[np.ndarray
 
 def slice_masks(raw: Mapping[str, Sequence[list]], gated: Sequence[Sequence[str]], rows: int) -> dict[str, np.ndarray]:
     """'overall' and every value combination of the gated slicings, named as TFMA names them."""
-    masks = {"overall": np.ones(rows, dtype=bool)}
+    masks = {OVERALL: np.ones(rows, dtype=bool)}
     for columns in gated:
         keys = [tuple(_text(raw[c][row][0]) if raw[c][row] else None for c in columns) for row in range(rows)]
         for combo in sorted({k for k in keys if None not in k}):

@@ -11,21 +11,15 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from components.gate.metrics import BASELINE, CANDIDATE_NAMES, OVERALL, slice_columns, slice_name
+from components.gate.metrics import BASELINE, CANDIDATE_NAMES, OVERALL, load_estimates, slice_columns, slice_name
 
 
 def load_metrics(evaluation_uri: str) -> dict[str, dict[tuple[str, str, str, bool], float]]:
     """slice -> (output, metric, model, is_diff) -> value, for scalar metrics."""
-    import tensorflow_model_analysis as tfma
-
-    result: dict[str, dict] = {}
-    for metrics in tfma.load_metrics(evaluation_uri):
-        values = result.setdefault(slice_name(metrics.slice_key), {})
-        for item in metrics.metric_keys_and_values:
-            if item.value.HasField("double_value"):
-                key = item.key
-                values[(key.output_name, key.name, key.model_name, key.is_diff)] = item.value.double_value.value
-    return result
+    return {
+        where: {key: estimate.value for key, estimate in values.items()}
+        for where, values in load_estimates(evaluation_uri).items()
+    }
 
 
 def _candidate(values: Mapping, output: str, metric: str, diff: bool = False) -> float | None:
