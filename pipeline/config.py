@@ -404,9 +404,13 @@ def _parse_gate(r: _Reader, item: Mapping, field: str, metrics: tuple[str, ...])
     max_regression = r.get(item, "max_regression", f"{field}.max_regression", float, None)
     if max_regression is not None and max_regression < 0:
         raise r.fail(f"{field}.max_regression", max_regression, "the allowed regression is >= 0")
-    min_lift = r.get(item, "min_lift", f"{field}.min_lift", float, DEFAULT_MIN_LIFT)
-    if not 0 <= min_lift < 1:
-        raise r.fail(f"{field}.min_lift", min_lift, "a fraction of the naive predictor's score in [0, 1), e.g. 0.01")
+    min_lift = r.get(item, "min_lift", f"{field}.min_lift", (float, type(None)), DEFAULT_MIN_LIFT)
+    if min_lift is not None and not 0 <= min_lift < 1:
+        raise r.fail(
+            f"{field}.min_lift",
+            min_lift,
+            "a fraction of the naive predictor's score in [0, 1), e.g. 0.01; null: no lift rule",
+        )
     return Gate(metric=metric, at_least=at_least, at_most=at_most, max_regression=max_regression, min_lift=min_lift)
 
 

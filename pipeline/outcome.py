@@ -80,8 +80,12 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
     artifacts = store.get_artifacts_by_id(sorted(outputs | inputs))
     types = {t.id: t.name for t in store.get_artifact_types()}
 
-    def newest(type_name: str, among: set[int]):
-        found = [a for a in artifacts if types[a.type_id] == type_name and a.id in among]
+    def newest(type_name: str, among: set[int], having: str | None = None):
+        found = [
+            a
+            for a in artifacts
+            if types[a.type_id] == type_name and a.id in among and (having is None or having in a.custom_properties)
+        ]
         return max(found, key=lambda a: a.id) if found else None
 
     model = newest("Model", outputs)
@@ -94,7 +98,7 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
     baseline = next((a for a in artifacts if a.id in baseline_ids), None)
     evaluation, blessing, pushed = (
         newest("ModelEvaluation", outputs),
-        newest("ModelBlessing", outputs),
+        newest("ModelBlessing", outputs, having="blessed"),  # the HeadGate's; the Evaluator's carries no verdict
         newest("PushedModel", outputs),
     )
     return RunArtifacts(

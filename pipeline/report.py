@@ -1,6 +1,6 @@
 """Render the per-head report of any finished run, and print its text summary.
 
-    python -m pipeline.report [--config configs/flights.yaml] [--run-id RUN | --evaluation URI] [--out DIR]
+    python -m pipeline.report [--config configs/flights.yaml] [--run-id RUN | --gate URI] [--out DIR]
 
 Default: the newest run of the config's pipeline. The files land in
 `<output_root>/reports/<run id>/` (report.html, summary.json) unless --out.
@@ -9,9 +9,11 @@ Default: the newest run of the config's pipeline. The files land in
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
+from components.gate.component import DECISIONS_FILE
 from components.report.component import write_report
 from components.report.render import text_summary
 from components.report.summary import build_summary
@@ -24,19 +26,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "flights.yaml")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--run-id", help="a pipeline run id (see ML Metadata; default: the newest)")
-    which.add_argument("--evaluation", help="a ModelEvaluation artifact URI, outside any run")
+    which.add_argument("--gate", help="a HeadGate blessing folder (holds gate.json), outside any run")
     parser.add_argument("--out", type=Path, help="folder for report.html and summary.json")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
-        if args.evaluation:
-            evaluation, run_id, identity = args.evaluation, "evaluation", {"pipeline": config.name}
+        if args.gate:
+            gate_folder, run_id, identity = args.gate, "gate", {"pipeline": config.name}
             blessed = pushed = None
         else:
             run = latest_run(config.metadata_path, config.name, args.run_id)
-            if not run.evaluation:
-                raise LookupError(f"run {run.run_id} has no evaluation (it stopped before the Evaluator)")
-            evaluation, run_id = run.evaluation, run.run_id
+            if not run.blessing:
+                raise LookupError(f"run {run.run_id} has no gate decision (it stopped before the HeadGate)")
+            gate_folder, run_id = run.blessing, run.run_id
             blessed, pushed = run.blessed, run.pushed
             identity = {
                 "pipeline": config.name,
@@ -46,12 +48,15 @@ def main(argv: list[str] | None = None) -> int:
                 "evaluation (tfma.load_eval_result)": run.evaluation,
                 "pushed to": run.pushed_destination or "not pushed",
             }
-    except (ConfigError, LookupError) as err:
+        decisions = json.loads((Path(gate_folder) / DECISIONS_FILE).read_text())
+    except (ConfigError, LookupError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    summary = build_summary(report_config(config), evaluation, blessed=bool(blessed), pushed=pushed, identity=identity)
     if blessed is None:
-        summary["verdict"] = "blessed" if summary["validation_ok"] else "blocked"
+        blessed = decisions["blessed"]
+    summary = build_summary(
+        report_config(config), decisions["evaluation"], decisions, blessed=blessed, pushed=pushed, identity=identity
+    )
     out = args.out or Path(config.output_root) / "reports" / run_id.replace(":", "-")
     html_path, json_path = write_report(summary, str(out), config.min_slice_examples)
     print("\n".join(text_summary(summary)))

@@ -106,7 +106,7 @@ class Gate:
     at_least: float | None = None
     at_most: float | None = None
     max_regression: float | None = None
-    min_lift: float = DEFAULT_MIN_LIFT
+    min_lift: float | None = DEFAULT_MIN_LIFT  # None: the lift is reported, never gated
 
     @property
     def higher_is_better(self) -> bool:

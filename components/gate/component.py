@@ -91,7 +91,12 @@ def HeadGate(  # noqa: N802 (a component class name)
     os.makedirs(blessing.uri, exist_ok=True)
     with open(os.path.join(blessing.uri, DECISIONS_FILE), "w", encoding="utf-8") as handle:
         json.dump(
-            {"blessed": blessed, "confidence": config["confidence"], "heads": [d.to_dict() for d in decisions]},
+            {
+                "blessed": blessed,
+                "confidence": config["confidence"],
+                "evaluation": evaluation.uri,
+                "heads": [d.to_dict() for d in decisions],
+            },
             handle,
             indent=2,
             sort_keys=True,

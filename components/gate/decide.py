@@ -12,7 +12,7 @@ predictor's scores, and returns per head whether it passes and why. The rules:
   worse than `-max_regression`, i.e. when the regression is larger than
   allowed at that confidence, so seed-to-seed noise does not block a push;
 - lift: on the overall slice, the model must beat the naive predictor by at
-  least `min_lift` (relative to the naive score).
+  least `min_lift` (relative to the naive score; None: reported, not gated).
 
 Slices with fewer than `min_slice_examples` weighted examples never gate.
 """
@@ -152,8 +152,8 @@ def _check(head: Mapping, row: SliceRow, where: str, confidence: float, *, with_
                 f"Head {name}: {key} on slice {where} changed by {row.change:+.4g} ({evidence}; "
                 f"baseline {_fmt(row.baseline)}, candidate {_fmt(row.candidate)}); {rule}."
             )
-    min_lift = gate.get("min_lift", 0.0)
-    if with_lift and row.lift is not None and row.lift < min_lift - LIFT_TOLERANCE:
+    min_lift = gate.get("min_lift")
+    if with_lift and min_lift is not None and row.lift is not None and row.lift < min_lift - LIFT_TOLERANCE:
         failures.append(
             f"Head {name}: {key} on slice {where} is {_fmt(row.candidate)}, against {_fmt(row.naive)} for the naive "
             f"predictor ({naive}): a lift of {row.lift:+.2%}; the model must beat it by at least {min_lift:.0%}."

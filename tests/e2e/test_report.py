@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from components.gate.component import DECISIONS_FILE
 from components.report.component import HTML_FILE, JSON_FILE
 from tests.e2e.fixture_runs import CORRUPTED_HEAD
 
@@ -21,15 +22,13 @@ def report_of(run) -> tuple[dict, str]:
 
 
 def test_blocked_run_names_the_regressed_head_and_slice_and_no_other(runs):
-    import tensorflow_model_analysis as tfma
-
     summary, page = report_of(runs["corrupted"])
     _, artifacts, _, _ = runs["corrupted"]
-    validation = tfma.load_validation_result(artifacts.evaluation)
+    decisions = json.loads((Path(artifacts.blessing) / DECISIONS_FILE).read_text())
     assert summary["verdict"] == "blocked" and summary["pushed"] is False and not summary["blessed"]
-    assert summary["validation_ok"] == validation.validation_ok is False
-    failures = sum(len(s.failures) for s in validation.metric_validations_per_slice)
-    assert len(summary["reasons"]) == failures > 0  # one sentence per failure, nothing invented
+    assert decisions["blessed"] is False and decisions["evaluation"] == artifacts.evaluation
+    failures = [f for head in decisions["heads"] for row in head["rows"] for f in row["failures"]]
+    assert summary["reasons"] == failures and failures  # one sentence per failure, nothing invented
     for reason in summary["reasons"]:
         assert reason.startswith(f"Head {CORRUPTED_HEAD}: sparse_categorical_accuracy on slice ")
     assert any("on slice overall is" in reason and "must be at least 0.45" in reason for reason in summary["reasons"])
@@ -86,3 +85,6 @@ def test_report_command_renders_the_latest_run(runs, tmp_path, capsys):
     written = json.loads((tmp_path / "r" / JSON_FILE).read_text())
     assert written["identity"]["run"] == artifacts.run_id
     assert (tmp_path / "r" / HTML_FILE).read_text().startswith("<!DOCTYPE html>")
+    # Outside any run: from the gate's folder alone (its gate.json names the evaluation).
+    assert report.main(["--config", str(config_file), "--gate", artifacts.blessing, "--out", str(tmp_path / "g")]) == 0
+    assert "Verdict: BLESSED" in capsys.readouterr().out

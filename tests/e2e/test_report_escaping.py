@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
+from components.gate.decide import decide_head
+from components.gate.metrics import load_estimates
 from components.report.render import render_html
 from components.report.summary import build_summary
 from pipeline import outcome
@@ -29,9 +31,7 @@ def test_a_slice_value_with_a_script_tag_is_escaped(runs, flights_fixture_dir, t
     eval_config = build_eval_config(config)
     del eval_config.model_specs[1:]  # the candidate alone
     eval_config.model_specs[0].name = ""
-    for spec in eval_config.metrics_specs:  # no thresholds: this run is about rendering
-        for metric in spec.metrics:
-            metric.ClearField("per_slice_thresholds")
+    eval_config.options.compute_confidence_intervals.value = False  # this run is about rendering
 
     data = tmp_path / "hostile.tfrecord"
     with tf.io.TFRecordWriter(str(data)) as writer:
@@ -56,9 +56,20 @@ def test_a_slice_value_with_a_script_tag_is_escaped(runs, flights_fixture_dir, t
     )
     assert isinstance(eval_config, config_pb2.EvalConfig)
 
+    report_config = outcome.report_config(config)
+    metrics = load_estimates(str(output))
+    decisions = {
+        "heads": [
+            decide_head(
+                head, metrics, {}, "not scored here", [], config.min_slice_examples, config.confidence
+            ).to_dict()
+            for head in report_config["heads"]
+        ]
+    }
     summary = build_summary(
-        outcome.report_config(config),
+        report_config,
         str(output),
+        decisions,
         blessed=True,
         pushed=False,
         identity={"pipeline": config.name},

@@ -4,6 +4,7 @@ model evaluated twice (alone, and as its own baseline) gets the same metrics."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -39,7 +40,8 @@ def trainer_inputs(metadata_path: str) -> dict:
         if key == "examples":
             instance.split_names = artifact.properties["split_names"].string_value
         inputs[key] = [instance]
-    properties = {k: v.string_value for k, v in trainer.properties.items() if v.HasField("string_value")}
+    # TFX records a component's execution properties as the execution's custom properties.
+    properties = {k: v.string_value for k, v in trainer.custom_properties.items() if v.HasField("string_value")}
     return {"inputs": inputs, "properties": properties}
 
 
@@ -49,6 +51,7 @@ def train_once(recorded: dict, work, name: str) -> str:
     from trainer.run import run_fn
 
     fn_args = fn_args_utils.get_common_fn_args(recorded["inputs"], recorded["properties"], str(work / name))
+    fn_args.transform_output = fn_args.transform_graph_path  # as TFX's Trainer executor sets it
     fn_args.serving_model_dir = str(work / name / "serving")
     fn_args.model_run_dir = str(work / name / "logs")
     run_fn(fn_args)
@@ -63,7 +66,8 @@ def test_two_trainings_from_the_same_inputs_give_the_same_model(runs, tmp_path):
     first = train_once(recorded, tmp_path, "a")
     second = train_once(recorded, tmp_path, "b")
     weights = [
-        {v.name: v.numpy() for v in tf.saved_model.load(path).variables} for path in (first, second, artifacts.model)
+        {v.name: v.numpy() for v in tf.saved_model.load(path).variables}
+        for path in (first, second, str(Path(artifacts.model) / "Format-Serving"))
     ]
     assert weights[0].keys() == weights[1].keys() and len(weights[0]) > 0
     for name, value in weights[0].items():

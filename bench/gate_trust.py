@@ -1,0 +1,180 @@
+"""Gate trust on the full flights data: seed noise, false blocks, and injected regressions.
+
+    python -m bench.gate_trust [--config configs/flights.yaml] [--seeds 6] [--fraction 0.45]
+
+In its own output root (`<output_root>/bench-gate-trust`: nothing touches the
+main job's pipeline root or serving folder):
+
+1. trains the config's window with seeds s, s+1, ... on unchanged data, one
+   pipeline run each, as a scheduler would: run 1 is the first blessed model,
+   every later run is a retrain gated against the latest blessed model. The
+   gate metric's spread over the seeds is the noise; every blocked retrain is
+   a false block;
+2. for one regression, one binary and one multiclass head, corrupts that
+   head's labels in `--fraction` of the training rows (regression: shuffled
+   among the corrupted rows; binary: flipped; multiclass: moved to another
+   class), keeps the evaluation span clean, trains with the first seed and
+   gates against the latest blessed clean model: the run must be blocked with
+   that head named; any other head named is compared with its seed spread.
+
+Prints a Markdown section for bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.calibrate import gate_values, seeded
+from pipeline.config import PipelineConfig, load_config
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
+
+
+def corrupt_span(source: Path, target: Path, label: str, kind: str, classes: int, fraction: float, seed: int) -> int:
+    """Copies one span folder with `label` corrupted in `fraction` of the rows that have it; returns that count."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    target.mkdir(parents=True, exist_ok=True)
+    changed = 0
+    for path in sorted(source.glob("*.gz")):
+        examples = [
+            tf.train.Example.FromString(r)
+            for r in tf.data.TFRecordDataset(str(path), compression_type="GZIP").as_numpy_iterator()
+        ]
+        rows = [e for e in examples if label in e.features.feature]
+        chosen = [e for e in rows if rng.random() < fraction]
+        if kind == "regression":
+            values = [e.features.feature[label].float_list.value[0] for e in chosen]
+            for example, value in zip(chosen, rng.permutation(values), strict=True):
+                example.features.feature[label].float_list.value[:] = [float(value)]
+        else:
+            for example in chosen:
+                feature = example.features.feature[label].int64_list
+                old = feature.value[0]
+                feature.value[:] = [1 - old] if kind == "binary" else [(old + int(rng.integers(1, classes))) % classes]
+        changed += len(chosen)
+        with tf.io.TFRecordWriter(str(target / path.name), options="GZIP") as writer:
+            for example in examples:
+                writer.write(example.SerializeToString())
+    return changed
+
+
+def decisions(blessing_uri: str) -> dict:
+    from components.gate.component import DECISIONS_FILE
+
+    return json.loads((Path(blessing_uri) / DECISIONS_FILE).read_text())
+
+
+def run(config: PipelineConfig) -> tuple[object, dict]:
+    from pipeline.run_local import run_pipeline
+
+    artifacts, elapsed = run_pipeline(config)
+    print(f"[bench] run {artifacts.run_id}: blessed={artifacts.blessed} in {elapsed:.0f} s", flush=True)
+    return artifacts, decisions(artifacts.blessing)
+
+
+def overall_change(decided: dict, head: str) -> tuple[float | None, list | None]:
+    row = next(h for h in decided["heads"] if h["head"] == head)["rows"][0]
+    return row["change"], row["interval"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    parser.add_argument("--seeds", type=int, default=6, help="trainings on unchanged data (the first is the baseline)")
+    parser.add_argument("--fraction", type=float, default=0.45, help="share of a head's training labels corrupted")
+    parser.add_argument("--heads", nargs="+", default=["arrival_delay", "late", "delay_band"])
+    args = parser.parse_args(argv)
+
+    from pipeline.run_local import ensure_flights_data, show_progress
+
+    show_progress()
+    base = load_config(args.config)
+    ensure_flights_data(base)
+    root = Path(base.output_root) / "bench-gate-trust"
+    base = dataclasses.replace(base.with_output_root(root), serving_root=str(root / "serving"))
+    first_seed = base.model.trainer.seed
+
+    spread: dict[tuple[str, str], list[float]] = {}
+    retrains = []
+    for i in range(args.seeds):
+        config = seeded(base, first_seed + i)
+        artifacts, decided = run(config)
+        for key, value in gate_values(config, artifacts.evaluation).items():
+            spread.setdefault(key, []).append(value)
+        if i > 0:
+            failed = [h["head"] for h in decided["heads"] if not h["passed"]]
+            retrains.append((first_seed + i, artifacts.blessed, failed))
+
+    std = {key: statistics.stdev(v) for key, v in spread.items() if len(v) > 1}
+    injected = []
+    heads = {h.name: h for h in base.model.heads}
+    for name in args.heads:
+        head = heads[name]
+        data_root = root / f"data-{name}-corrupted"
+        changed = 0
+        for span in base.data.train_spans:
+            folder = base.data.span_dir.format(span=span)
+            changed += corrupt_span(
+                Path(base.data.root) / folder,
+                data_root / folder,
+                head.label,
+                head.kind,
+                len(head.classes),
+                args.fraction,
+                seed=span,
+            )
+        eval_folder = base.data.span_dir.format(span=base.data.eval_span)
+        if not (data_root / eval_folder).exists():
+            shutil.copytree(Path(base.data.root) / eval_folder, data_root / eval_folder)
+        config = seeded(base.with_data(root=str(data_root)), first_seed)
+        artifacts, decided = run(config)
+        named = [h["head"] for h in decided["heads"] if not h["passed"]]
+        others = {}
+        for other in named:
+            change, interval = overall_change(decided, other)
+            others[other] = (change, interval, std.get((other, "overall")))
+        injected.append((name, head.kind, changed, artifacts.blessed, named, others, decided))
+
+    print("\n## Gate trust (`python -m bench.gate_trust`)\n")
+    print(f"Seeds {first_seed}..{first_seed + args.seeds - 1}, unchanged data; gate metric per head and gated slice:\n")
+    print("| head | slice | mean | std over seeds | min | max |")
+    print("|---|---|---|---|---|---|")
+    for (head, where), values in sorted(spread.items()):
+        print(
+            f"| {head} | {where} | {statistics.fmean(values):.4f} | {std.get((head, where), float('nan')):.4f} "
+            f"| {min(values):.4f} | {max(values):.4f} |"
+        )
+    blocked = [r for r in retrains if not r[1]]
+    print(f"\nFalse blocks: {len(blocked)} of {len(retrains)} seed-only retrains on unchanged data.")
+    for seed, blessed, named in retrains:
+        print(f"- seed {seed}: {'passed' if blessed else 'BLOCKED on ' + ', '.join(named)}")
+    print(f"\nInjected regressions ({args.fraction:.0%} of one head's training labels corrupted):\n")
+    for name, kind, changed, blessed, named, others, decided in injected:
+        print(
+            f"- {name} ({kind}, {changed:,} labels corrupted): {'NOT blocked' if blessed else 'blocked'}; "
+            f"heads named: {', '.join(named) or 'none'}"
+        )
+        for other, (change, interval, noise) in others.items():
+            where = "" if interval is None else f", interval {interval[0]:+.4f} to {interval[1]:+.4f}"
+            noise_text = "n/a" if noise is None else f"{noise:.4f}"
+            print(
+                f"  - {other}: overall change {change if change is None else f'{change:+.4f}'}{where}; "
+                f"seed std {noise_text}"
+            )
+        for reason in next((h["reasons"] for h in decided["heads"] if h["head"] == name), []):
+            print(f"  - reason: {reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
