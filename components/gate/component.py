@@ -46,9 +46,7 @@ def naive_scores(examples, config: dict) -> dict[str, tuple[dict[str, float | No
         classes = head.get("classes", [])
         fitted = [naive.label_array(part[head["label"]], classes) for part in train]
         train_labels = [values[present] for values, present in fitted]
-        predictor = naive.fit(
-            head["kind"], head["gate"]["metric"], np.concatenate(train_labels), num_classes=len(classes)
-        )
+        predictor = naive.fit(head["kind"], head["gate"]["metric"], np.concatenate(train_labels), classes)
         values, present = naive.label_array(evaluation[head["label"]], classes)
         metric = head["gate"]["metric"]
         scores = {where: naive.score(predictor, metric, values[mask & present]) for where, mask in masks.items()}

@@ -33,7 +33,7 @@ class NaivePredictor:
     description: str
 
 
-def fit(kind: str, metric: str, labels: np.ndarray, num_classes: int = 0) -> NaivePredictor:
+def fit(kind: str, metric: str, labels: np.ndarray, classes: Sequence[str] = ()) -> NaivePredictor:
     """The constant that a head of `kind` scored by `metric` would predict, from training labels."""
     if labels.size == 0:
         raise ValueError("no training labels to fit the naive predictor on")
@@ -46,10 +46,13 @@ def fit(kind: str, metric: str, labels: np.ndarray, num_classes: int = 0) -> Nai
     if kind == "binary":
         value = float(np.mean(labels))
         return NaivePredictor(kind, (value,), f"the training base rate, {value:.4g}")
-    counts = np.bincount(labels.astype(np.int64), minlength=num_classes)[:num_classes]
+    counts = np.bincount(labels.astype(np.int64), minlength=len(classes))[: len(classes)]
     prior = counts / counts.sum()
+    top = int(np.argmax(prior))
     return NaivePredictor(
-        kind, tuple(float(p) for p in prior), f"the training class prior (most frequent: class {int(np.argmax(prior))})"
+        kind,
+        tuple(float(p) for p in prior),
+        f"the training class prior (most frequent: {classes[top]}, {prior[top]:.4g})",
     )
 
 

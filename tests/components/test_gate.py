@@ -109,7 +109,7 @@ def test_a_small_slice_never_gates():
     ],
 )
 def test_naive_predictor_scores(kind, metric, train, evaluate, expected):
-    predictor = naive.fit(kind, metric, np.array(train, dtype=float), num_classes=3)
+    predictor = naive.fit(kind, metric, np.array(train, dtype=float), classes=("a", "b", "c"))
     assert naive.score(predictor, metric, np.array(evaluate, dtype=float)) == pytest.approx(expected)
 
 
@@ -119,3 +119,8 @@ def test_labels_and_slices_from_raw_columns():
     masks = naive.slice_masks({"origin": [[b"JFK"], [b"EWR"], [b"JFK"], []]}, [["origin"]], 4)
     assert masks["origin=JFK"].tolist() == [True, False, True, False]
     assert masks["overall"].all() and set(masks) == {"overall", "origin=EWR", "origin=JFK"}
+
+
+def test_the_naive_multiclass_predictor_names_its_class():
+    predictor = naive.fit("multiclass", "SparseCategoricalAccuracy", np.array([0, 2, 2, 1.0]), ("low", "mid", "high"))
+    assert predictor.description == "the training class prior (most frequent: high, 0.5)"
