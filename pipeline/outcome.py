@@ -90,10 +90,12 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
 
     model = newest("Model", outputs)
     report = newest(HeadReport.TYPE_NAME, outputs)
+    # One artifact used under several input keys (the model as its own baseline)
+    # gets ONE event whose path lists every key, in no fixed order.
     baseline_ids = {
         e.artifact_id
         for e in events
-        if e.type == metadata_store_pb2.Event.INPUT and e.path.steps and e.path.steps[0].key == "baseline_model"
+        if e.type == metadata_store_pb2.Event.INPUT and any(step.key == "baseline_model" for step in e.path.steps)
     }
     baseline = next((a for a in artifacts if a.id in baseline_ids), None)
     evaluation, blessing, pushed = (
