@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 from trainer.specs import (
+    DEFAULT_HUBER_DELTA,
     DEFAULT_MIN_LIFT,
     FEATURE_KINDS,
     HEAD_KINDS,
@@ -199,7 +201,7 @@ TOP_LEVEL_KEYS = (
 )
 DATA_KEYS = ("root", "span_dir", "train_spans", "eval_span")
 FEATURE_KEYS = ("name", "kind", "buckets", "of")
-HEAD_KEYS = ("name", "label", "kind", "classes", "loss", "loss_weight", "metrics", "gate")
+HEAD_KEYS = ("name", "label", "kind", "classes", "loss", "loss_weight", "huber_delta", "metrics", "gate")
 GATE_KEYS = ("metric", "at_least", "at_most", "max_regression", "min_lift")
 SLICE_KEYS = ("features", "gated")
 EVALUATION_KEYS = ("min_slice_examples", "confidence")
@@ -357,9 +359,14 @@ def _parse_heads(
         loss = r.get(item, "loss", f"{field}.loss", str, LOSSES[kind][0])
         if loss not in LOSSES[kind]:
             raise r.fail(f"{field}.loss", loss, f"a {kind} head uses one of {', '.join(LOSSES[kind])}")
-        loss_weight = r.get(item, "loss_weight", f"{field}.loss_weight", float, 1.0)
-        if loss_weight <= 0:
-            raise r.fail(f"{field}.loss_weight", loss_weight, "must be > 0")
+        loss_weight = r.get(item, "loss_weight", f"{field}.loss_weight", (float, type(None)), None)
+        if loss_weight is not None and not 0 < loss_weight < math.inf:
+            raise r.fail(f"{field}.loss_weight", loss_weight, "must be > 0; leave it out to learn the weight")
+        huber_delta = r.get(item, "huber_delta", f"{field}.huber_delta", float, DEFAULT_HUBER_DELTA)
+        if "huber_delta" in item and loss != "huber":
+            raise r.fail(f"{field}.huber_delta", huber_delta, "only a head with loss: huber takes a huber_delta")
+        if not 0 < huber_delta < math.inf:
+            raise r.fail(f"{field}.huber_delta", huber_delta, "must be > 0 (in standard deviations of the label)")
         metrics = tuple(r.get(item, "metrics", f"{field}.metrics", list))
         if len(set(metrics)) != len(metrics):
             raise r.fail(f"{field}.metrics", list(metrics), "a metric is listed twice; list each once")
@@ -378,6 +385,7 @@ def _parse_heads(
                 classes=classes,
                 loss=loss,
                 loss_weight=loss_weight,
+                huber_delta=huber_delta,
             )
         )
     if not heads:

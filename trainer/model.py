@@ -16,12 +16,16 @@ from trainer.specs import FeatureSpec, HeadSpec, TrainerSettings
 
 _ACTIVATIONS = {"regression": None, "binary": "sigmoid", "multiclass": "softmax"}
 _LOSSES = {
-    "huber": lambda: keras.losses.Huber(delta=1.0),  # regression heads learn in standard units
-    "mse": keras.losses.MeanSquaredError,
-    "mae": keras.losses.MeanAbsoluteError,
-    "binary_crossentropy": keras.losses.BinaryCrossentropy,
-    "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
+    # Regression heads learn standardized labels, so the delta is in standard deviations.
+    "huber": lambda head: keras.losses.Huber(delta=head.huber_delta),
+    "mse": lambda head: keras.losses.MeanSquaredError(),
+    "mae": lambda head: keras.losses.MeanAbsoluteError(),
+    "binary_crossentropy": lambda head: keras.losses.BinaryCrossentropy(),
+    "sparse_categorical_crossentropy": lambda head: keras.losses.SparseCategoricalCrossentropy(),
 }
+# Bounds on a learned log-variance: weights between e^-8 and e^8 (~3e-4 to ~3e3),
+# so a head whose loss reaches zero cannot drive its weight to infinity.
+MAX_LOG_VARIANCE = 8.0
 _TRAINING_METRICS = {
     "regression": lambda: [keras.metrics.MeanAbsoluteError(name="mae")],
     "binary": lambda: [keras.metrics.AUC(name="auc")],
@@ -49,6 +53,64 @@ def build_inputs(
     return inputs, joined
 
 
+class HeadLossWeights(keras.layers.Layer):
+    """Learned loss weights, one per head: homoscedastic uncertainty weighting.
+
+    Kendall, Gal and Cipolla (CVPR 2018): each head h has a learned
+    log-variance s_h, and its loss L_h enters the total as exp(-s_h) * L_h + s_h.
+    At the optimum exp(-s_h) = 1 / L_h, so every head contributes on the same
+    scale whatever its units or loss, without hand-set weights. The layer only
+    holds the variables; `weighted` wraps each head's loss with them.
+    """
+
+    def __init__(self, head_names: Sequence[str], **kwargs):
+        super().__init__(name="head_loss_weights", **kwargs)
+        self.log_variances = {
+            name: self.add_weight(name=f"{name}_log_variance", shape=(), initializer="zeros", trainable=True)
+            for name in head_names
+        }
+        self.built = True  # no inputs: the weights above are all it has
+
+    def weight(self, head: str) -> tf.Tensor:
+        """The current weight exp(-s) of `head`'s loss, always positive and finite."""
+        return tf.exp(-self.bounded(head))
+
+    def bounded(self, head: str) -> tf.Tensor:
+        return tf.clip_by_value(self.log_variances[head], -MAX_LOG_VARIANCE, MAX_LOG_VARIANCE)
+
+    def weighted(self, head: str, loss: keras.losses.Loss) -> keras.losses.Loss:
+        return _UncertaintyWeightedLoss(loss, self, head)
+
+
+class _UncertaintyWeightedLoss(keras.losses.Loss):
+    """exp(-s) * loss + s per example; Keras then applies the head's mask and averages."""
+
+    def __init__(self, loss: keras.losses.Loss, weights: HeadLossWeights, head: str):
+        super().__init__(reduction=loss.reduction, name=f"{head}_uncertainty_weighted")
+        self.loss, self.weights, self.head = loss, weights, head
+
+    def call(self, y_true, y_pred):
+        s = self.weights.bounded(self.head)
+        return tf.exp(-s) * self.loss.call(y_true, y_pred) + s
+
+
+def head_losses(heads: Sequence[HeadSpec], weights: HeadLossWeights | None) -> dict[str, keras.losses.Loss]:
+    """Each head's loss: with its fixed `loss_weight` as set, else with a learned weight."""
+    losses = {}
+    for head in heads:
+        loss = _LOSSES[head.default_loss](head)
+        losses[head.name] = loss if head.loss_weight is not None else weights.weighted(head.name, loss)
+    return losses
+
+
+def learned_weights(model: keras.Model) -> dict[str, float]:
+    """The learned loss weight of each head that has one (for logs and reports)."""
+    weights = getattr(model, "head_loss_weights", None)
+    if weights is None:
+        return {}
+    return {name: float(weights.weight(name).numpy()) for name in weights.log_variances}
+
+
 def build_model(
     features: Sequence[FeatureSpec],
     heads: Sequence[HeadSpec],
@@ -56,6 +118,9 @@ def build_model(
     settings: TrainerSettings,
 ) -> keras.Model:
     """Compiled model with one named output per head and per-head losses and weights.
+
+    A head's loss weight is learned (HeadLossWeights) unless its `loss_weight`
+    fixes it.
 
     A regression head predicts its label in standard units (the transformed
     `<head>__label_z`), so labels in the thousands (grams) train like labels
@@ -77,10 +142,15 @@ def build_model(
             name=head.name,
         )(tower)
     model = keras.Model(inputs=inputs, outputs=outputs, name="multihead")
+    learned = [head.name for head in heads if head.loss_weight is None]
+    weights = None
+    if learned:
+        weights = HeadLossWeights(learned)
+        model.head_loss_weights = weights  # tracked: trained and checkpointed with the model
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=settings.learning_rate),
-        loss={head.name: _LOSSES[head.default_loss]() for head in heads},
-        loss_weights={head.name: head.loss_weight for head in heads},
+        loss=head_losses(heads, weights),
+        loss_weights={head.name: 1.0 if head.loss_weight is None else head.loss_weight for head in heads},
         weighted_metrics={head.name: _TRAINING_METRICS[head.kind]() for head in heads},
     )
     return model

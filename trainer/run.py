@@ -67,5 +67,6 @@ def run_fn(fn_args) -> None:
         callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")],
         verbose=2,
     )
+    LOG.info("learned loss weight per head: %s", model.learned_weights(net) or "none (all fixed)")
     export.export(net, tf_transform_output, specs.heads, fn_args.serving_model_dir, scaling)
     LOG.info("exported to %s", fn_args.serving_model_dir)

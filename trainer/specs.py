@@ -90,6 +90,9 @@ class FeatureSpec:
 
 
 DEFAULT_MIN_LIFT = 0.01
+# Regression heads learn standardized labels, so one delta suits every data
+# set: errors beyond one standard deviation count linearly, not squared.
+DEFAULT_HUBER_DELTA = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +127,8 @@ class HeadSpec:
     gate: Gate | None  # None in the training view (see ModelSpecs.training_dict)
     classes: tuple[str, ...] = ()
     loss: str = ""
-    loss_weight: float = 1.0
+    loss_weight: float | None = None  # None: learned (trainer/model.py); a number: that fixed weight
+    huber_delta: float = DEFAULT_HUBER_DELTA  # in standard deviations of the label (regression heads)
 
     @property
     def label_key(self) -> str:

@@ -77,6 +77,9 @@ def mutate(raw: dict, change) -> dict:
         (lambda c: c["trainer"].update(batch_size=0), "trainer.batch_size", "must be > 0"),
         (lambda c: c["trainer"].update(batchsize=10), "trainer.batchsize", "did you mean 'batch_size'?"),
         (lambda c: c["heads"][0].update(loss_weight="heavy"), "heads[0].loss_weight", "expected float"),
+        (lambda c: c["heads"][0].update(loss_weight=0), "heads[0].loss_weight", "leave it out to learn"),
+        (lambda c: c["heads"][0].update(huber_delta=-1), "heads[0].huber_delta", "standard deviations"),
+        (lambda c: c["heads"][1].update(huber_delta=1.5), "heads[1].huber_delta", "only a head with loss: huber"),
         (lambda c: c.pop("heads"), "heads", "this field is required"),
         (lambda c: c["heads"][0].update(label="carrier"), "heads[0].label", "cannot also be a model input"),
         (lambda c: c["heads"][1]["metrics"].append("AUC"), "heads[1].metrics", "listed twice"),
@@ -147,3 +150,12 @@ def test_command_line_overrides_obey_the_same_rules():
     with pytest.raises(ConfigError, match=r"with command-line overrides\): data.eval_span: 11 -- .*not in train_spans"):
         load_config(FLIGHTS, {"data": {"eval_span": 11}})
     assert main(["--config", str(FLIGHTS), "--eval-span", "10"]) == 2  # refused before anything runs
+
+
+def test_loss_weights_are_learned_unless_a_head_fixes_one(raw):
+    learned = parse_config(raw, "flights.yaml")
+    assert all(head.loss_weight is None for head in learned.model.heads)
+    assert learned.model.heads[0].huber_delta == 1.0
+    fixed = parse_config(mutate(raw, lambda c: c["heads"][0].update(loss_weight=0.5, huber_delta=2.0)), "f.yaml")
+    assert fixed.model.heads[0].loss_weight == 0.5 and fixed.model.heads[0].huber_delta == 2.0
+    assert fixed.model.heads[1].loss_weight is None
