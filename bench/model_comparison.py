@@ -1,0 +1,393 @@
+"""Does sharing a backbone help? The multi-head model against one model per head, side by side.
+
+    python -m bench.model_comparison [--config configs/flights.yaml] [--seeds 3]
+                                     [--train-spans 1 2 ... 11 --eval-span 12]
+
+On one training window and evaluation span (the config's unless given), in
+one process, so that every model sees exactly the same rows:
+
+- tf.Transform analyses the training spans with the pipeline's own
+  `preprocessing_fn` (Beam's direct runner) and the resulting graph transforms
+  both windows, as the Trainer and the serving signature do;
+- the multi-head model (trainer/model.py with the config's trainer settings:
+  architecture, batch size, step budget, learned loss weights), per seed;
+- each head alone: the same architecture with only that head, the same batch
+  size and number of steps, per seed;
+- LightGBM per head on the raw features (numbers as they are, categories as
+  categories; crosses left to the trees), a fixed 400 rounds, with row and
+  feature subsampling so that the seed matters;
+- the naive predictor (components/gate/naive.py), fitted on the training labels.
+
+Every model's head is scored with the head's gate metric on the evaluation
+span by the same numpy code (AUC exactly, by ranks), on the rows that have the
+label. Prints a Markdown section for bench/RESULTS.md: mean and standard
+deviation over seeds per head and model. The neural models read the
+transformed rows from memory with a seeded shuffle, not through the
+Trainer's TFXIO reader, so their numbers are close to, not equal to, a
+pipeline run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import math
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import ConfigError, PipelineConfig, load_config
+from trainer.specs import LOWER_IS_BETTER, HeadSpec, ModelSpecs
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
+LIGHTGBM_ROUNDS = 400
+MODELS = ("naive", "multi-head", "single-head", "LightGBM")
+_EPSILON = 1e-7  # Keras' clipping of probabilities in cross-entropies
+
+
+# ---- scoring: one function for every model ---------------------------------------------------------------------
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve by the Mann-Whitney rank statistic (ties count half)."""
+    from scipy.stats import rankdata
+
+    positive = labels > 0.5
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def score(metric: str, labels: np.ndarray, predictions: np.ndarray) -> float:
+    """The gate metric of `predictions` (label units, probability, or class probabilities) on `labels`."""
+    if metric == "MeanAbsoluteError":
+        return float(np.mean(np.abs(labels - predictions)))
+    if metric == "MeanSquaredError":
+        return float(np.mean((labels - predictions) ** 2))
+    if metric == "RootMeanSquaredError":
+        return float(math.sqrt(np.mean((labels - predictions) ** 2)))
+    if metric == "AUC":
+        return auc(labels, predictions)
+    if metric == "BinaryAccuracy":
+        return float(np.mean((predictions > 0.5) == (labels > 0.5)))
+    if metric == "BinaryCrossentropy":
+        p = np.clip(predictions, _EPSILON, 1 - _EPSILON)
+        return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+    if metric == "SparseCategoricalAccuracy":
+        return float(np.mean(np.argmax(predictions, axis=1) == labels.astype(np.int64)))
+    if metric == "SparseCategoricalCrossentropy":
+        chosen = predictions[np.arange(len(labels)), labels.astype(np.int64)]
+        return float(-np.mean(np.log(np.clip(chosen, _EPSILON, 1.0))))
+    raise ValueError(f"no score for gate metric {metric!r}")
+
+
+# ---- data: transformed once, raw kept for the trees --------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Window:
+    """One set of rows: transformed columns (model inputs, labels, weights) and raw feature columns."""
+
+    transformed: dict[str, np.ndarray]
+    raw: dict[str, np.ndarray]
+
+    def labelled(self, head: HeadSpec) -> np.ndarray:
+        return self.transformed[head.weight_key] > 0
+
+    def labels(self, head: HeadSpec) -> np.ndarray:
+        return self.transformed[head.label_key][self.labelled(head)]
+
+
+def span_patterns(config: PipelineConfig, spans: Sequence[int]) -> list[str]:
+    return [str(Path(config.data.root) / config.data.span_dir.format(span=s) / "*") for s in spans]
+
+
+def analyse(config: PipelineConfig, spans: Sequence[int], output_dir: str) -> None:
+    """tf.Transform's analysis of the training spans with the pipeline's preprocessing_fn."""
+    import apache_beam as beam
+    import tensorflow_transform.beam as tft_beam
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+    from tfx_bsl.public import tfxio
+
+    from trainer.preprocessing import preprocessing_fn
+
+    schema = text_format.Parse(Path(config.schema_path).read_text(), schema_pb2.Schema())
+    source = tfxio.TFExampleRecord(file_pattern=span_patterns(config, spans), schema=schema)
+    fn = functools.partial(preprocessing_fn, custom_config=config.model.training_dict())
+    with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=str(Path(output_dir) / "tmp")):
+        raw = pipeline | "Read" >> source.BeamSource()
+        transform_fn = (raw, source.TensorAdapterConfig()) | tft_beam.AnalyzeDataset(fn)
+        _ = transform_fn | tft_beam.WriteTransformFn(output_dir)
+
+
+def _dense(value, default) -> np.ndarray:
+    import tensorflow as tf
+
+    if isinstance(value, tf.SparseTensor):
+        value = tf.sparse.to_dense(tf.sparse.reset_shape(value, [value.dense_shape[0], 1]), default_value=default)
+    array = value.numpy()
+    return array.reshape(array.shape[0], -1)[:, 0] if array.ndim > 1 else array
+
+
+def load_window(config: PipelineConfig, spans: Sequence[int], tf_transform_output) -> Window:
+    """Every row of `spans`, transformed by the graph and raw (numbers with NaN, strings with '')."""
+    import tensorflow as tf
+
+    raw_spec = tf_transform_output.raw_feature_spec()
+    keys = [f.transformed for f in config.model.features]
+    for head in config.model.heads:
+        keys += [head.label_key, head.weight_key, head.training_label_key]
+    raw_names = sorted({name for f in config.model.features for name in f.raw_keys})
+    transformed: dict[str, list] = {key: [] for key in dict.fromkeys(keys)}
+    raw: dict[str, list] = {name: [] for name in raw_names}
+    files = sorted(str(p) for pattern in span_patterns(config, spans) for p in Path(pattern).parent.glob("*"))
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(8192)
+    for batch in records:
+        parsed = tf.io.parse_example(batch, raw_spec)
+        outputs = tf_transform_output.transform_raw_features(dict(parsed), drop_unused_features=True)
+        for key in transformed:
+            transformed[key].append(_dense(outputs[key], 0))
+        for name in raw_names:
+            text = raw_spec[name].dtype == tf.string
+            raw[name].append(_dense(parsed[name], b"" if text else np.nan))
+    return Window(
+        transformed={k: np.concatenate(v) for k, v in transformed.items()},
+        raw={k: np.concatenate(v) for k, v in raw.items()},
+    )
+
+
+# ---- models ------------------------------------------------------------------------------------------------------
+
+
+def neural_predictions(
+    specs: ModelSpecs,
+    heads: Sequence[HeadSpec],
+    train: Window,
+    evaluation: Window,
+    cardinalities: dict[str, int],
+    scaling: dict[str, tuple[float, float]],
+    seed: int,
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Trains trainer/model.py on `heads` with the config's settings; predictions in label units, learned weights."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from trainer.model import build_model, learned_weights
+
+    settings = specs.trainer
+    keras.utils.set_random_seed(seed)
+
+    def columns(window: Window):
+        x = {f.transformed: window.transformed[f.transformed] for f in specs.features}
+        y = {
+            h.name: window.transformed[h.training_label_key].reshape(-1, *([1] if h.kind != "multiclass" else []))
+            for h in heads
+        }
+        w = {h.name: window.transformed[h.weight_key].astype(np.float32) for h in heads}
+        return x, y, w
+
+    rows = len(train.transformed[heads[0].weight_key])
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(columns(train))
+        .shuffle(min(rows, 200_000), seed=seed)
+        .repeat()
+        .batch(settings.batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    model = build_model(specs.features, heads, cardinalities, settings)
+    model.fit(dataset, steps_per_epoch=settings.train_steps, epochs=1, verbose=0)
+    outputs = model.predict(columns(evaluation)[0], batch_size=8192, verbose=0)
+    predictions = {}
+    for head in heads:
+        value = np.asarray(outputs[head.name])
+        if head.kind == "regression":
+            mean, std = scaling[head.name]
+            value = value[:, 0] * std + mean
+        elif head.kind == "binary":
+            value = value[:, 0]
+        predictions[head.name] = value
+    return predictions, learned_weights(model)
+
+
+def _frame(window: Window, specs: ModelSpecs, categories: dict[str, list] | None = None):
+    import pandas as pd
+
+    columns = {}
+    for feature in specs.features:
+        if feature.kind == "cross":
+            continue  # the trees find interactions themselves
+        values = window.raw[feature.name]
+        if feature.kind == "categorical":
+            text = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
+            known = categories[feature.name] if categories else sorted(set(text) - {""})
+            columns[feature.name] = pd.Categorical(text, categories=known)
+        else:
+            columns[feature.name] = values.astype(np.float64)
+    frame = pd.DataFrame(columns)
+    return frame, {name: list(frame[name].cat.categories) for name in frame if frame[name].dtype == "category"}
+
+
+def lightgbm_predictions(specs: ModelSpecs, head: HeadSpec, train: Window, evaluation: Window, seed: int) -> np.ndarray:
+    """One LightGBM model for one head, trained on the rows that have its label."""
+    import lightgbm
+
+    train_frame, categories = _frame(train, specs)
+    eval_frame, _ = _frame(evaluation, specs, categories)
+    rows = train.labelled(head)
+    objective = {
+        "regression": "l1" if head.gate.metric == "MeanAbsoluteError" else "l2",
+        "binary": "binary",
+        "multiclass": "multiclass",
+    }[head.kind]
+    params = {
+        "objective": objective,
+        "learning_rate": 0.05,
+        "num_leaves": 63,
+        "min_data_in_leaf": 50,
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "seed": seed,
+        "num_threads": 2,
+        "verbose": -1,
+    }
+    if head.kind == "multiclass":
+        params["num_class"] = len(head.classes)
+    data = lightgbm.Dataset(train_frame[rows], label=train.transformed[head.label_key][rows])
+    booster = lightgbm.train(params, data, num_boost_round=LIGHTGBM_ROUNDS)
+    return booster.predict(eval_frame)
+
+
+def naive_score(head: HeadSpec, train: Window, evaluation: Window) -> float:
+    from components.gate import naive
+
+    predictor = naive.fit(head.kind, head.gate.metric, train.labels(head), head.classes)
+    return naive.score(predictor, head.gate.metric, evaluation.labels(head))
+
+
+# ---- the comparison ----------------------------------------------------------------------------------------------
+
+
+def compare(config: PipelineConfig, seeds: Sequence[int], work: str) -> tuple[dict, dict]:
+    """(head, model) -> gate metric per seed; and the multi-head model's learned weights per seed."""
+    import tensorflow_transform as tft
+
+    from trainer import label_units
+    from trainer.run import cardinalities
+
+    specs, data = config.model, config.data
+    started = time.monotonic()
+
+    def progress(message: str) -> None:
+        print(f"[bench-model {time.monotonic() - started:6.0f} s] {message}", flush=True)
+
+    progress(f"tf.Transform analysis of spans {list(data.train_spans)} ...")
+    analyse(config, data.train_spans, work)
+    output = tft.TFTransformOutput(work)
+    train = load_window(config, data.train_spans, output)
+    evaluation = load_window(config, [data.eval_span], output)
+    sizes = cardinalities(specs, output)
+    scaling = label_units.label_scaling(output, specs.heads)
+    progress(
+        f"{len(train.transformed[specs.heads[0].weight_key])} training rows, "
+        f"{len(evaluation.transformed[specs.heads[0].weight_key])} evaluation rows"
+    )
+
+    results: dict[tuple[str, str], list[float]] = {}
+
+    def record(head: HeadSpec, model: str, predictions: np.ndarray) -> None:
+        rows = evaluation.labelled(head)
+        results.setdefault((head.name, model), []).append(
+            score(head.gate.metric, evaluation.labels(head), predictions[rows])
+        )
+
+    for head in specs.heads:
+        results[(head.name, "naive")] = [naive_score(head, train, evaluation)]
+    weights: dict[str, list[float]] = {}
+    for seed in seeds:
+        progress(f"seed {seed}: multi-head model ...")
+        predictions, learned = neural_predictions(specs, specs.heads, train, evaluation, sizes, scaling, seed)
+        for head in specs.heads:
+            record(head, "multi-head", predictions[head.name])
+        for name, value in learned.items():
+            weights.setdefault(name, []).append(value)
+        for head in specs.heads:
+            progress(f"seed {seed}: {head.name} alone, and LightGBM ...")
+            alone, _ = neural_predictions(specs, (head,), train, evaluation, sizes, scaling, seed)
+            record(head, "single-head", alone[head.name])
+            record(head, "LightGBM", lightgbm_predictions(specs, head, train, evaluation, seed))
+    progress("done")
+    return results, weights
+
+
+def _cell(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def markdown(config: PipelineConfig, seeds: Sequence[int], results: dict, weights: dict) -> str:
+    data = config.data
+    lines = [
+        f"### Train on spans {list(data.train_spans)}, evaluate on span {data.eval_span} "
+        f"({len(seeds)} seeds: {', '.join(map(str, seeds))}; mean ± sd over seeds)",
+        "",
+        "| head | gate metric | " + " | ".join(MODELS) + " | multi-head vs best other |",
+        "|---|---|" + "---|" * len(MODELS) + "---|",
+    ]
+    for head in config.model.heads:
+        metric = head.gate.metric
+        lower = metric in LOWER_IS_BETTER
+        means = {m: statistics.fmean(results[(head.name, m)]) for m in MODELS}
+        others = [m for m in MODELS if m != "multi-head"]
+        best = min(others, key=means.get) if lower else max(others, key=means.get)
+        gain = (means[best] - means["multi-head"]) if lower else (means["multi-head"] - means[best])
+        spread = statistics.stdev(results[(head.name, "multi-head")]) if len(seeds) > 1 else float("nan")
+        verdict = (
+            f"{'+' if gain >= 0 else ''}{gain:.4f} against {best} ({gain / spread:+.1f} seed sd)" if spread else ""
+        )
+        cells = " | ".join(_cell(results[(head.name, m)]) for m in MODELS)
+        lines.append(f"| {head.name} | {metric} ({'lower' if lower else 'higher'} is better) | {cells} | {verdict} |")
+    if weights:
+        learned = ", ".join(f"{name} {_cell(values)}" for name, values in weights.items())
+        lines += ["", f"Learned loss weights of the multi-head model (exp(-s) per head): {learned}."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    parser.add_argument("--seeds", type=int, default=3, help="trainings per model (at least 2 for a spread)")
+    parser.add_argument("--train-spans", type=int, nargs="+", help="training window (default: the config's)")
+    parser.add_argument("--eval-span", type=int, help="evaluation span (default: the config's)")
+    parser.set_defaults(output_root=None)  # the bench writes nothing under the config's output root
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        print("error: --seeds: at least 1", file=sys.stderr)
+        return 2
+    from pipeline.run_local import command_line_overrides, ensure_flights_data
+
+    try:
+        config = load_config(args.config, command_line_overrides(args))
+        ensure_flights_data(config)
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    seeds = [config.model.trainer.seed + i for i in range(args.seeds)]
+    with tempfile.TemporaryDirectory(prefix="bench-model-") as work:
+        results, weights = compare(config, seeds, work)
+    print(markdown(config, seeds, results, weights))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
