@@ -48,6 +48,21 @@ from trainer.specs import LOWER_IS_BETTER, HeadSpec, ModelSpecs
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
 LIGHTGBM_ROUNDS = 400
 MODELS = ("naive", "multi-head", "single-head", "LightGBM")
+# Variants of the multi-head model (`--ablation`): what each training choice is worth.
+VARIANTS = {
+    "equal fixed weights": lambda specs: dataclasses.replace(
+        specs, heads=tuple(dataclasses.replace(h, loss_weight=1.0) for h in specs.heads)
+    ),
+    "learned weights": lambda specs: dataclasses.replace(
+        specs, heads=tuple(dataclasses.replace(h, loss_weight=None) for h in specs.heads)
+    ),
+    "weight averaging (EMA 0.99)": lambda specs: dataclasses.replace(
+        specs, trainer=dataclasses.replace(specs.trainer, ema_momentum=0.99)
+    ),
+    "2x steps": lambda specs: dataclasses.replace(
+        specs, trainer=dataclasses.replace(specs.trainer, train_steps=2 * specs.trainer.train_steps)
+    ),
+}
 _EPSILON = 1e-7  # Keras' clipping of probabilities in cross-entropies
 
 
@@ -113,9 +128,11 @@ def span_patterns(config: PipelineConfig, spans: Sequence[int]) -> list[str]:
 def analyse(config: PipelineConfig, spans: Sequence[int], output_dir: str) -> None:
     """tf.Transform's analysis of the training spans with the pipeline's preprocessing_fn."""
     import apache_beam as beam
+    import tensorflow_transform as tft
     import tensorflow_transform.beam as tft_beam
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
     from tfx_bsl.public import tfxio
 
     from trainer.preprocessing import preprocessing_fn
@@ -127,12 +144,18 @@ def analyse(config: PipelineConfig, spans: Sequence[int], output_dir: str) -> No
         raw = pipeline | "Read" >> source.BeamSource()
         transform_fn = (raw, source.TensorAdapterConfig()) | tft_beam.AnalyzeDataset(fn)
         _ = transform_fn | tft_beam.WriteTransformFn(output_dir)
+    # The raw schema too, as TFX's Transform writes it (trainer/label_units.py parses probes with it).
+    metadata_io.write_metadata(
+        dataset_metadata.DatasetMetadata(schema), str(Path(output_dir) / tft.TFTransformOutput.RAW_METADATA_DIR)
+    )
 
 
 def _dense(value, default) -> np.ndarray:
     import tensorflow as tf
 
     if isinstance(value, tf.SparseTensor):
+        if value.dtype.is_integer and isinstance(default, float):  # integers, NaN where missing
+            value = tf.sparse.map_values(tf.cast, value, tf.float64)
         value = tf.sparse.to_dense(tf.sparse.reset_shape(value, [value.dense_shape[0], 1]), default_value=default)
     array = value.numpy()
     return array.reshape(array.shape[0], -1)[:, 0] if array.ndim > 1 else array
@@ -218,6 +241,15 @@ def neural_predictions(
     return predictions, learned_weights(model)
 
 
+def _category(value) -> str:
+    """A raw categorical value as text; '' where it is missing."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, float):
+        return "" if math.isnan(value) else str(int(value))
+    return str(value)
+
+
 def _frame(window: Window, specs: ModelSpecs, categories: dict[str, list] | None = None):
     import pandas as pd
 
@@ -227,7 +259,7 @@ def _frame(window: Window, specs: ModelSpecs, categories: dict[str, list] | None
             continue  # the trees find interactions themselves
         values = window.raw[feature.name]
         if feature.kind == "categorical":
-            text = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
+            text = [_category(v) for v in values]
             known = categories[feature.name] if categories else sorted(set(text) - {""})
             columns[feature.name] = pd.Categorical(text, categories=known)
         else:
@@ -277,7 +309,7 @@ def naive_score(head: HeadSpec, train: Window, evaluation: Window) -> float:
 # ---- the comparison ----------------------------------------------------------------------------------------------
 
 
-def compare(config: PipelineConfig, seeds: Sequence[int], work: str) -> tuple[dict, dict]:
+def compare(config: PipelineConfig, seeds: Sequence[int], work: str, ablation: bool = False) -> tuple[dict, dict]:
     """(head, model) -> gate metric per seed; and the multi-head model's learned weights per seed."""
     import tensorflow_transform as tft
 
@@ -320,6 +352,12 @@ def compare(config: PipelineConfig, seeds: Sequence[int], work: str) -> tuple[di
             record(head, "multi-head", predictions[head.name])
         for name, value in learned.items():
             weights.setdefault(name, []).append(value)
+        for variant, change in VARIANTS.items() if ablation else ():
+            progress(f"seed {seed}: multi-head model, {variant} ...")
+            changed = change(specs)
+            predictions, _ = neural_predictions(changed, changed.heads, train, evaluation, sizes, scaling, seed)
+            for head in changed.heads:
+                record(head, f"multi-head, {variant}", predictions[head.name])
         for head in specs.heads:
             progress(f"seed {seed}: {head.name} alone, and LightGBM ...")
             alone, _ = neural_predictions(specs, (head,), train, evaluation, sizes, scaling, seed)
@@ -357,6 +395,18 @@ def markdown(config: PipelineConfig, seeds: Sequence[int], results: dict, weight
         )
         cells = " | ".join(_cell(results[(head.name, m)]) for m in MODELS)
         lines.append(f"| {head.name} | {metric} ({'lower' if lower else 'higher'} is better) | {cells} | {verdict} |")
+    variants = sorted({m for (_, m) in results if m.startswith("multi-head, ")})
+    if variants:
+        lines += [
+            "",
+            "Variants of the multi-head model (the first column is the model as configured):",
+            "",
+            "| head | multi-head | " + " | ".join(v.removeprefix("multi-head, ") for v in variants) + " |",
+            "|---|---|" + "---|" * len(variants),
+        ]
+        for head in config.model.heads:
+            cells = " | ".join(_cell(results[(head.name, m)]) for m in ["multi-head", *variants])
+            lines.append(f"| {head.name} | {cells} |")
     if weights:
         learned = ", ".join(f"{name} {_cell(values)}" for name, values in weights.items())
         lines += ["", f"Learned loss weights of the multi-head model (exp(-s) per head): {learned}."]
@@ -369,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3, help="trainings per model (at least 2 for a spread)")
     parser.add_argument("--train-spans", type=int, nargs="+", help="training window (default: the config's)")
     parser.add_argument("--eval-span", type=int, help="evaluation span (default: the config's)")
+    parser.add_argument("--ablation", action="store_true", help="also train the multi-head model's variants")
     parser.set_defaults(output_root=None)  # the bench writes nothing under the config's output root
     args = parser.parse_args(argv)
     if args.seeds < 1:
@@ -384,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seeds = [config.model.trainer.seed + i for i in range(args.seeds)]
     with tempfile.TemporaryDirectory(prefix="bench-model-") as work:
-        results, weights = compare(config, seeds, work)
+        results, weights = compare(config, seeds, work, args.ablation)
     print(markdown(config, seeds, results, weights))
     return 0
 

@@ -436,7 +436,14 @@ def _parse_trainer(r: _Reader, item: Mapping) -> TrainerSettings:
             value = tuple(value)
         elif field.name == "seed" and value < 0:
             raise r.fail("trainer.seed", value, "a seed is an integer >= 0")
-        elif isinstance(value, int | float) and not isinstance(value, bool) and value <= 0 and field.name != "seed":
+        elif field.name == "ema_momentum" and not 0 <= value < 1:
+            raise r.fail("trainer.ema_momentum", value, "a momentum in [0, 1), e.g. 0.99; 0 turns averaging off")
+        elif (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and value <= 0
+            and field.name not in ("seed", "ema_momentum")
+        ):
             raise r.fail(f"trainer.{field.name}", value, "must be > 0")
         values[field.name] = value
     return TrainerSettings(**values)

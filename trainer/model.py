@@ -148,7 +148,12 @@ def build_model(
         weights = HeadLossWeights(learned)
         model.head_loss_weights = weights  # tracked: trained and checkpointed with the model
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=settings.learning_rate),
+        optimizer=keras.optimizers.Adam(
+            learning_rate=settings.learning_rate,
+            # fit() swaps the averaged weights in when training ends, so they are the ones exported.
+            use_ema=settings.ema_momentum > 0,
+            ema_momentum=settings.ema_momentum or 0.99,
+        ),
         loss=head_losses(heads, weights),
         loss_weights={head.name: 1.0 if head.loss_weight is None else head.loss_weight for head in heads},
         weighted_metrics={head.name: _TRAINING_METRICS[head.kind]() for head in heads},

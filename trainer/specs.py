@@ -172,6 +172,9 @@ class TrainerSettings:
     embedding_dim: int = 8
     mixed_precision: bool = False
     seed: int = 42  # weights, dropout and shuffles: the same seed and inputs give the same model
+    # Exported weights are an exponential moving average of the trained ones with
+    # this momentum (0: the last step's weights); averaging damps step-to-step noise.
+    ema_momentum: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,7 @@ def pairwise_auc(labels, scores) -> float:
     """The definition: the share of (positive, negative) pairs ranked right, ties counting half."""
     pairs = [
         1.0 if p > n else 0.5 if p == n else 0.0
-        for (p, lp), (n, ln) in itertools.product(zip(scores, labels), repeat=2)
+        for (p, lp), (n, ln) in itertools.product(zip(scores, labels, strict=True), repeat=2)
         if lp == 1 and ln == 0
     ]
     return float(np.mean(pairs))

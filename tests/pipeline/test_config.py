@@ -75,6 +75,7 @@ def mutate(raw: dict, change) -> dict:
         (lambda c: c["evaluation"].update(confidence=1.2), "evaluation.confidence", "confidence level"),
         (lambda c: c["data"].update(eval_span=11), "data.eval_span", "not in train_spans"),
         (lambda c: c["trainer"].update(batch_size=0), "trainer.batch_size", "must be > 0"),
+        (lambda c: c["trainer"].update(ema_momentum=1.0), "trainer.ema_momentum", "in [0, 1)"),
         (lambda c: c["trainer"].update(batchsize=10), "trainer.batchsize", "did you mean 'batch_size'?"),
         (lambda c: c["heads"][0].update(loss_weight="heavy"), "heads[0].loss_weight", "expected float"),
         (lambda c: c["heads"][0].update(loss_weight=0), "heads[0].loss_weight", "leave it out to learn"),
