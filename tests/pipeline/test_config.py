@@ -114,11 +114,11 @@ def test_model_specs_round_trip_through_custom_config():
 def test_a_gate_change_leaves_the_training_config_alone(raw):
     """Transform and Trainer get training_dict(): a new threshold must not void their cache."""
     before = parse_config(raw, "flights.yaml").model.training_dict()
-    raw["heads"][3]["gate"]["at_least"] = 0.9
-    raw["heads"][3]["metrics"].remove("SparseCategoricalCrossentropy")
+    raw["heads"][3]["gate"]["at_most"] = 0.9
+    raw["heads"][3]["metrics"].remove("SparseCategoricalAccuracy")
     after = parse_config(raw, "flights.yaml").model
     assert after.training_dict() == before
-    assert after.heads[3].gate.at_least == 0.9
+    assert after.heads[3].gate.at_most == 0.9
 
 
 @pytest.mark.parametrize(
