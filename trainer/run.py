@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import tensorflow as tf
@@ -67,6 +68,20 @@ def run_fn(fn_args) -> None:
         callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")],
         verbose=2,
     )
-    LOG.info("learned loss weight per head: %s", model.learned_weights(net) or "none (all fixed)")
+    weights = model.learned_weights(net)
+    LOG.info("learned loss weight per head: %s", weights or "none (all fixed)")
     export.export(net, tf_transform_output, specs.heads, fn_args.serving_model_dir, scaling)
+    write_learned_weights(fn_args.serving_model_dir, weights)
     LOG.info("exported to %s", fn_args.serving_model_dir)
+
+
+LEARNED_WEIGHTS_FILE = "assets.extra/learned_loss_weights.json"
+
+
+def write_learned_weights(serving_model_dir: str, weights: dict[str, float]) -> None:
+    """Keeps the learned loss weights with the model (TF Serving ignores assets.extra), for whoever
+    asks later why a head trained as it did."""
+    path = f"{serving_model_dir}/{LEARNED_WEIGHTS_FILE}"
+    tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
+    with tf.io.gfile.GFile(path, "w") as handle:
+        handle.write(json.dumps(weights, indent=2, sort_keys=True) + "\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import tensorflow as tf
 from pipeline import outcome
 from pipeline.config import load_config
 from pipeline.run_local import run_pipeline
+from trainer.run import LEARNED_WEIGHTS_FILE
 
 pytestmark = pytest.mark.e2e
 
@@ -27,6 +30,12 @@ def test_penguins_train_evaluate_and_push(tmp_path):
     assert by_head["species"].value >= 0.8
     assert by_head["sex"].value >= 0.7
     assert by_head["body_mass"].value <= 600.0
+    # No loss_weight in the config: every head's weight was learned, and the
+    # pushed model carries them.
+    assert all(head.loss_weight is None for head in config.model.heads)
+    learned = json.loads((Path(artifacts.pushed_destination) / LEARNED_WEIGHTS_FILE).read_text())
+    assert set(learned) == {"species", "sex", "body_mass"}
+    assert all(math.isfinite(w) and w > 0 and w != 1.0 for w in learned.values()), learned
 
     gentoo = tf.train.Example()
     for name, value in {
