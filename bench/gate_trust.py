@@ -1,6 +1,7 @@
 """Gate trust on the full flights data: seed noise, false blocks, and injected regressions.
 
     python -m bench.gate_trust [--config configs/flights.yaml] [--seeds 6] [--fraction 0.45]
+                               [--gated-slices-only]
 
 In its own output root (`<output_root>/bench-gate-trust`: nothing touches the
 main job's pipeline root or serving folder):
@@ -101,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         help="heads whose naive lift is reported, not gated (min_lift: null): without a blessed first model no "
         "change rule is exercised, and a head that cannot beat its naive predictor blocks every run",
     )
+    parser.add_argument(
+        "--gated-slices-only",
+        action="store_true",
+        help="evaluate only the overall slice and the gated slicings: the same decisions, a cheaper Evaluator",
+    )
     args = parser.parse_args(argv)
 
     from pipeline.run_local import ensure_flights_data, show_progress
@@ -113,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         for h in base.model.heads
     )
     base = dataclasses.replace(base, model=dataclasses.replace(base.model, heads=lift_reported_only))
+    if args.gated_slices_only:
+        base = dataclasses.replace(base, slices=tuple(s for s in base.slices if s.gated))
     root = Path(base.output_root) / "bench-gate-trust"
     base = dataclasses.replace(base.with_output_root(root), serving_root=str(root / "serving"))
     first_seed = base.model.trainer.seed
