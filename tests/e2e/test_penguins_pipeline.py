@@ -19,10 +19,17 @@ pytestmark = pytest.mark.e2e
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "penguins.yaml"
 
 
-def test_penguins_train_evaluate_and_push(tmp_path):
-    config = load_config(CONFIG).with_output_root(tmp_path / "out")
-    assert {h.kind for h in config.model.heads} == {"multiclass", "binary", "regression"}
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    """The penguins pipeline's first run on a fresh root: (config, artifacts)."""
+    config = load_config(CONFIG).with_output_root(tmp_path_factory.mktemp("penguins") / "out")
     artifacts, _ = run_pipeline(config)
+    return config, artifacts
+
+
+def test_penguins_train_evaluate_and_push(first_run):
+    config, artifacts = first_run
+    assert {h.kind for h in config.model.heads} == {"multiclass", "binary", "regression"}
     outcomes = outcome.head_outcomes(config, artifacts)
     assert outcome.failed_heads(outcomes) == [], outcomes
     assert artifacts.pushed
@@ -54,3 +61,24 @@ def test_penguins_train_evaluate_and_push(tmp_path):
     assert served["species"].shape == (1, 3)
     assert int(tf.argmax(served["species"][0])) == config.model.heads[0].classes.index("Gentoo")
     assert 3500 < float(served["body_mass"][0, 0]) < 6500
+
+
+def test_a_retrain_with_another_seed_on_unchanged_data_is_not_blocked(first_run):
+    """The change rule against seed noise: the second model differs from the first only by
+    its seed, is gated against it (every head's change has an interval) and still pushed.
+    Runs after the test above, on the same pipeline root."""
+    from components.gate.component import DECISIONS_FILE
+    from pipeline.calibrate import seeded
+
+    config, first = first_run
+    assert first.blessed
+    retrain = seeded(config, config.model.trainer.seed + 1)
+    second, _ = run_pipeline(retrain)
+    assert second.model != first.model and second.baseline_model == first.model
+    decisions = json.loads((Path(second.blessing) / DECISIONS_FILE).read_text())
+    rows = [head["rows"][0] for head in decisions["heads"]]
+    for overall in rows:
+        assert overall["baseline"] is not None and overall["interval"] is not None, overall
+    assert any(overall["change"] != 0 for overall in rows)  # another model, not the first against itself
+    assert outcome.failed_heads(outcome.head_outcomes(retrain, second)) == []
+    assert second.blessed and second.pushed and second.newly_pushed
