@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import ConfigError, PipelineConfig, load_config
+from pipeline.config import PipelineConfig
 from trainer.specs import LOWER_IS_BETTER, HeadSpec, ModelSpecs
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
@@ -425,13 +425,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds < 1:
         print("error: --seeds: at least 1", file=sys.stderr)
         return 2
-    from pipeline.run_local import command_line_overrides, ensure_flights_data
+    from pipeline.run_local import command_line_overrides, load_for_command
 
-    try:
-        config = load_config(args.config, command_line_overrides(args))
-        ensure_flights_data(config)
-    except (ConfigError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    config = load_for_command(args.config, command_line_overrides(args))
+    if config is None:
         return 2
     seeds = [config.model.trainer.seed + i for i in range(args.seeds)]
     with tempfile.TemporaryDirectory(prefix="bench-model-") as work:

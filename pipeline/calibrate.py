@@ -21,7 +21,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from pipeline.config import ConfigError, PipelineConfig, load_config
+from pipeline.config import PipelineConfig
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
 SPREAD_TO_ALLOWANCE = 2 * math.sqrt(2)
@@ -102,14 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds < 2:
         print("error: --seeds: a spread needs at least 2 trainings", file=sys.stderr)
         return 2
-    from pipeline.run_local import ensure_flights_data, show_progress
+    from pipeline.run_local import load_for_command, show_progress
 
     show_progress()
-    try:
-        config = load_config(args.config)
-        ensure_flights_data(config)
-    except (ConfigError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    config = load_for_command(args.config)
+    if config is None:
         return 2
     spread = calibrate(config, args.seeds)
     print("\n".join(table(spread)))

@@ -130,6 +130,17 @@ def command_line_overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
+def load_for_command(path: Path, overrides: dict | None = None) -> PipelineConfig | None:
+    """The validated config with its spans in place, or None after printing why (exit code 2)."""
+    try:
+        config = load_config(path, overrides)
+        ensure_flights_data(config)
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None
+    return config
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
@@ -138,13 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-root", type=Path, help="override output_root")
     args = parser.parse_args(argv)
     show_progress()
-    try:
-        config = load_config(args.config, command_line_overrides(args))
-        ensure_flights_data(config)
-    except (ConfigError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return run(config)
+    config = load_for_command(args.config, command_line_overrides(args))
+    return 2 if config is None else run(config)
 
 
 if __name__ == "__main__":
