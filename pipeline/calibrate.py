@@ -7,9 +7,10 @@ Trains the config's window K times with seeds seed, seed+1, ... under
 is pushed where the main job serves; ExampleGen, StatisticsGen and Transform
 run once and are cached for the other seeds), evaluates each on the
 evaluation span, and prints per head and gated slice the spread of the gate
-metric and a suggested `max_regression`: 2 * sqrt(2) standard deviations, so
-that the difference of two seed-only retrains stays inside it about 95% of
-the time even before the gate's interval is taken into account.
+metric and suggested allowances: 2 * sqrt(2) standard deviations, so that
+the difference of two seed-only retrains stays inside them about 95% of the
+time even before the gate's interval is taken into account; `max_regression`
+from the overall slice, `slice_max_regression` from the noisiest gated slice.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from components.gate.metrics import OVERALL
 from pipeline.config import PipelineConfig
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
@@ -35,7 +37,7 @@ def seeded(config: PipelineConfig, seed: int) -> PipelineConfig:
 def gate_values(config: PipelineConfig, evaluation_uri: str) -> dict[tuple[str, str], float]:
     """(head, slice) -> the candidate's gate metric, for the overall and gated slices."""
     from components.gate.component import gated_slice_names
-    from components.gate.metrics import OVERALL, candidate, load_estimates
+    from components.gate.metrics import candidate, load_estimates
     from trainer.specs import metric_key
 
     metrics = load_estimates(evaluation_uri)
@@ -66,13 +68,20 @@ def calibrate(config: PipelineConfig, seeds: int) -> dict[tuple[str, str], list[
     return spread
 
 
-def suggestions(spread: dict[tuple[str, str], list[float]]) -> dict[str, float]:
-    """Head -> suggested max_regression: the allowance of its noisiest gated slice with >= 2 seeds."""
-    result: dict[str, float] = {}
-    for (head, _), values in spread.items():
-        if len(values) >= 2:
-            allowance = SPREAD_TO_ALLOWANCE * statistics.stdev(values)
-            result[head] = max(result.get(head, 0.0), allowance)
+def suggestions(spread: dict[tuple[str, str], list[float]]) -> dict[str, dict[str, float]]:
+    """Head -> suggested allowances: `max_regression` from the overall slice's spread,
+    `slice_max_regression` from its noisiest gated slice (fewer examples, more noise).
+
+    Only (head, slice) pairs with at least 2 seeds count.
+    """
+    result: dict[str, dict[str, float]] = {}
+    for (head, where), values in spread.items():
+        if len(values) < 2:
+            continue
+        allowance = SPREAD_TO_ALLOWANCE * statistics.stdev(values)
+        setting = "max_regression" if where == OVERALL else "slice_max_regression"
+        found = result.setdefault(head, {})
+        found[setting] = max(found.get(setting, 0.0), allowance)
     return result
 
 
@@ -87,9 +96,11 @@ def table(spread: dict[tuple[str, str], list[float]]) -> list[str]:
     return lines
 
 
-def yaml_snippet(suggested: dict[str, float], seeds: int) -> str:
-    lines = [f"# max_regression suggested by `calibrate` over {seeds} seeds (2.83 x the seed-to-seed std)"]
-    lines += [f"{head}: {{max_regression: {value:.4g}}}" for head, value in sorted(suggested.items())]
+def yaml_snippet(suggested: dict[str, dict[str, float]], seeds: int) -> str:
+    lines = [f"# gate allowances suggested by `calibrate` over {seeds} seeds (2.83 x the seed-to-seed std)"]
+    for head, settings in sorted(suggested.items()):
+        fields = ", ".join(f"{name}: {value:.4g}" for name, value in sorted(settings.items()))
+        lines.append(f"{head}: {{{fields}}}")
     return "\n".join(lines) + "\n"
 
 

@@ -202,7 +202,7 @@ TOP_LEVEL_KEYS = (
 DATA_KEYS = ("root", "span_dir", "train_spans", "eval_span")
 FEATURE_KEYS = ("name", "kind", "buckets", "of")
 HEAD_KEYS = ("name", "label", "kind", "classes", "loss", "loss_weight", "huber_delta", "metrics", "gate")
-GATE_KEYS = ("metric", "at_least", "at_most", "max_regression", "min_lift")
+GATE_KEYS = ("metric", "at_least", "at_most", "max_regression", "slice_max_regression", "min_lift")
 SLICE_KEYS = ("features", "gated")
 EVALUATION_KEYS = ("min_slice_examples", "confidence")
 KUBEFLOW_KEYS = ("pipeline_root", "data_root", "serving_dir", "image", "gpu_image", "beam_args", "trainer")
@@ -412,6 +412,13 @@ def _parse_gate(r: _Reader, item: Mapping, field: str, metrics: tuple[str, ...])
     max_regression = r.get(item, "max_regression", f"{field}.max_regression", float, None)
     if max_regression is not None and max_regression < 0:
         raise r.fail(f"{field}.max_regression", max_regression, "the allowed regression is >= 0")
+    slice_max_regression = r.get(item, "slice_max_regression", f"{field}.slice_max_regression", float, None)
+    if slice_max_regression is not None and (max_regression is None or slice_max_regression < 0):
+        raise r.fail(
+            f"{field}.slice_max_regression",
+            slice_max_regression,
+            "the allowed regression on a gated slice is >= 0 and comes with max_regression (the overall one)",
+        )
     min_lift = r.get(item, "min_lift", f"{field}.min_lift", (float, type(None)), DEFAULT_MIN_LIFT)
     if min_lift is not None and not 0 <= min_lift < 1:
         raise r.fail(
@@ -419,7 +426,14 @@ def _parse_gate(r: _Reader, item: Mapping, field: str, metrics: tuple[str, ...])
             min_lift,
             "a fraction of the naive predictor's score in [0, 1), e.g. 0.01; null: no lift rule",
         )
-    return Gate(metric=metric, at_least=at_least, at_most=at_most, max_regression=max_regression, min_lift=min_lift)
+    return Gate(
+        metric=metric,
+        at_least=at_least,
+        at_most=at_most,
+        max_regression=max_regression,
+        slice_max_regression=slice_max_regression,
+        min_lift=min_lift,
+    )
 
 
 def _parse_trainer(r: _Reader, item: Mapping) -> TrainerSettings:

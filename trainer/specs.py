@@ -101,7 +101,10 @@ class Gate:
 
     A floor (`at_least`) or ceiling (`at_most`) on the gate metric; the largest
     allowed regression against the baseline (`max_regression`, in metric
-    units), decided with the confidence interval of the difference; and the
+    units, on the overall slice; `slice_max_regression` on each gated slice,
+    whose seed-to-seed noise is larger because it has fewer examples; None:
+    the overall allowance), decided with the confidence interval of the
+    difference; and the
     smallest relative improvement over the naive predictor (`min_lift`).
     """
 
@@ -109,11 +112,19 @@ class Gate:
     at_least: float | None = None
     at_most: float | None = None
     max_regression: float | None = None
+    slice_max_regression: float | None = None
     min_lift: float | None = DEFAULT_MIN_LIFT  # None: the lift is reported, never gated
 
     @property
     def higher_is_better(self) -> bool:
         return self.metric not in LOWER_IS_BETTER
+
+
+def allowed_regression(gate: Mapping[str, Any], overall: bool) -> float | None:
+    """The allowed regression from a gate's plain-dict form (component parameters are JSON)."""
+    if not overall and gate.get("slice_max_regression") is not None:
+        return gate["slice_max_regression"]
+    return gate.get("max_regression")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,8 +9,9 @@ predictor's scores, and returns per head whether it passes and why. The rules:
 - change: against the baseline, the candidate-minus-baseline difference has a
   confidence interval (TFMA's standard error of the paired difference, a
   t-quantile at `confidence`); the head fails only when the WHOLE interval is
-  worse than `-max_regression`, i.e. when the regression is larger than
-  allowed at that confidence, so seed-to-seed noise does not block a push;
+  worse than `-max_regression` (`slice_max_regression` on gated slices), i.e.
+  when the regression is larger than allowed at that confidence, so
+  seed-to-seed noise does not block a push;
 - lift: on the overall slice, the model must beat the naive predictor by at
   least `min_lift` (relative to the naive score; None: reported, not gated).
 
@@ -25,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.gate.metrics import BASELINE, OVERALL, MetricTable, candidate
+from trainer.specs import allowed_regression
 
 # TFMA computes in float32, the naive score in float64: equal scores may differ by ~1e-7.
 LIFT_TOLERANCE = 1e-6
@@ -135,7 +137,7 @@ def _check(head: Mapping, row: SliceRow, where: str, confidence: float, *, with_
         failures.append(
             f"Head {name}: {key} on slice {where} is {_fmt(row.candidate)}; it must be at most {gate['at_most']:g}."
         )
-    allowed = gate.get("max_regression")
+    allowed = allowed_regression(gate, overall=where == OVERALL)
     if allowed is not None and row.change is not None:
         worse = "fall" if higher else "rise"
         if row.interval is not None:

@@ -37,8 +37,10 @@ def threshold_text(head: Mapping, diff: bool) -> str:
     gate = head["gate"]
     if diff:
         direction = "fall" if gate["at_least"] is not None else "rise"
+        on_slices = gate.get("slice_max_regression")
+        slices = "" if on_slices is None else f", by {on_slices:g} on a gated slice"
         return (
-            f"may {direction} by at most {gate['max_regression']:g} against the baseline "
+            f"may {direction} by at most {gate['max_regression']:g} against the baseline{slices} "
             "(blocks only when the whole interval of the change is beyond that)"
         )
     if gate["at_least"] is not None:

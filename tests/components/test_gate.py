@@ -96,6 +96,19 @@ def test_a_small_slice_never_gates():
     assert not run(big, gated=["origin=LGA"]).passed
 
 
+def test_a_gated_slice_gets_its_own_allowance():
+    # JFK falls by 0.064 (interval -0.084..-0.044): beyond the overall allowance 0.02, inside the slice one 0.065.
+    metrics = table(0.70, 0.70, 0.0, se=0.001) | table(0.679, 0.743, -0.064, se=0.01, count=9000.0, where="origin=JFK")
+    loose_on_slices = {**HEAD, "gate": {**HEAD["gate"], "slice_max_regression": 0.065}}
+    assert run(metrics, gated=["origin=JFK"], head=loose_on_slices).passed
+    (reason,) = run(metrics, gated=["origin=JFK"]).reasons  # no slice allowance: the overall one applies
+    assert "origin=JFK" in reason and "at most 0.02" in reason
+    # The overall slice keeps the tighter allowance.
+    overall_drop = table(0.66, 0.70, -0.04, se=0.001)
+    (reason,) = run(overall_drop, head=loose_on_slices).reasons
+    assert "slice overall" in reason and "at most 0.02" in reason
+
+
 @pytest.mark.parametrize(
     ("kind", "metric", "train", "evaluate", "expected"),
     [

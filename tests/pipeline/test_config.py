@@ -72,6 +72,13 @@ def mutate(raw: dict, change) -> dict:
             "give a ceiling with at_most",
         ),
         (lambda c: c["heads"][0]["gate"].update(min_lift=1.5), "heads[0].gate.min_lift", "in [0, 1)"),
+        (
+            lambda c: (
+                c["heads"][0]["gate"].pop("max_regression") and c["heads"][0]["gate"].update(slice_max_regression=1)
+            ),
+            "heads[0].gate.slice_max_regression",
+            "comes with max_regression",
+        ),
         (lambda c: c["evaluation"].update(confidence=1.2), "evaluation.confidence", "confidence level"),
         (lambda c: c["data"].update(eval_span=11), "data.eval_span", "not in train_spans"),
         (lambda c: c["trainer"].update(batch_size=0), "trainer.batch_size", "must be > 0"),
