@@ -2,28 +2,41 @@
 #
 #   docker build --target cpu -t REGISTRY/multihead-tfx:TAG .      # every component but the Trainer
 #   docker build --target gpu -t REGISTRY/multihead-tfx-gpu:TAG .  # the Trainer (CUDA from wheels)
+#   make image                                                     # here, with podman (container/image.py)
 #
-# Same base as the local runtime (Debian 13, Python 3.13) and the same lock file,
-# installed hash-checked with the same uv; keep in step with pipeline/runtime.py.
-FROM python:3.13-slim-trixie AS cpu
+# BASE_IMAGE: the official Python image by default; `make image` passes a
+# Debian 13 base it builds with mmdebstrap where no registry is reachable. Any
+# Debian 13 image with python3, python3-venv, python3-dev and g++ (or apt to
+# install g++) works. Same lock file and uv as the local runtime
+# (pipeline/runtime.py), installed hash-checked into a venv: Debian's own
+# Python refuses system-wide installs (PEP 668).
+ARG BASE_IMAGE=python:3.13-slim-trixie
+FROM ${BASE_IMAGE} AS cpu
 
 ENV TF_USE_LEGACY_KERAS=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     UV_NO_CACHE=1 \
-    TF_CPP_MIN_LOG_LEVEL=2
+    TF_CPP_MIN_LOG_LEVEL=2 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 
 # g++: pyfarmhash (a TFDV dependency) has no wheel for Python 3.13.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends g++ \
-    && rm -rf /var/lib/apt/lists/*
+RUN command -v g++ >/dev/null \
+    || (apt-get update \
+        && apt-get install -y --no-install-recommends g++ \
+        && rm -rf /var/lib/apt/lists/*)
 
 WORKDIR /pipeline
 COPY requirements.lock ./
+# uv trusts SSL_CERT_FILE, the system bundle (a build behind a TLS-intercepting
+# proxy mounts the host's bundle over it; see container/image.py).
 RUN UV_VERSION="$(sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)" \
+    && python3 -m venv /opt/venv \
     && pip install "uv==${UV_VERSION}" \
-    && uv pip install --system --require-hashes -r requirements.lock
+    && uv pip install --require-hashes -r requirements.lock
 
 COPY setup.py README.md ./
 COPY pipeline ./pipeline
@@ -31,10 +44,10 @@ COPY trainer ./trainer
 COPY components ./components
 COPY schemas ./schemas
 COPY configs ./configs
-RUN uv pip install --system --no-deps .
+RUN uv pip install --no-deps .
 
 FROM cpu AS gpu
 # The `#gpu:` lines of the lock pin tensorflow[and-cuda]'s CUDA wheels, with hashes.
 RUN sed -n 's/^#gpu: //p' requirements.lock > /tmp/gpu.lock \
-    && uv pip install --system --require-hashes -r /tmp/gpu.lock \
+    && uv pip install --require-hashes -r /tmp/gpu.lock \
     && rm /tmp/gpu.lock

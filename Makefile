@@ -8,7 +8,7 @@ DATA_DIR ?= out/data/flights
 FIXTURE_DIR := tests/fixtures/flights
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test calibrate bench-model compile data fixtures lint format lock
+.PHONY: help setup run test calibrate bench-model compile image data fixtures lint format lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,10 @@ test: setup  ## set up and run ruff and the whole test suite
 
 compile: setup  ## compile for Kubeflow Pipelines v2 (CONFIG's kubeflow: section) to out/kubeflow/<name>.json
 	@$(IN_RUNTIME) python -m pipeline.kubeflow --config $(CONFIG)
+
+IMAGE ?= localhost/multihead-tfx:local
+image:  ## build the container image here with podman (TARGET=cpu|gpu; installs podman and runc if missing)
+	@python3 -m container.image --target $(or $(TARGET),cpu) --tag $(IMAGE)
 
 data: setup  ## write the 12 monthly flights spans to DATA_DIR (FRACTION=0.1 for a sample)
 	@$(IN_RUNTIME) python -m pipeline.data.flights --out $(DATA_DIR) --fraction $(or $(FRACTION),1)

@@ -155,14 +155,29 @@ def trainer_resource_spec(resources: TrainerResources):
     return spec
 
 
-def build_kubeflow_pipeline(config: PipelineConfig):
+def local_check_settings(config: PipelineConfig, root: Path, image: str) -> KubeflowSettings:
+    """Settings for `make kfp-check`: the compiled pipeline run on this machine, every path local under
+    `root` (bound into the containers at the same path), the config's own data and Beam arguments, one image."""
+    root = root.resolve()
+    return KubeflowSettings(
+        pipeline_root=str(root),
+        data_root=str(Path(config.data.root).resolve()),
+        serving_dir=str(root / "serving"),
+        image=image,
+        gpu_image=image,
+        beam_args=tuple(config.beam_args),
+        trainer=TrainerResources(cpu=2, memory_gb=8, accelerator="NVIDIA_TESLA_T4", accelerator_count=1),
+    )
+
+
+def build_kubeflow_pipeline(config: PipelineConfig, settings: KubeflowSettings | None = None):
     """The pipeline as KFP sees it; returns (tfx Pipeline, settings)."""
     from google.protobuf import json_format
     from tfx import v1 as tfx
 
     from pipeline.pipeline import create_pipeline, input_config
 
-    settings = parse_kubeflow(config)
+    settings = settings or parse_kubeflow(config)
     remote = kubeflow_pipeline_config(config, settings)
     spans = tfx.dsl.experimental.RuntimeParameter(
         name=INPUT_CONFIG_PARAMETER,
@@ -176,14 +191,18 @@ def build_kubeflow_pipeline(config: PipelineConfig):
     return pipeline, settings
 
 
-def compile_pipeline(config: PipelineConfig, output: Path) -> Path:
+def compile_pipeline(config: PipelineConfig, output: Path, settings: KubeflowSettings | None = None) -> Path:
     """Writes the KFP v2 pipeline job JSON (pipelineSpec + runtimeConfig) to `output`."""
     from tfx import v1 as tfx
 
-    pipeline, settings = build_kubeflow_pipeline(config)
+    pipeline, settings = build_kubeflow_pipeline(config, settings)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
             default_image={"default_image_path": settings.image, TRAINER_ID: settings.gpu_image},
+            # Schema 2.1: the open-source KFP v2 driver fills only ExecutorInput.inputs.parameterValues
+            # (backend/src/v2/driver/resolve.go); with 2.0.0 TFX's entrypoint reads the deprecated
+            # inputs.parameters and every component would run without its execution properties.
+            use_pipeline_spec_2_1=True,
         ),
         output_dir=str(output.parent),
         output_filename=output.name,
@@ -200,11 +219,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "flights.yaml")
     parser.add_argument("--out", type=Path, default=None, help="default: out/kubeflow/<name>.json")
+    parser.add_argument(
+        "--local-root",
+        type=Path,
+        help="compile for `make kfp-check`: local pipeline root and serving folder under this folder, the config's "
+        "own data root and Beam arguments, and --image for every task (the kubeflow: section is not read)",
+    )
+    parser.add_argument("--image", default="localhost/multihead-tfx:local", help="with --local-root")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
         output = (args.out or REPO_ROOT / "out" / "kubeflow" / f"{config.name}.json").resolve()
-        compile_pipeline(config, output)
+        settings = local_check_settings(config, args.local_root, args.image) if args.local_root else None
+        compile_pipeline(config, output, settings)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

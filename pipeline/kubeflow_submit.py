@@ -83,10 +83,10 @@ def read_package(package: Path) -> dict:
 
 def default_input_config(job: dict) -> dict:
     """The input_config compiled in as the parameter's default."""
-    parameters = job.get("runtimeConfig", {}).get("parameters", {})
+    parameters = job.get("runtimeConfig", {}).get("parameterValues", {})  # schema 2.1 (pipeline/kubeflow.py)
     if INPUT_CONFIG_PARAMETER not in parameters:
         raise SubmitError(f"the package has no {INPUT_CONFIG_PARAMETER!r} runtime parameter; recompile it")
-    return json.loads(parameters[INPUT_CONFIG_PARAMETER]["stringValue"])
+    return json.loads(parameters[INPUT_CONFIG_PARAMETER])
 
 
 def span_input_config(template: dict, train_spans: Sequence[int], eval_span: int) -> dict:

@@ -91,7 +91,8 @@ def test_only_the_trainer_asks_for_an_accelerator_and_runs_on_the_gpu_image(comp
 
 
 def test_spans_are_a_runtime_parameter_with_the_config_window_as_default(compiled):
-    value = json.loads(compiled["runtimeConfig"]["parameters"]["input_config"]["stringValue"])
+    assert compiled["pipelineSpec"]["schemaVersion"] == "2.1.0"  # what the open-source KFP v2 driver fills
+    value = json.loads(compiled["runtimeConfig"]["parameterValues"]["input_config"])
     assert value["splits"] == [
         {"name": "train_1", "pattern": "span-9/*"},
         {"name": "train_2", "pattern": "span-10/*"},
