@@ -15,8 +15,10 @@ main job's pipeline root or serving folder):
    head's labels in `--fraction` of the training rows (regression: shuffled
    among the corrupted rows; binary: flipped; multiclass: moved to another
    class), keeps the evaluation span clean, trains with the first seed and
-   gates against the latest blessed clean model: the run must be blocked with
-   that head named; any other head named is compared with its seed spread.
+   gates against the latest model blessed by step 1 (each injected run starts
+   from a copy of step 1's ML Metadata, so no corrupted model becomes a
+   baseline): the run must be blocked with that head named; any other head
+   named is compared with its seed spread.
 
 Prints a Markdown section for bench/RESULTS.md.
 """
@@ -31,42 +33,11 @@ import statistics
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from pipeline.calibrate import gate_values, seeded
 from pipeline.config import PipelineConfig, load_config
+from pipeline.data.corrupt import corrupt_span
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
-
-
-def corrupt_span(source: Path, target: Path, label: str, kind: str, classes: int, fraction: float, seed: int) -> int:
-    """Copies one span folder with `label` corrupted in `fraction` of the rows that have it; returns that count."""
-    import tensorflow as tf
-
-    rng = np.random.default_rng(seed)
-    target.mkdir(parents=True, exist_ok=True)
-    changed = 0
-    for path in sorted(source.glob("*.gz")):
-        examples = [
-            tf.train.Example.FromString(r)
-            for r in tf.data.TFRecordDataset(str(path), compression_type="GZIP").as_numpy_iterator()
-        ]
-        rows = [e for e in examples if label in e.features.feature]
-        chosen = [e for e in rows if rng.random() < fraction]
-        if kind == "regression":
-            values = [e.features.feature[label].float_list.value[0] for e in chosen]
-            for example, value in zip(chosen, rng.permutation(values), strict=True):
-                example.features.feature[label].float_list.value[:] = [float(value)]
-        else:
-            for example in chosen:
-                feature = example.features.feature[label].int64_list
-                old = feature.value[0]
-                feature.value[:] = [1 - old] if kind == "binary" else [(old + int(rng.integers(1, classes))) % classes]
-        changed += len(chosen)
-        with tf.io.TFRecordWriter(str(target / path.name), options="GZIP") as writer:
-            for example in examples:
-                writer.write(example.SerializeToString())
-    return changed
 
 
 def decisions(blessing_uri: str) -> dict:
@@ -137,10 +108,19 @@ def main(argv: list[str] | None = None) -> int:
             retrains.append((first_seed + i, artifacts.blessed, failed))
 
     std = {key: statistics.stdev(v) for key, v in spread.items() if len(v) > 1}
+    # Every injected run starts from the ML Metadata of the seed runs, in its own output root, so
+    # that a corrupted model that passes never becomes the next injected run's baseline.
+    clean_metadata = root / "metadata-before-injections.sqlite"
+    if not clean_metadata.exists():
+        shutil.copyfile(base.metadata_path, clean_metadata)
     injected = []
     heads = {h.name: h for h in base.model.heads}
     for name in args.heads:
         head = heads[name]
+        injected_root = root / f"injected-{name}-{args.fraction:g}"
+        shutil.rmtree(injected_root, ignore_errors=True)
+        injected_root.mkdir(parents=True)
+        shutil.copyfile(clean_metadata, injected_root / "metadata.sqlite")
         data_root = root / f"data-{name}-corrupted"
         changed = 0
         for span in base.data.train_spans:
@@ -157,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         eval_folder = base.data.span_dir.format(span=base.data.eval_span)
         if not (data_root / eval_folder).exists():
             shutil.copytree(Path(base.data.root) / eval_folder, data_root / eval_folder)
-        config = seeded(base.with_data(root=str(data_root)), first_seed)
+        config = seeded(base.with_data(root=str(data_root)), first_seed).with_output_root(injected_root)
+        config = dataclasses.replace(config, serving_root=str(injected_root / "serving"))
         artifacts, decided = run(config)
         named = [h["head"] for h in decided["heads"] if not h["passed"]]
         others = {}
