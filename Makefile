@@ -8,7 +8,7 @@ DATA_DIR ?= out/data/flights
 FIXTURE_DIR := tests/fixtures/flights
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test calibrate bench-model compile image data fixtures lint format lock
+.PHONY: help setup run test calibrate bench-model compile image kfp-check data fixtures lint format lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ compile: setup  ## compile for Kubeflow Pipelines v2 (CONFIG's kubeflow: section
 IMAGE ?= localhost/multihead-tfx:local
 image:  ## build the container image here with podman (TARGET=cpu|gpu; installs podman and runc if missing)
 	@python3 -m container.image --target $(or $(TARGET),cpu) --tag $(IMAGE)
+
+kfp-check: setup image  ## run the compiled Kubeflow pipeline task by task in the image (container/kfp_check.py)
+	@python3 -m container.kfp_check --image $(IMAGE)
 
 data: setup  ## write the 12 monthly flights spans to DATA_DIR (FRACTION=0.1 for a sample)
 	@$(IN_RUNTIME) python -m pipeline.data.flights --out $(DATA_DIR) --fraction $(or $(FRACTION),1)

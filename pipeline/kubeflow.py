@@ -184,7 +184,7 @@ def build_kubeflow_pipeline(config: PipelineConfig, settings: KubeflowSettings |
         ptype=str,
         default=json_format.MessageToJson(input_config(remote), indent=None, sort_keys=True),
     )
-    pipeline = create_pipeline(remote, spans=spans)
+    pipeline = create_pipeline(remote, spans=spans, baseline_from_serving=True)
     for component in pipeline.components:
         if component.id == TRAINER_ID:
             component.with_platform_config(trainer_resource_spec(settings.trainer))

@@ -17,6 +17,7 @@ from components import pusher as atomic_pusher
 from components.example_gate import ExampleGate
 from components.gate.component import HeadGate
 from components.report.component import PerHeadReport
+from components.served_baseline import EvaluatorExecutor, ServedBaseline
 from pipeline.config import PipelineConfig
 from pipeline.eval_config import build_eval_config
 from pipeline.outcome import report_config
@@ -56,11 +57,15 @@ def create_pipeline(
     spans: example_gen_pb2.Input | tfx.dsl.experimental.RuntimeParameter | None = None,
     metadata_connection_config=None,
     enable_cache: bool = True,
+    baseline_from_serving: bool = False,
 ) -> tfx.dsl.Pipeline:
     """ImportExampleGen -> validation gate -> Transform -> Trainer -> Evaluator -> head gate -> Pusher.
 
     `spans` defaults to the config's window; the Kubeflow compiler passes a
     RuntimeParameter holding the same Input proto as JSON, so runs can move it.
+    The baseline is the latest blessed model from ML Metadata (TFX's
+    resolver), or with `baseline_from_serving` the model the serving directory
+    holds (components/served_baseline.py: Kubeflow has no resolver executors).
     """
     train_splits = train_split_names(len(config.data.train_spans))
     eval_split = EVAL_SPLIT
@@ -102,11 +107,14 @@ def create_pipeline(
         custom_config=custom_config,
     )
 
-    baseline_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+    if baseline_from_serving:
+        baseline_resolver = ServedBaseline(serving_dir=str(config.serving_dir)).with_id("served_baseline")
+    else:
+        baseline_resolver = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        ).with_id("latest_blessed_model_resolver")
 
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
@@ -115,6 +123,8 @@ def create_pipeline(
         eval_config=build_eval_config(config),
         example_splits=[eval_split],
     )
+    if baseline_from_serving:  # an empty baseline (nothing served yet) is no baseline
+        evaluator.executor_spec = executor_spec.BeamExecutorSpec(EvaluatorExecutor)
 
     heads_and_gates = json.dumps(report_config(config), sort_keys=True)  # read by the gate and the report
     head_gate = HeadGate(

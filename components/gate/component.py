@@ -21,6 +21,7 @@ from tfx.types import artifact_utils
 
 from components.gate import decide, naive
 from components.gate.metrics import OVERALL, MetricTable, load_estimates, slice_columns
+from components.served_baseline import has_model
 
 DECISIONS_FILE = "gate.json"
 EVAL_SPLIT = "eval"
@@ -102,7 +103,7 @@ def HeadGate(  # noqa: N802 (a component class name)
     # The properties TFX's Evaluator writes: the resolver and the Pusher read them.
     blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
     blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
-    if baseline_model is not None:
+    if has_model(baseline_model):  # an empty ServedBaseline output: no baseline (Kubeflow's first run)
         blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY, baseline_model.uri)
         blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY, baseline_model.id)
     marker = constants.BLESSED_FILE_NAME if blessed else constants.NOT_BLESSED_FILE_NAME

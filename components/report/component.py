@@ -16,6 +16,7 @@ from tfx.types.artifact import Artifact
 from components.gate.component import DECISIONS_FILE
 from components.report.render import render_html
 from components.report.summary import build_summary
+from components.served_baseline import has_model
 
 HTML_FILE = "report.html"
 JSON_FILE = "summary.json"
@@ -24,7 +25,9 @@ JSON_FILE = "summary.json"
 class HeadReport(Artifact):
     """The per-head report of one evaluation: report.html and summary.json."""
 
-    TYPE_NAME = "multihead.HeadReport"  # KFP v2 wants "<namespace>.<Name>"
+    # KFP v2 wants "<namespace>.<Name>", and TFX's container entrypoint imports that title as a class
+    # path: `components` answers it (components/__init__.py), or a Kubeflow task fails to load the type.
+    TYPE_NAME = "components.HeadReport"
 
 
 def write_report(summary: dict, directory: str, min_examples: int) -> tuple[str, str]:
@@ -57,7 +60,7 @@ def PerHeadReport(  # noqa: N802 (a component class name)
     identity = {
         "pipeline": pipeline_name,
         "model": model.uri,
-        "baseline model": baseline_model.uri if baseline_model is not None else "none (first blessed model)",
+        "baseline model": baseline_model.uri if has_model(baseline_model) else "none (first blessed model)",
         "data spans": ", ".join(f"{s['name']}: {s['pattern']}" for s in json.loads(spans)["splits"]) if spans else "",
         "evaluation (tfma.load_eval_result)": evaluation.uri,
         "blessing": blessing.uri,

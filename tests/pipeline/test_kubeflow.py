@@ -63,9 +63,11 @@ def test_task_graph_gates_the_pusher_on_the_head_gate(compiled):
     }
     assert pusher["model"]["taskOutputArtifact"]["producerTask"] == "Trainer"
     evaluator = graph["Evaluator"]["inputs"]["artifacts"]
-    assert (
-        evaluator["baseline_model"]["taskOutputArtifact"]["producerTask"]
-        == "latest_blessed_model_resolver-model-resolver"
+    # The open-source KFP v2 backend runs no resolver executors: the baseline is the served model.
+    assert evaluator["baseline_model"]["taskOutputArtifact"]["producerTask"] == "served_baseline"
+    assert all("resolver" not in e for e in executors(compiled).values())
+    assert executors(compiled)["Evaluator_executor"]["container"]["args"][1] == (
+        "components.served_baseline.EvaluatorExecutor"
     )
     assert "ExampleGate" in graph["Transform"]["dependentTasks"]  # nothing trains on data that failed validation
 
@@ -79,7 +81,7 @@ def test_only_the_trainer_asks_for_an_accelerator_and_runs_on_the_gpu_image(comp
     containers = {
         name.removesuffix("_executor"): e["container"] for name, e in executors(compiled).items() if "container" in e
     }
-    assert "Trainer" in containers and len(containers) == 11  # every component but the resolver
+    assert "Trainer" in containers and len(containers) == 12  # every task runs a container
     for name, container in containers.items():
         if name == "Trainer":
             assert container["image"] == settings.gpu_image

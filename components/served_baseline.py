@@ -1,0 +1,65 @@
+"""ServedBaseline: the model now serving, as the baseline, on Kubeflow Pipelines.
+
+The open-source Kubeflow Pipelines v2 backend does not run resolver
+executors (its Argo compiler answers "resolver executors not implemented",
+backend/src/v2/compiler/argocompiler/dag.go), so TFX's latest-blessed-model
+resolver cannot find the baseline there. This component does it from files:
+the newest version the Pusher wrote under the serving directory (pushed only
+when every head passed) is copied into its Model output, laid out as TFX
+lays out a Trainer's model. With nothing pushed yet the output stays empty,
+and the Evaluator executor below, the gate and the report treat an empty
+model as "no baseline" (a first run). LocalDagRunner keeps TFX's resolver,
+which reads ML Metadata.
+"""
+
+import os  # no `from __future__ import annotations`: TFX reads the type hints
+
+from tfx import v1 as tfx
+from tfx.components.evaluator import executor as tfx_evaluator
+from tfx.dsl.component.experimental.annotations import OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.dsl.io import fileio
+from tfx.types import standard_component_specs
+from tfx.utils import io_utils, path_utils
+
+SERVED_VERSION_PROPERTY = "served_version"
+
+
+def newest_version(serving_dir: str) -> str | None:
+    """The newest complete version folder (numeric name) under serving_dir, local or object storage."""
+    if not fileio.isdir(serving_dir):
+        return None
+    names = [name.rstrip("/") for name in fileio.listdir(serving_dir)]
+    versions = [name for name in names if name.isdigit()]
+    return os.path.join(serving_dir, max(versions, key=int)) if versions else None
+
+
+def has_model(model: tfx.types.standard_artifacts.Model | None) -> bool:
+    """False for None and for a ServedBaseline output left empty (nothing served yet)."""
+    if model is None:
+        return False
+    return fileio.exists(os.path.join(path_utils.serving_model_path(model.uri), "saved_model.pb"))
+
+
+@component
+def ServedBaseline(  # noqa: N802 (a component class name)
+    model: OutputArtifact[tfx.types.standard_artifacts.Model],
+    serving_dir: Parameter[str],
+) -> None:
+    """Copies the newest pushed version into `model`; leaves it empty when nothing was pushed."""
+    version = newest_version(serving_dir)
+    if version is None:
+        print(f"[baseline] nothing served under {serving_dir}: no baseline (a first run)")
+        return
+    io_utils.copy_dir(version, path_utils.serving_model_dir(model.uri))
+    model.set_string_custom_property(SERVED_VERSION_PROPERTY, version)
+    print(f"[baseline] the served model {version} is the baseline")
+
+
+class EvaluatorExecutor(tfx_evaluator.Executor):
+    """TFX's Evaluator, with an empty baseline (ServedBaseline on a first run) treated as none."""
+
+    def Do(self, input_dict: dict, output_dict: dict, exec_properties: dict) -> None:  # noqa: N802 (TFX's name)
+        key = standard_component_specs.BASELINE_MODEL_KEY
+        baselines = [model for model in input_dict.get(key) or [] if has_model(model)]
+        super().Do({**input_dict, key: baselines}, output_dict, exec_properties)

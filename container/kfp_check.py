@@ -1,0 +1,267 @@
+"""`make kfp-check`: the compiled Kubeflow pipeline, executed task by task in the built image.
+
+    python3 -m container.kfp_check [--root out/kfp-check] [--image localhost/multihead-tfx:local]
+
+A test of our compiled output, not an orchestrator. For each run it walks the
+compiled spec's DAG in dependency order and, for each task, builds the
+ExecutorInput the open-source Kubeflow Pipelines v2 driver builds
+(kubeflow/pipelines backend/src/v2/driver: `inputs.parameterValues` from
+constants and pipeline parameters, input artifacts with their type, URI and
+the metadata their producer wrote, output artifacts under
+`<pipeline root>/<run>/<task>/<output>`, the `outputFile` beside them), then
+runs the task's own command and arguments in the image with podman (no
+network; the check's folder bound at the same path) and reads back the
+ExecutorOutput the task wrote, as the launcher does. Executor kinds the
+open-source backend does not run (resolver, importer-less queries) stop the
+check with the backend's own message.
+
+Three runs of the flights fixture in one pipeline root:
+  1. first: train on span 1, evaluate on span 2: no baseline, pushed;
+  2. next window: train on span 2, evaluate on span 3: the first model,
+     now serving, is the baseline, and every gated head is compared with it;
+  3. corrupted: train on span 102 (span 2 with every delay_band label wrong),
+     evaluate on span 3: blocked, with delay_band named.
+
+What it does not do (README, "Kubeflow"): no cluster, API server or Argo; no
+object storage (a local folder stands in for the pipeline root); no caching;
+tasks run one at a time; resource requests (the Trainer's GPU) are not
+enforced; the ML Metadata a cluster keeps is stood in for by the artifact
+records this harness passes along.
+
+Stdlib only: it runs on the host, where podman is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from container.image import DEFAULT_TAG, ImageError, ensure_podman, podman_env
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ROOT = REPO_ROOT / "out" / "kfp-check"
+EXECUTOR_INPUT_PLACEHOLDER = "{{$}}"
+CORRUPTED_HEAD = "delay_band"  # container/kfp_prepare.py corrupts it in span 102
+
+
+class CheckError(Exception):
+    """The compiled pipeline failed the check; the message names the task and the cause."""
+
+
+@dataclasses.dataclass
+class Run:
+    name: str
+    input_config: dict
+    artifacts: dict[tuple[str, str], list[dict]] = dataclasses.field(default_factory=dict)
+
+
+def log(message: str) -> None:
+    print(f"[kfp-check] {message}", file=sys.stderr, flush=True)
+
+
+def window(train: list[int], evaluate: int) -> dict:
+    """The `input_config` runtime parameter for one window (as pipeline/kubeflow_submit.py builds it)."""
+    splits = [{"name": f"train_{i}", "pattern": f"span-{span}/*"} for i, span in enumerate(train, 1)]
+    return {"splits": [*splits, {"name": "eval", "pattern": f"span-{evaluate}/*"}]}
+
+
+def dependency_order(tasks: dict[str, dict]) -> list[str]:
+    """Task names, each after every task it depends on (ties by name, so the order is stable)."""
+    needs = {}
+    for name, task in tasks.items():
+        producers = {
+            source["taskOutputArtifact"]["producerTask"]
+            for source in task.get("inputs", {}).get("artifacts", {}).values()
+            if "taskOutputArtifact" in source
+        }
+        needs[name] = set(task.get("dependentTasks", [])) | producers
+    order: list[str] = []
+    while needs:
+        ready = sorted(name for name, waiting in needs.items() if not waiting - set(order))
+        if not ready:
+            raise CheckError(f"the DAG has a cycle among {sorted(needs)}")
+        order += ready
+        for name in ready:
+            del needs[name]
+    return order
+
+
+def parameter_values(task: dict, pipeline_parameters: dict[str, Any]) -> dict[str, Any]:
+    values = {}
+    for name, source in task.get("inputs", {}).get("parameters", {}).items():
+        if "runtimeValue" in source:
+            values[name] = source["runtimeValue"]["constant"]
+        elif "componentInputParameter" in source:
+            values[name] = pipeline_parameters[source["componentInputParameter"]]
+        else:
+            raise CheckError(f"parameter {name}: source {sorted(source)} is not handled by this check")
+    return values
+
+
+def executor_input(
+    task_name: str, task: dict, component: dict, run: Run, pipeline_root: Path, parameters: dict
+) -> dict:
+    """What the v2 driver hands the task (backend/src/v2/driver/driver.go, provisionOutputs)."""
+    inputs: dict[str, Any] = {"parameterValues": parameter_values(task, parameters), "artifacts": {}}
+    for name, source in task.get("inputs", {}).get("artifacts", {}).items():
+        producer = source["taskOutputArtifact"]
+        produced = run.artifacts[(producer["producerTask"], producer["outputArtifactKey"])]
+        inputs["artifacts"][name] = {"artifacts": produced}
+    task_root = pipeline_root / run.name / task_name
+    outputs: dict[str, Any] = {"artifacts": {}, "outputFile": str(task_root / "output_metadata.json")}
+    for name, spec in component.get("outputDefinitions", {}).get("artifacts", {}).items():
+        artifact = {"name": name, "uri": str(task_root / name), "type": spec["artifactType"], "metadata": {}}
+        outputs["artifacts"][name] = {"artifacts": [artifact]}
+    return {"inputs": inputs, "outputs": outputs}
+
+
+def container_argv(container: dict, invocation: dict, image: str, root: Path) -> list[str]:
+    arguments = [*container.get("command", []), *container.get("args", [])]
+    text = json.dumps(invocation)
+    resolved = [text if a == EXECUTOR_INPUT_PLACEHOLDER else a for a in arguments]
+    left = [a for a in resolved if a != text and "{{$" in a]
+    if left:
+        raise CheckError(f"placeholders this check does not fill: {left}")
+    return ["podman", "run", "--rm", "--network=none", "--volume", f"{root}:{root}", image, *resolved]
+
+
+def published(invocation: dict, executor_output: dict, next_id: int) -> tuple[dict[str, list[dict]], int]:
+    """Output artifacts as the launcher publishes them: provisioned URI and type, the executor's metadata,
+    and an id (as ML Metadata would give) in the name."""
+    result = {}
+    for name, provisioned in invocation["outputs"]["artifacts"].items():
+        written = executor_output.get("artifacts", {}).get(name, {}).get("artifacts", [])
+        artifacts = []
+        for i, artifact in enumerate(provisioned["artifacts"]):
+            metadata = written[i].get("metadata", {}) if i < len(written) else {}
+            artifacts.append({**artifact, "name": str(next_id), "metadata": metadata})
+            next_id += 1
+        result[name] = artifacts
+    return result, next_id
+
+
+def execute(spec: dict, run: Run, image: str, root: Path, next_id: int) -> int:
+    pipeline = spec["pipelineSpec"]
+    executors = pipeline["deploymentSpec"]["executors"]
+    tasks = pipeline["root"]["dag"]["tasks"]
+    pipeline_root = Path(spec["runtimeConfig"]["gcsOutputDirectory"])
+    parameters = {**spec["runtimeConfig"].get("parameterValues", {}), "input_config": json.dumps(run.input_config)}
+    for task_name in dependency_order(tasks):
+        task = tasks[task_name]
+        component = pipeline["components"][task["componentRef"]["name"]]
+        executor = executors[component["executorLabel"]]
+        if "container" not in executor:
+            kind = next(iter(executor))
+            raise CheckError(
+                f"task {task_name}: a {kind!r} executor; the open-source Kubeflow Pipelines v2 backend runs only "
+                "container and importer executors ('resolver executors not implemented', "
+                "backend/src/v2/compiler/argocompiler/dag.go)"
+            )
+        invocation = executor_input(task_name, task, component, run, pipeline_root, parameters)
+        task_root = pipeline_root / run.name / task_name
+        task_root.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        argv = container_argv(executor["container"], invocation, image, root)
+        with open(task_root / "task.log", "w", encoding="utf-8") as handle:
+            code = subprocess.run(argv, env=podman_env(), stdout=handle, stderr=subprocess.STDOUT).returncode
+        if code != 0:
+            tail = "\n".join((task_root / "task.log").read_text(errors="replace").splitlines()[-25:])
+            raise CheckError(f"run {run.name}, task {task_name}: exit {code}; the end of {task_root}/task.log:\n{tail}")
+        output_file = Path(invocation["outputs"]["outputFile"])
+        executor_output = json.loads(output_file.read_text()) if output_file.exists() else {}
+        outputs, next_id = published(invocation, executor_output, next_id)
+        for name, artifacts in outputs.items():
+            run.artifacts[(task_name, name)] = artifacts
+        log(f"run {run.name}: {task_name} done in {time.monotonic() - started:.0f} s")
+    return next_id
+
+
+def metadata_of(run: Run, task: str, output: str) -> dict:
+    return run.artifacts[(task, output)][0]["metadata"]
+
+
+def gate_decisions(run: Run) -> dict:
+    from_gate = run.artifacts[("HeadGate", "blessing")][0]
+    return json.loads((Path(from_gate["uri"]) / "gate.json").read_text())
+
+
+def check_runs(runs: dict[str, Run], served_before: dict[str, list[str]]) -> list[str]:
+    """The three expectations of the module docstring; returns the failures as sentences."""
+    failures = []
+    first, second, corrupted = runs["first"], runs["next-window"], runs["corrupted"]
+    if metadata_of(first, "Pusher", "pushed_model").get("pushed") != 1:
+        failures.append("run first: the model was not pushed")
+    baseline = metadata_of(second, "served_baseline", "model").get("served_version")
+    if not baseline or baseline not in served_before["next-window"]:
+        failures.append(f"run next-window: the baseline {baseline!r} is not the model the first run pushed")
+    rows = [row for head in gate_decisions(second)["heads"] for row in head["rows"] if not row["too_small"]]
+    if not rows or any(row["baseline"] is None for row in rows):
+        failures.append("run next-window: the gate has no baseline value for every head and gated slice")
+    decided = gate_decisions(corrupted)
+    failed = [head["head"] for head in decided["heads"] if not head["passed"]]
+    if decided["blessed"] or CORRUPTED_HEAD not in failed:
+        failures.append(
+            f"run corrupted: expected blocked on {CORRUPTED_HEAD}; blessed={decided['blessed']}, failed={failed}"
+        )
+    if metadata_of(corrupted, "Pusher", "pushed_model").get("pushed") == 1:
+        failures.append("run corrupted: the Pusher pushed a blocked model")
+    return failures
+
+
+def served_versions(serving: Path) -> list[str]:
+    return sorted(str(p) for p in serving.iterdir() if p.name.isdigit()) if serving.is_dir() else []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="emptied first")
+    parser.add_argument("--image", default=DEFAULT_TAG, help="built by `make image`")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    try:
+        ensure_podman()
+        if subprocess.run(["podman", "image", "exists", args.image], env=podman_env()).returncode != 0:
+            raise CheckError(f"no image {args.image}; build it with `make image`")
+        if root.exists():
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+        prepare = ["python3", "-m", "pipeline.runtime", "exec", "--", "python", "-m", "container.kfp_prepare"]
+        if subprocess.run([*prepare, "--root", str(root), "--image", args.image], cwd=REPO_ROOT).returncode != 0:
+            raise CheckError("could not compile the pipeline or write the check's data (see above)")
+        spec = json.loads((root / "pipeline.json").read_text())
+        tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
+        log(f"pipeline spec schema {spec['pipelineSpec']['schemaVersion']}, {len(tasks)} tasks")
+        runs = {
+            "first": Run("first", window([1], 2)),
+            "next-window": Run("next-window", window([2], 3)),
+            "corrupted": Run("corrupted", window([102], 3)),
+        }
+        served_before, next_id = {}, 1
+        started = time.monotonic()
+        for run in runs.values():
+            served_before[run.name] = served_versions(root / "serving")
+            next_id = execute(spec, run, args.image, root, next_id)
+            decided = gate_decisions(run)
+            failed = [h["head"] for h in decided["heads"] if not h["passed"]]
+            pushed = metadata_of(run, "Pusher", "pushed_model").get("pushed") == 1
+            log(f"run {run.name}: {'PUSHED' if pushed else 'NOT PUSHED'}; heads failed: {', '.join(failed) or 'none'}")
+        failures = check_runs(runs, served_before)
+    except (CheckError, ImageError) as err:
+        log(f"FAILED: {err}")
+        return 1
+    if failures:
+        log("FAILED:\n  " + "\n  ".join(failures))
+        return 1
+    log(f"passed: 3 runs of the compiled pipeline in {time.monotonic() - started:.0f} s; tasks' logs under {root}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
