@@ -35,11 +35,16 @@ def tree_digest(directory: Path) -> str:
     return digest.hexdigest()
 
 
+def is_version_name(name: str) -> bool:
+    """A complete pushed version: a numeric folder name (partial copies are hidden)."""
+    return name.isdigit()
+
+
 def pushed_versions(base: Path) -> list[Path]:
-    """Complete versions, oldest first (numeric names, no partial folders)."""
+    """Complete versions, oldest first."""
     if not base.is_dir():
         return []
-    return sorted((p for p in base.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    return sorted((p for p in base.iterdir() if p.is_dir() and is_version_name(p.name)), key=lambda p: int(p.name))
 
 
 def push_atomically(model_dir: Path, base: Path) -> tuple[Path, bool]:

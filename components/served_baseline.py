@@ -22,15 +22,17 @@ from tfx.dsl.io import fileio
 from tfx.types import standard_component_specs
 from tfx.utils import io_utils, path_utils
 
+from components.pusher import is_version_name
+
 SERVED_VERSION_PROPERTY = "served_version"
 
 
 def newest_version(serving_dir: str) -> str | None:
-    """The newest complete version folder (numeric name) under serving_dir, local or object storage."""
+    """The newest complete version the Pusher wrote under serving_dir, local or object storage."""
     if not fileio.isdir(serving_dir):
         return None
     names = [name.rstrip("/") for name in fileio.listdir(serving_dir)]
-    versions = [name for name in names if name.isdigit()]
+    versions = [name for name in names if is_version_name(name)]
     return os.path.join(serving_dir, max(versions, key=int)) if versions else None
 
 

@@ -11,16 +11,16 @@ the metadata their producer wrote, output artifacts under
 `<pipeline root>/<run>/<task>/<output>`, the `outputFile` beside them), then
 runs the task's own command and arguments in the image with podman (no
 network; the check's folder bound at the same path) and reads back the
-ExecutorOutput the task wrote, as the launcher does. Executor kinds the
-open-source backend does not run (resolver, importer-less queries) stop the
-check with the backend's own message.
+ExecutorOutput the task wrote, as the launcher does. Any executor that is
+not a container (a resolver, which the open-source backend does not run, or
+an importer) stops the check and names the task.
 
 Three runs of the flights fixture in one pipeline root:
   1. first: train on span 1, evaluate on span 2: no baseline, pushed;
   2. next window: train on span 2, evaluate on span 3: the first model,
      now serving, is the baseline, and every gated head is compared with it;
-  3. corrupted: train on span 102 (span 2 with every delay_band label wrong),
-     evaluate on span 3: blocked, with delay_band named.
+  3. corrupted: train on span 102 (span 2 with one head's labels all wrong,
+     container/kfp_prepare.py), evaluate on span 3: blocked, that head named.
 
 What it does not do (README, "Kubeflow"): no cluster, API server or Argo; no
 object storage (a local folder stands in for the pipeline root); no caching;
@@ -48,7 +48,8 @@ from container.image import DEFAULT_TAG, ImageError, ensure_podman, podman_env
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO_ROOT / "out" / "kfp-check"
 EXECUTOR_INPUT_PLACEHOLDER = "{{$}}"
-CORRUPTED_HEAD = "delay_band"  # container/kfp_prepare.py corrupts it in span 102
+SPEC_FILE = "pipeline.json"  # both written under --root by container/kfp_prepare.py
+FACTS_FILE = "check.json"
 
 
 class CheckError(Exception):
@@ -160,9 +161,9 @@ def execute(spec: dict, run: Run, image: str, root: Path, next_id: int) -> int:
         if "container" not in executor:
             kind = next(iter(executor))
             raise CheckError(
-                f"task {task_name}: a {kind!r} executor; the open-source Kubeflow Pipelines v2 backend runs only "
-                "container and importer executors ('resolver executors not implemented', "
-                "backend/src/v2/compiler/argocompiler/dag.go)"
+                f"task {task_name}: a {kind!r} executor; this check runs container executors only, and the "
+                "open-source Kubeflow Pipelines v2 backend does not run resolvers ('resolver executors not "
+                "implemented', backend/src/v2/compiler/argocompiler/dag.go)"
             )
         invocation = executor_input(task_name, task, component, run, pipeline_root, parameters)
         task_root = pipeline_root / run.name / task_name
@@ -187,36 +188,37 @@ def metadata_of(run: Run, task: str, output: str) -> dict:
     return run.artifacts[(task, output)][0]["metadata"]
 
 
-def gate_decisions(run: Run) -> dict:
+def gate_decisions(run: Run, facts: dict) -> dict:
     from_gate = run.artifacts[("HeadGate", "blessing")][0]
-    return json.loads((Path(from_gate["uri"]) / "gate.json").read_text())
+    return json.loads((Path(from_gate["uri"]) / facts["decisions_file"]).read_text())
 
 
-def check_runs(runs: dict[str, Run], served_before: dict[str, list[str]]) -> list[str]:
+def check_runs(runs: dict[str, Run], facts: dict) -> list[str]:
     """The three expectations of the module docstring; returns the failures as sentences."""
     failures = []
     first, second, corrupted = runs["first"], runs["next-window"], runs["corrupted"]
-    if metadata_of(first, "Pusher", "pushed_model").get("pushed") != 1:
+    pushed_first = metadata_of(first, "Pusher", "pushed_model")
+    if pushed_first.get("pushed") != 1:
         failures.append("run first: the model was not pushed")
     baseline = metadata_of(second, "served_baseline", "model").get("served_version")
-    if not baseline or baseline not in served_before["next-window"]:
-        failures.append(f"run next-window: the baseline {baseline!r} is not the model the first run pushed")
-    rows = [row for head in gate_decisions(second)["heads"] for row in head["rows"] if not row["too_small"]]
+    if not baseline or baseline != pushed_first.get("pushed_destination"):
+        failures.append(
+            f"run next-window: the baseline {baseline!r} is not the version the first run pushed "
+            f"({pushed_first.get('pushed_destination')!r})"
+        )
+    rows = [row for head in gate_decisions(second, facts)["heads"] for row in head["rows"] if not row["too_small"]]
     if not rows or any(row["baseline"] is None for row in rows):
         failures.append("run next-window: the gate has no baseline value for every head and gated slice")
-    decided = gate_decisions(corrupted)
+    decided = gate_decisions(corrupted, facts)
     failed = [head["head"] for head in decided["heads"] if not head["passed"]]
-    if decided["blessed"] or CORRUPTED_HEAD not in failed:
+    if decided["blessed"] or facts["corrupted_head"] not in failed:
         failures.append(
-            f"run corrupted: expected blocked on {CORRUPTED_HEAD}; blessed={decided['blessed']}, failed={failed}"
+            f"run corrupted: expected blocked on {facts['corrupted_head']}; "
+            f"blessed={decided['blessed']}, failed={failed}"
         )
     if metadata_of(corrupted, "Pusher", "pushed_model").get("pushed") == 1:
         failures.append("run corrupted: the Pusher pushed a blocked model")
     return failures
-
-
-def served_versions(serving: Path) -> list[str]:
-    return sorted(str(p) for p in serving.iterdir() if p.name.isdigit()) if serving.is_dir() else []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,24 +237,24 @@ def main(argv: list[str] | None = None) -> int:
         prepare = ["python3", "-m", "pipeline.runtime", "exec", "--", "python", "-m", "container.kfp_prepare"]
         if subprocess.run([*prepare, "--root", str(root), "--image", args.image], cwd=REPO_ROOT).returncode != 0:
             raise CheckError("could not compile the pipeline or write the check's data (see above)")
-        spec = json.loads((root / "pipeline.json").read_text())
+        spec = json.loads((root / SPEC_FILE).read_text())
+        facts = json.loads((root / FACTS_FILE).read_text())
         tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
         log(f"pipeline spec schema {spec['pipelineSpec']['schemaVersion']}, {len(tasks)} tasks")
         runs = {
             "first": Run("first", window([1], 2)),
             "next-window": Run("next-window", window([2], 3)),
-            "corrupted": Run("corrupted", window([102], 3)),
+            "corrupted": Run("corrupted", window([facts["corrupted_span"]], 3)),
         }
-        served_before, next_id = {}, 1
+        next_id = 1
         started = time.monotonic()
         for run in runs.values():
-            served_before[run.name] = served_versions(root / "serving")
             next_id = execute(spec, run, args.image, root, next_id)
-            decided = gate_decisions(run)
+            decided = gate_decisions(run, facts)
             failed = [h["head"] for h in decided["heads"] if not h["passed"]]
             pushed = metadata_of(run, "Pusher", "pushed_model").get("pushed") == 1
             log(f"run {run.name}: {'PUSHED' if pushed else 'NOT PUSHED'}; heads failed: {', '.join(failed) or 'none'}")
-        failures = check_runs(runs, served_before)
+        failures = check_runs(runs, facts)
     except (CheckError, ImageError) as err:
         log(f"FAILED: {err}")
         return 1

@@ -4,29 +4,32 @@
 
 Writes under `--root`: `data/` (the flights fixture's spans, plus span-102, a
 copy of span 2 with every `delay_band` training label moved to another
-class) and `pipeline.json`, the fixture pipeline compiled for Kubeflow
+class), `pipeline.json`, the fixture pipeline compiled for Kubeflow
 Pipelines v2 with that data root, a pipeline root and serving folder under
-`--root`, and the image for every task. container/kfp_check.py runs it.
+`--root`, and the image for every task, and `check.json`, the names
+container/kfp_check.py (stdlib only, on the host) needs from this project.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
 
+from container.kfp_check import FACTS_FILE, SPEC_FILE
 from pipeline.config import REPO_ROOT, load_config
 
 FIXTURE_CONFIG = REPO_ROOT / "tests" / "e2e" / "flights_fixture.yaml"
 FIXTURE_DATA = REPO_ROOT / "tests" / "fixtures" / "flights"
 CORRUPTED_HEAD = "delay_band"
 CORRUPTED_SPAN = 102  # span 2's rows, CORRUPTED_HEAD's labels all wrong
-SPEC_FILE = "pipeline.json"
 
 
 def prepare(root: Path, image: str) -> Path:
     """Data and compiled spec under `root`; returns the spec's path."""
+    from components.gate.component import DECISIONS_FILE
     from pipeline.data.corrupt import corrupt_span
     from pipeline.kubeflow import compile_pipeline, local_check_settings
 
@@ -39,6 +42,8 @@ def prepare(root: Path, image: str) -> Path:
     config = load_config(FIXTURE_CONFIG).with_data(root=data)
     head = next(h for h in config.model.heads if h.name == CORRUPTED_HEAD)
     corrupt_span(data / "span-2", data / f"span-{CORRUPTED_SPAN}", head.label, head.kind, len(head.classes), 1.0, 0)
+    facts = {"corrupted_head": CORRUPTED_HEAD, "corrupted_span": CORRUPTED_SPAN, "decisions_file": DECISIONS_FILE}
+    (root / FACTS_FILE).write_text(json.dumps(facts, indent=2) + "\n")
     return compile_pipeline(config, root / SPEC_FILE, local_check_settings(config, root, image))
 
 
