@@ -159,3 +159,17 @@ def test_pushed_model_serves_raw_examples_like_the_trained_model(runs, flights_f
             rtol=1e-5,
             atol=1e-5,
         )
+
+
+def test_an_example_served_alone_gets_the_output_it_gets_in_a_batch(runs, flights_fixture_dir):
+    """TFMA batches examples as Beam bundles them; one-row batches must not change outputs."""
+    _, artifacts, _, _ = runs["clean"]
+    files = sorted(str(p) for p in (flights_fixture_dir / "span-3").glob("*.gz"))
+    raw = [record.numpy() for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(64)]
+    serve = tf.saved_model.load(artifacts.pushed_destination).signatures["serving_default"]
+    batched = {name: value.numpy() for name, value in serve(examples=tf.constant(raw)).items()}
+    for row, record in enumerate(raw):
+        alone = serve(examples=tf.constant([record]))
+        for name, value in alone.items():
+            assert value.shape[0] == 1
+            np.testing.assert_array_equal(value.numpy()[0], batched[name][row], err_msg=f"{name}, row {row}")
