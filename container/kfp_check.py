@@ -20,7 +20,9 @@ Three runs of the flights fixture in one pipeline root:
   2. next window: train on span 2, evaluate on span 3: the first model,
      now serving, is the baseline, and every gated head is compared with it;
   3. corrupted: train on span 102 (span 2 with one head's labels all wrong,
-     container/kfp_prepare.py), evaluate on span 3: blocked, that head named.
+     container/kfp_prepare.py), evaluate on span 3: blocked, that head named;
+and in every run the report's HTML and Markdown, as files at the URIs of its
+`system.HTML` and `system.Markdown` outputs (what the Kubeflow UI renders).
 
 What it does not do (README, "Kubeflow"): no cluster, API server or Argo; no
 object storage (a local folder stands in for the pipeline root); no caching;
@@ -218,6 +220,11 @@ def check_runs(runs: dict[str, Run], facts: dict) -> list[str]:
         )
     if metadata_of(corrupted, "Pusher", "pushed_model").get("pushed") == 1:
         failures.append("run corrupted: the Pusher pushed a blocked model")
+    for run in runs.values():  # a file at the artifact's URI is what the KFP UI renders
+        for output, start in (("report_html", "<!DOCTYPE html>"), ("report_markdown", "# ")):
+            path = Path(run.artifacts[("PerHeadReport", output)][0]["uri"])
+            if not path.is_file() or not path.read_text(errors="replace").startswith(start):
+                failures.append(f"run {run.name}: {output} is not a file starting {start!r} at {path}")
     return failures
 
 

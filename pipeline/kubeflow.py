@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -191,14 +192,23 @@ def build_kubeflow_pipeline(config: PipelineConfig, settings: KubeflowSettings |
     return pipeline, settings
 
 
+class _InvertedImageWarning(logging.Filter):
+    """Drops TFX's "DEFAULT_IMAGE_PATH_KEY is not found in default_image", which its
+    check (pipeline_builder._check_default_image) logs exactly when the key IS there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "DEFAULT_IMAGE_PATH_KEY is not found" not in record.getMessage()
+
+
 def compile_pipeline(config: PipelineConfig, output: Path, settings: KubeflowSettings | None = None) -> Path:
     """Writes the KFP v2 pipeline job JSON (pipelineSpec + runtimeConfig) to `output`."""
     from tfx import v1 as tfx
+    from tfx.orchestration.kubeflow.v2 import pipeline_builder
 
     pipeline, settings = build_kubeflow_pipeline(config, settings)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-            default_image={"default_image_path": settings.image, TRAINER_ID: settings.gpu_image},
+            default_image={pipeline_builder.DEFAULT_IMAGE_PATH_KEY: settings.image, TRAINER_ID: settings.gpu_image},
             # Schema 2.1: the open-source KFP v2 driver fills only ExecutorInput.inputs.parameterValues
             # (backend/src/v2/driver/resolve.go); with 2.0.0 TFX's entrypoint reads the deprecated
             # inputs.parameters and every component would run without its execution properties.
@@ -209,7 +219,12 @@ def compile_pipeline(config: PipelineConfig, output: Path, settings: KubeflowSet
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     spans = next(p for p in pipeline.components if p.id == "ImportExampleGen").exec_properties["input_config"]
-    runner.run(pipeline, parameter_values={INPUT_CONFIG_PARAMETER: spans.default}, write_out=True)
+    absl_logger, inverted_warning = logging.getLogger("absl"), _InvertedImageWarning()
+    absl_logger.addFilter(inverted_warning)
+    try:
+        runner.run(pipeline, parameter_values={INPUT_CONFIG_PARAMETER: spans.default}, write_out=True)
+    finally:
+        absl_logger.removeFilter(inverted_warning)
     # Stable key order: diffs between compiles show only what changed.
     output.write_text(json.dumps(json.loads(output.read_text()), indent=2, sort_keys=True) + "\n")
     return output

@@ -2,7 +2,10 @@
 
 Runs on every run, blessed or not, after the Pusher (so the verdict is what
 really happened), and writes `report.html` (self-contained, opens offline) and
-`summary.json` into its HeadReport artifact.
+`summary.json` into its HeadReport artifact. On Kubeflow Pipelines the same
+report also goes out as a `system.HTML` artifact and its first screen as a
+`system.Markdown` artifact: the two types the KFP UI renders in a run's
+Visualizations tab.
 """
 
 import json  # no `from __future__ import annotations`: TFX reads the type hints
@@ -11,9 +14,12 @@ import os
 from tfx import v1 as tfx
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
+from tfx.dsl.io import fileio
+from tfx.types import standard_artifacts
 from tfx.types.artifact import Artifact
 
 from components.gate.component import DECISIONS_FILE
+from components.report.markdown import render_markdown
 from components.report.render import render_html
 from components.report.summary import build_summary
 from components.served_baseline import has_model
@@ -30,14 +36,33 @@ class HeadReport(Artifact):
     TYPE_NAME = "components.HeadReport"
 
 
+# The KFP UI renders an artifact by its type name, and only these two (a file at the artifact's URI,
+# so they are value artifacts). TFX's container entrypoint imports them by that name: the image
+# installs a module `system` that answers it (Dockerfile).
+class ReportHtml(standard_artifacts.String):
+    """The report as one HTML file, for the Kubeflow Pipelines UI."""
+
+    TYPE_NAME = "system.HTML"
+
+
+class ReportMarkdown(standard_artifacts.String):
+    """The report's first screen in Markdown, for the Kubeflow Pipelines UI."""
+
+    TYPE_NAME = "system.Markdown"
+
+
+def write_text(path: str, text: str) -> None:
+    """Local paths and object storage alike (a Kubeflow pipeline root is usually a bucket)."""
+    fileio.makedirs(os.path.dirname(path))
+    with fileio.open(path, "w") as handle:
+        handle.write(text)
+
+
 def write_report(summary: dict, directory: str, min_examples: int) -> tuple[str, str]:
     """Writes both files; returns their paths."""
-    os.makedirs(directory, exist_ok=True)
     html_path, json_path = os.path.join(directory, HTML_FILE), os.path.join(directory, JSON_FILE)
-    with open(html_path, "w", encoding="utf-8") as handle:
-        handle.write(render_html(summary, min_examples))
-    with open(json_path, "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2, sort_keys=True)
+    write_text(html_path, render_html(summary, min_examples))
+    write_text(json_path, json.dumps(summary, indent=2, sort_keys=True))
     return html_path, json_path
 
 
@@ -48,6 +73,8 @@ def PerHeadReport(  # noqa: N802 (a component class name)
     model: InputArtifact[tfx.types.standard_artifacts.Model],
     pushed_model: InputArtifact[tfx.types.standard_artifacts.PushedModel],
     report: OutputArtifact[HeadReport],
+    report_html: OutputArtifact[ReportHtml],
+    report_markdown: OutputArtifact[ReportMarkdown],
     report_config: Parameter[str],
     pipeline_name: Parameter[str],
     spans: Parameter[str] = "",
@@ -69,7 +96,7 @@ def PerHeadReport(  # noqa: N802 (a component class name)
         ),
         "report": report.uri,
     }
-    with open(os.path.join(blessing.uri, DECISIONS_FILE), encoding="utf-8") as handle:
+    with fileio.open(os.path.join(blessing.uri, DECISIONS_FILE)) as handle:
         decisions = json.load(handle)
     summary = build_summary(
         config,
@@ -79,4 +106,7 @@ def PerHeadReport(  # noqa: N802 (a component class name)
         pushed=pushed,
         identity=identity,
     )
-    write_report(summary, report.uri, config["min_slice_examples"])
+    html_path, _ = write_report(summary, report.uri, config["min_slice_examples"])
+    with fileio.open(html_path) as handle:
+        write_text(report_html.uri, handle.read())
+    write_text(report_markdown.uri, render_markdown(summary, html_path))

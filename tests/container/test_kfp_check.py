@@ -89,6 +89,9 @@ def runs_with(tmp_path: Path, *, baseline: str, corrupted_failed: list[str], cor
         pushed = corrupted_pushed if name == "corrupted" else 1
         run.artifacts[("Pusher", "pushed_model")] = artifact({"pushed": pushed, "pushed_destination": f"/s/{name}"})
         run.artifacts[("served_baseline", "model")] = artifact({"served_version": baseline})
+        for output, text in (("report_html", "<!DOCTYPE html>\n<html>"), ("report_markdown", "# Pushed\n")):
+            (gate / output).write_text(text)
+            run.artifacts[("PerHeadReport", output)] = artifact({}, str(gate / output))
         runs[name] = run
     return runs
 
@@ -110,3 +113,10 @@ def test_each_wrong_outcome_is_named(tmp_path, baseline, failed, pushed, complai
     runs = runs_with(tmp_path, baseline=baseline, corrupted_failed=failed, corrupted_pushed=pushed)
     failures = kfp_check.check_runs(runs, FACTS)
     assert any(complaint in failure for failure in failures), failures
+
+
+def test_a_missing_ui_report_is_named(tmp_path):
+    runs = runs_with(tmp_path, baseline="/s/first", corrupted_failed=["delay_band"], corrupted_pushed=0)
+    (tmp_path / "next-window" / "report_html").unlink()
+    failures = kfp_check.check_runs(runs, FACTS)
+    assert len(failures) == 1 and "run next-window: report_html is not a file" in failures[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,33 @@ def test_report_command_renders_the_latest_run(runs, tmp_path, capsys):
     # Outside any run: from the gate's folder alone (its gate.json names the evaluation).
     assert report.main(["--config", str(config_file), "--gate", artifacts.blessing, "--out", str(tmp_path / "g")]) == 0
     assert "Verdict: BLESSED" in capsys.readouterr().out
+
+
+def ui_artifact(run, output: str) -> str:
+    """A value artifact of the same PerHeadReport execution (TFX: <component>/<output>/<execution>/value)."""
+    _, artifacts, _, _ = run
+    report = Path(artifacts.report)
+    return (report.parents[1] / output / report.name / "value").read_text()
+
+
+def table_rows(markdown: str) -> list[list[str]]:
+    """The cells of every Markdown table row, with the renderer's backslash escapes removed."""
+    rows = []
+    for line in markdown.splitlines():
+        if line.startswith("| "):
+            rows.append([re.sub(r"\\(.)", r"\1", cell.strip()) for cell in line.strip("|").split(" | ")])
+    return rows
+
+
+def test_the_kubeflow_ui_artifacts_carry_the_report_and_its_first_screen(runs):
+    _, page = report_of(runs["corrupted"])
+    assert ui_artifact(runs["corrupted"], "report_html") == page
+    markdown = ui_artifact(runs["corrupted"], "report_markdown")
+    assert markdown.startswith("# Blocked: not pushed\n")
+    head_rows = [cells for cells in table_rows(markdown) if cells[0] == CORRUPTED_HEAD]
+    assert len(head_rows) == 1 and head_rows[0][-1] == "**FAIL**"
+    assert "## Failing slices" in markdown
+    failing = markdown.split("## Failing slices", 1)[1]
+    assert {cells[0] for cells in table_rows(failing)} == {"head", CORRUPTED_HEAD}
+    pushed = ui_artifact(runs["first"], "report_markdown")
+    assert pushed.startswith("# Pushed: every head passed\n") and "Failing slices" not in pushed

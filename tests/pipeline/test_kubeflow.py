@@ -76,6 +76,20 @@ def executors(compiled) -> dict:
     return compiled["pipelineSpec"]["deploymentSpec"]["executors"]
 
 
+def test_the_report_is_typed_for_the_kubeflow_ui(compiled):
+    """The KFP UI renders `system.HTML` and `system.Markdown` outputs in the Visualizations tab."""
+    component = compiled["pipelineSpec"]["components"][tasks(compiled)["PerHeadReport"]["componentRef"]["name"]]
+    titles = {
+        name: yaml.safe_load(spec["artifactType"]["instanceSchema"])["title"]
+        for name, spec in component["outputDefinitions"]["artifacts"].items()
+    }
+    assert titles == {
+        "report": "components.HeadReport",
+        "report_html": "system.HTML",
+        "report_markdown": "system.Markdown",
+    }
+
+
 def test_only_the_trainer_asks_for_an_accelerator_and_runs_on_the_gpu_image(compiled):
     settings = parse_kubeflow(load_config(FLIGHTS))
     containers = {

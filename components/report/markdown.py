@@ -1,0 +1,104 @@
+"""The report's first screen as Markdown, for the Kubeflow Pipelines UI.
+
+The KFP UI renders an output artifact of type `system.Markdown` in the run's
+Visualizations tab (frontend/src/components/viewers/MetricsVisualizations.tsx),
+so a reader sees the verdict, one row per head and the failing gated slices
+without opening the HTML report. Built from the same summary as report.html.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import jinja2
+
+from components.gate.metrics import OVERALL
+
+HEADINGS = {"pushed": "Pushed: every head passed", "blocked": "Blocked: not pushed", "blessed": "Blessed"}
+
+TEMPLATE = """\
+# {{ heading }}
+
+{% for reason in reasons %}- {{ reason | cell }}
+{% endfor %}
+| head | gate metric | candidate | baseline | change [interval] | lift over naive | result |
+|---|---|---|---|---|---|---|
+{% for head in heads %}| {{ head.name | cell }} | {{ head.metric | cell }} | {{ head.candidate | number }} \
+| {{ head.baseline | number }} | {{ head.change | number }}{% if head.interval %} \
+[{{ head.interval[0] | number }}, {{ head.interval[1] | number }}]{% endif %} \
+| {{ head.lift | percent }} | {{ "pass" if head.passed else "**FAIL**" }} |
+{% endfor %}
+{% if failing %}
+## Failing slices
+
+| head | slice | examples | candidate | baseline | change | why |
+|---|---|---|---|---|---|---|
+{% for row in failing %}| {{ row.head | cell }} | {{ row.slice | cell }} | {{ "{:,}".format(row.examples | int) }} \
+| {{ row.candidate | number }} | {{ row.baseline | number }} | {{ row.change | number }} | {{ row.why | cell }} |
+{% endfor %}{% endif %}
+Full report: `{{ report | code }}`
+"""
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.1%}"
+
+
+def _cell(value: Any) -> str:
+    """Data in a table cell: no line breaks, pipes escaped, Markdown's markup characters escaped."""
+    text = " ".join(str(value).split())
+    for character in "\\|*_`[]<>#":
+        text = text.replace(character, "\\" + character)
+    return text
+
+
+def _code(value: Any) -> str:
+    """Text inside a code span: shown verbatim, so a path's underscores stay copyable; no backticks or breaks."""
+    return " ".join(str(value).split()).replace("`", "'")
+
+
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    environment.filters.update(number=_number, percent=_percent, cell=_cell, code=_code)
+    return environment
+
+
+def render_markdown(summary: Mapping[str, Any], report_location: str) -> str:
+    heads, failing = [], []
+    for head in summary["heads"]:
+        overall = next((row for row in head["gate_rows"] if row["slice"] == OVERALL), None) or {}
+        heads.append(
+            {
+                "name": head["name"],
+                "metric": head["gate"]["metric"],
+                "candidate": overall.get("candidate"),
+                "baseline": overall.get("baseline"),
+                "change": overall.get("change"),
+                "interval": overall.get("interval"),
+                "lift": overall.get("lift"),
+                "passed": head["passed"],
+            }
+        )
+        for row in head["gate_rows"]:
+            if row["failures"]:
+                failing.append({**row, "head": head["name"], "why": "; ".join(row["failures"])})
+    reasons = summary["reasons"] or (
+        ["Every head passed its gate on the overall slice and on every gated slice."] if summary["blessed"] else []
+    )
+    return (
+        _environment()
+        .from_string(TEMPLATE)
+        .render(
+            heading=HEADINGS.get(summary["verdict"], summary["verdict"]),
+            reasons=reasons,
+            heads=heads,
+            failing=failing,
+            report=report_location,
+        )
+    )
