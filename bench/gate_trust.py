@@ -182,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  - {head['head']}: overall change {change:+.4f}{where}")
         for reason in (r for h in decided["heads"] for r in h["reasons"]):
             print(f"  - reason: {reason}")
-    print(f"\nInjected regressions ({args.fraction:.0%} of one head's training labels corrupted):\n")
+    if injected:
+        print(f"\nInjected regressions ({args.fraction:.0%} of one head's training labels corrupted):\n")
     for name, kind, changed, blessed, named, others, decided in injected:
         print(
             f"- {name} ({kind}, {changed:,} labels corrupted): {'NOT blocked' if blessed else 'blocked'}; "
