@@ -15,8 +15,7 @@ from typing import Any
 import jinja2
 
 from components.gate.metrics import OVERALL
-
-HEADINGS = {"pushed": "Pushed: every head passed", "blocked": "Blocked: not pushed", "blessed": "Blessed"}
+from components.report.summary import headline
 
 TEMPLATE = """\
 # {{ heading }}
@@ -88,14 +87,12 @@ def render_markdown(summary: Mapping[str, Any], report_location: str) -> str:
         for row in head["gate_rows"]:
             if row["failures"]:
                 failing.append({**row, "head": head["name"], "why": "; ".join(row["failures"])})
-    reasons = summary["reasons"] or (
-        ["Every head passed its gate on the overall slice and on every gated slice."] if summary["blessed"] else []
-    )
+    heading, reasons = headline(summary)
     return (
         _environment()
         .from_string(TEMPLATE)
         .render(
-            heading=HEADINGS.get(summary["verdict"], summary["verdict"]),
+            heading=heading,
             reasons=reasons,
             heads=heads,
             failing=failing,

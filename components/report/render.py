@@ -12,6 +12,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from components.report.summary import headline
+
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:2rem auto;max-width:1100px;
 color:#1b1f24;padding:0 1rem}
@@ -226,14 +228,7 @@ def head_section(head: Mapping, min_examples: int) -> str:
 
 def render_html(summary: Mapping[str, Any], min_examples: int) -> str:
     verdict = summary["verdict"]
-    heading = {
-        "pushed": "Pushed: every head passed",
-        "blocked": "Blocked: not pushed",
-        "blessed": "Blessed",
-    }.get(verdict, verdict)
-    reasons = summary["reasons"] or (
-        ["Every head passed its gate on the overall slice and on every gated slice."] if summary["blessed"] else []
-    )
+    heading, reasons = headline(summary)
     identity = summary["identity"]
     head_rows = "".join(
         f'<tr><td><a href="#head-{esc(h["name"])}">{esc(h["name"])}</a></td><td>{esc(h["kind"])}</td>'

@@ -13,6 +13,15 @@ from typing import Any
 
 from components.gate.metrics import BASELINE, CANDIDATE_NAMES, OVERALL, load_estimates, slice_columns, slice_name
 
+HEADINGS = {"pushed": "Pushed: every head passed", "blocked": "Blocked: not pushed", "blessed": "Blessed"}
+ALL_PASSED = "Every head passed its gate on the overall slice and on every gated slice."
+
+
+def headline(summary: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """The verdict's heading and the sentences under it: one wording for the HTML and the Markdown."""
+    reasons = list(summary["reasons"]) or ([ALL_PASSED] if summary["blessed"] else [])
+    return HEADINGS.get(summary["verdict"], summary["verdict"]), reasons
+
 
 def load_metrics(evaluation_uri: str) -> dict[str, dict[tuple[str, str, str, bool], float]]:
     """slice -> (output, metric, model, is_diff) -> value, for scalar metrics."""
