@@ -8,13 +8,13 @@ without opening the HTML report. Built from the same summary as report.html.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import jinja2
 
 from components.gate.metrics import OVERALL
+from components.report.render import fmt
 from components.report.summary import headline
 
 TEMPLATE = """\
@@ -41,10 +41,6 @@ Full report: `{{ report | code }}`
 """
 
 
-def _number(value: float | None) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
-
-
 def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value:+.1%}"
 
@@ -64,7 +60,7 @@ def _code(value: Any) -> str:
 
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    environment.filters.update(number=_number, percent=_percent, cell=_cell, code=_code)
+    environment.filters.update(number=fmt, percent=_percent, cell=_cell, code=_code)
     return environment
 
 
