@@ -96,11 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from pipeline.run_local import ensure_flights_data, show_progress
+    from pipeline.run_local import ensure_flights_data, resolve_spans, show_progress
 
     show_progress()
     base = load_config(args.config)
     ensure_flights_data(base)
+    base = resolve_spans(base)
     lift_reported_only = tuple(
         dataclasses.replace(h, gate=dataclasses.replace(h.gate, min_lift=None)) if h.name in args.lift_not_gated else h
         for h in base.model.heads

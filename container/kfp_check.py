@@ -15,12 +15,17 @@ ExecutorOutput the task wrote, as the launcher does. Any executor that is
 not a container (a resolver, which the open-source backend does not run, or
 an importer) stops the check and names the task.
 
-Three runs of the flights fixture in one pipeline root:
-  1. first: train on span 1, evaluate on span 2: no baseline, pushed;
-  2. next window: train on span 2, evaluate on span 3: the first model,
-     now serving, is the baseline, and every gated head is compared with it;
-  3. corrupted: train on span 102 (span 2 with one head's labels all wrong,
-     container/kfp_prepare.py), evaluate on span 3: blocked, that head named;
+Three runs of the flights fixture (a one-span training window) in one
+pipeline root, compiled once:
+  1. first: the data root holds spans 1 and 2; the SpanWindow task resolves
+     train on span 1, evaluate on span 2: no baseline, pushed;
+  2. next window: span 3 is added to the data root; with the same compiled
+     spec and no run parameter, SpanWindow resolves train on span 2,
+     evaluate on span 3; the first model, now serving, is the baseline, and
+     every gated head is compared with it;
+  3. corrupted: span 102 (span 2 with one head's labels all wrong,
+     container/kfp_prepare.py) is added, and the `window` run parameter pins
+     train on span 102, evaluate on span 3: blocked, that head named;
 and in every run the report's HTML and Markdown, as files at the URIs of its
 `system.HTML` and `system.Markdown` outputs (what the Kubeflow UI renders).
 
@@ -61,18 +66,24 @@ class CheckError(Exception):
 @dataclasses.dataclass
 class Run:
     name: str
-    input_config: dict
+    window: str  # the `window` run parameter: "" resolves the newest spans (pipeline/spans.py)
+    adds_spans: tuple[str, ...]  # span folders moved from the staging folder into the data root first
+    expected_splits: dict[str, str]  # what SpanWindow must resolve: split name -> pattern
     artifacts: dict[tuple[str, str], list[dict]] = dataclasses.field(default_factory=dict)
+    parameters: dict[tuple[str, str], Any] = dataclasses.field(default_factory=dict)
 
 
 def log(message: str) -> None:
     print(f"[kfp-check] {message}", file=sys.stderr, flush=True)
 
 
-def window(train: list[int], evaluate: int) -> dict:
-    """The `input_config` runtime parameter for one window (as pipeline/kubeflow_submit.py builds it)."""
-    splits = [{"name": f"train_{i}", "pattern": f"span-{span}/*"} for i, span in enumerate(train, 1)]
-    return {"splits": [*splits, {"name": "eval", "pattern": f"span-{evaluate}/*"}]}
+def pinned_window(train: list[int], evaluate: int) -> str:
+    """The `window` run parameter (as pipeline/kubeflow_submit.py builds it)."""
+    return json.dumps({"eval_span": evaluate, "train_spans": train}, sort_keys=True)
+
+
+def splits(train: list[int], evaluate: int) -> dict[str, str]:
+    return {**{f"train_{i}": f"span-{span}/*" for i, span in enumerate(train, 1)}, "eval": f"span-{evaluate}/*"}
 
 
 def dependency_order(tasks: dict[str, dict]) -> list[str]:
@@ -96,13 +107,21 @@ def dependency_order(tasks: dict[str, dict]) -> list[str]:
     return order
 
 
-def parameter_values(task: dict, pipeline_parameters: dict[str, Any]) -> dict[str, Any]:
+def parameter_values(task: dict, pipeline_parameters: dict[str, Any], run: Run) -> dict[str, Any]:
+    """Constants, pipeline parameters, and upstream tasks' output parameters looked up by the producer's
+    task name, as the v2 driver does (backend/src/v2/driver/resolve.go: "producer task, %v, not in tasks")."""
     values = {}
     for name, source in task.get("inputs", {}).get("parameters", {}).items():
         if "runtimeValue" in source:
             values[name] = source["runtimeValue"]["constant"]
         elif "componentInputParameter" in source:
             values[name] = pipeline_parameters[source["componentInputParameter"]]
+        elif "taskOutputParameter" in source:
+            producer = source["taskOutputParameter"]
+            key = (producer["producerTask"], producer["outputParameterKey"])
+            if key not in run.parameters:
+                raise CheckError(f"parameter {name}: producer task, {key[0]}, not in tasks (or no output {key[1]!r})")
+            values[name] = run.parameters[key]
         else:
             raise CheckError(f"parameter {name}: source {sorted(source)} is not handled by this check")
     return values
@@ -112,7 +131,7 @@ def executor_input(
     task_name: str, task: dict, component: dict, run: Run, pipeline_root: Path, parameters: dict
 ) -> dict:
     """What the v2 driver hands the task (backend/src/v2/driver/driver.go, provisionOutputs)."""
-    inputs: dict[str, Any] = {"parameterValues": parameter_values(task, parameters), "artifacts": {}}
+    inputs: dict[str, Any] = {"parameterValues": parameter_values(task, parameters, run), "artifacts": {}}
     for name, source in task.get("inputs", {}).get("artifacts", {}).items():
         producer = source["taskOutputArtifact"]
         produced = run.artifacts[(producer["producerTask"], producer["outputArtifactKey"])]
@@ -122,6 +141,8 @@ def executor_input(
     for name, spec in component.get("outputDefinitions", {}).get("artifacts", {}).items():
         artifact = {"name": name, "uri": str(task_root / name), "type": spec["artifactType"], "metadata": {}}
         outputs["artifacts"][name] = {"artifacts": [artifact]}
+    for name in component.get("outputDefinitions", {}).get("parameters", {}):
+        outputs.setdefault("parameters", {})[name] = {"outputFile": str(task_root / "parameters" / name)}
     return {"inputs": inputs, "outputs": outputs}
 
 
@@ -155,7 +176,7 @@ def execute(spec: dict, run: Run, image: str, root: Path, next_id: int) -> int:
     executors = pipeline["deploymentSpec"]["executors"]
     tasks = pipeline["root"]["dag"]["tasks"]
     pipeline_root = Path(spec["runtimeConfig"]["gcsOutputDirectory"])
-    parameters = {**spec["runtimeConfig"].get("parameterValues", {}), "input_config": json.dumps(run.input_config)}
+    parameters = {**spec["runtimeConfig"].get("parameterValues", {}), "window": run.window}
     for task_name in dependency_order(tasks):
         task = tasks[task_name]
         component = pipeline["components"][task["componentRef"]["name"]]
@@ -182,6 +203,8 @@ def execute(spec: dict, run: Run, image: str, root: Path, next_id: int) -> int:
         outputs, next_id = published(invocation, executor_output, next_id)
         for name, artifacts in outputs.items():
             run.artifacts[(task_name, name)] = artifacts
+        for name, value in executor_output.get("parameterValues", {}).items():
+            run.parameters[(task_name, name)] = value
         log(f"run {run.name}: {task_name} done in {time.monotonic() - started:.0f} s")
     return next_id
 
@@ -199,6 +222,11 @@ def check_runs(runs: dict[str, Run], facts: dict) -> list[str]:
     """The three expectations of the module docstring; returns the failures as sentences."""
     failures = []
     first, second, corrupted = runs["first"], runs["next-window"], runs["corrupted"]
+    for run in runs.values():  # the window each run resolved when it started, from the folders present
+        resolved = json.loads(run.parameters.get(("SpanWindow", "input_config"), '{"splits": []}'))
+        got = {split["name"]: split["pattern"] for split in resolved["splits"]}
+        if got != run.expected_splits:
+            failures.append(f"run {run.name}: SpanWindow resolved {got}, expected {run.expected_splits}")
     pushed_first = metadata_of(first, "Pusher", "pushed_model")
     if pushed_first.get("pushed") != 1:
         failures.append("run first: the model was not pushed")
@@ -248,14 +276,20 @@ def main(argv: list[str] | None = None) -> int:
         facts = json.loads((root / FACTS_FILE).read_text())
         tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
         log(f"pipeline spec schema {spec['pipelineSpec']['schemaVersion']}, {len(tasks)} tasks")
+        corrupted = facts["corrupted_span"]
         runs = {
-            "first": Run("first", window([1], 2)),
-            "next-window": Run("next-window", window([2], 3)),
-            "corrupted": Run("corrupted", window([facts["corrupted_span"]], 3)),
+            "first": Run("first", "", (), splits([1], 2)),
+            "next-window": Run("next-window", "", ("span-3",), splits([2], 3)),
+            "corrupted": Run(
+                "corrupted", pinned_window([corrupted], 3), (f"span-{corrupted}",), splits([corrupted], 3)
+            ),
         }
         next_id = 1
         started = time.monotonic()
         for run in runs.values():
+            for folder in run.adds_spans:  # a new span arrives; the compiled spec stays as it is
+                shutil.move(root / facts["staging"] / folder, root / facts["data"] / folder)
+                log(f"run {run.name}: {folder} added to the data root")
             next_id = execute(spec, run, args.image, root, next_id)
             decided = gate_decisions(run, facts)
             failed = [h["head"] for h in decided["heads"] if not h["passed"]]

@@ -2,12 +2,14 @@
 
     python -m container.kfp_prepare --root out/kfp-check --image localhost/multihead-tfx:local
 
-Writes under `--root`: `data/` (the flights fixture's spans, plus span-102, a
-copy of span 2 with every `delay_band` training label moved to another
-class), `pipeline.json`, the fixture pipeline compiled for Kubeflow
-Pipelines v2 with that data root, a pipeline root and serving folder under
-`--root`, and the image for every task, and `check.json`, the names
-container/kfp_check.py (stdlib only, on the host) needs from this project.
+Writes under `--root`: `data/` (the flights fixture's spans 1 and 2),
+`staging/` (span 3, and span-102, a copy of span 2 with every `delay_band`
+training label moved to another class: kfp_check moves them into `data/`
+between runs, as new spans arrive), `pipeline.json`, the fixture pipeline
+with a one-span rolling window (`data.train_window: 1`) compiled for
+Kubeflow Pipelines v2 with that data root, a pipeline root and serving
+folder under `--root`, and the image for every task, and `check.json`, the
+names container/kfp_check.py (stdlib only, on the host) needs.
 """
 
 from __future__ import annotations
@@ -34,15 +36,23 @@ def prepare(root: Path, image: str) -> Path:
     from pipeline.kubeflow import compile_pipeline, local_check_settings
 
     root = root.resolve()
-    data = root / "data"
-    if data.exists():
-        shutil.rmtree(data)
-    for span in (1, 2, 3):
-        shutil.copytree(FIXTURE_DATA / f"span-{span}", data / f"span-{span}")
-    config = load_config(FIXTURE_CONFIG).with_data(root=data)
+    data, staging = root / "data", root / "staging"
+    for folder in (data, staging):
+        if folder.exists():
+            shutil.rmtree(folder)
+    for span, folder in ((1, data), (2, data), (3, staging)):
+        shutil.copytree(FIXTURE_DATA / f"span-{span}", folder / f"span-{span}")
+    config = load_config(FIXTURE_CONFIG).with_data(root=data, train_spans=(), eval_span=None, train_window=1)
     head = next(h for h in config.model.heads if h.name == CORRUPTED_HEAD)
-    corrupt_span(data / "span-2", data / f"span-{CORRUPTED_SPAN}", head.label, head.kind, len(head.classes), 1.0, 0)
-    facts = {"corrupted_head": CORRUPTED_HEAD, "corrupted_span": CORRUPTED_SPAN, "decisions_file": DECISIONS_FILE}
+    corrupted = staging / f"span-{CORRUPTED_SPAN}"
+    corrupt_span(data / "span-2", corrupted, head.label, head.kind, len(head.classes), 1.0, 0)
+    facts = {
+        "corrupted_head": CORRUPTED_HEAD,
+        "corrupted_span": CORRUPTED_SPAN,
+        "decisions_file": DECISIONS_FILE,
+        "data": data.name,
+        "staging": staging.name,
+    }
     (root / FACTS_FILE).write_text(json.dumps(facts, indent=2) + "\n")
     return compile_pipeline(config, root / SPEC_FILE, local_check_settings(config, root, image))
 

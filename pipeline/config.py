@@ -58,8 +58,22 @@ class SliceSpec:
 class DataSpec:
     root: str  # a local path or a gs:// / s3:// URI
     span_dir: str  # e.g. "span-{span}"; files are matched as <span_dir>/*
-    train_spans: tuple[int, ...]
-    eval_span: int
+    # Either a rolling window (train_window: the newest span is evaluated, the
+    # train_window spans before it are trained on; resolved when a run starts,
+    # pipeline/spans.py) or fixed spans (train_spans and eval_span).
+    train_spans: tuple[int, ...] = ()
+    eval_span: int | None = None
+    train_window: int | None = None
+
+    @property
+    def window_size(self) -> int:
+        """How many spans are trained on; fixed per compiled pipeline (one split each)."""
+        return self.train_window if self.train_window is not None else len(self.train_spans)
+
+    @property
+    def resolved(self) -> bool:
+        """True when the spans are known (fixed in the config, or resolved for this run)."""
+        return bool(self.train_spans) and self.eval_span is not None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,7 +213,7 @@ TOP_LEVEL_KEYS = (
     "output_root",
     "kubeflow",
 )
-DATA_KEYS = ("root", "span_dir", "train_spans", "eval_span")
+DATA_KEYS = ("root", "span_dir", "train_window", "train_spans", "eval_span")
 FEATURE_KEYS = ("name", "kind", "buckets", "of")
 HEAD_KEYS = ("name", "label", "kind", "classes", "loss", "loss_weight", "huber_delta", "metrics", "gate")
 GATE_KEYS = ("metric", "at_least", "at_most", "max_regression", "slice_max_regression", "min_lift")
@@ -283,12 +297,32 @@ def _parse_data(r: _Reader, data: Mapping) -> DataSpec:
     span_dir = r.get(data, "span_dir", "data.span_dir", str, "span-{span}")
     if "{span}" not in span_dir:
         raise r.fail("data.span_dir", span_dir, "must contain {span}, e.g. span-{span}")
-    train = r.get(data, "train_spans", "data.train_spans", list)
+    data = {k: v for k, v in data.items() if v is not None}  # null (a command-line override) is absent
+    window = r.get(data, "train_window", "data.train_window", int, None)
+    train = r.get(data, "train_spans", "data.train_spans", list, None)
+    eval_span = r.get(data, "eval_span", "data.eval_span", int, None)
+    if window is not None:
+        if train is not None or eval_span is not None:
+            raise r.fail(
+                "data.train_window",
+                window,
+                "give either train_window (the newest span is evaluated, the ones before it trained on) "
+                "or fixed train_spans and eval_span, not both",
+            )
+        if window < 1:
+            raise r.fail("data.train_window", window, "train on at least 1 span")
+        return DataSpec(root=root, span_dir=span_dir, train_window=window)
+    if train is None or eval_span is None:
+        raise r.fail(
+            "data",
+            {k: data.get(k) for k in ("train_window", "train_spans", "eval_span")},
+            "set train_window (e.g. 3: the newest span is evaluated, the 3 before it trained on), "
+            "or both train_spans and eval_span",
+        )
     if not train or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in train):
         raise r.fail("data.train_spans", train, "list the training spans as non-negative integers")
     if len(set(train)) != len(train):
         raise r.fail("data.train_spans", train, "a span is listed twice")
-    eval_span = r.get(data, "eval_span", "data.eval_span", int)
     if eval_span in train:
         raise r.fail("data.eval_span", eval_span, "evaluate on a span that is not in train_spans")
     return DataSpec(root=root, span_dir=span_dir, train_spans=tuple(train), eval_span=eval_span)

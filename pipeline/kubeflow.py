@@ -8,9 +8,14 @@ component and the GPU image for the Trainer, Beam arguments for a distributed
 runner, and the Trainer's resources. Only the Trainer gets a ResourceSpec
 (CPU, memory, accelerator); LocalDagRunner never sees it.
 
-The spans to read are a runtime parameter, `input_config` (ExampleGen's Input
-proto as JSON): a run or a schedule picks the newest spans without a
-recompile (see pipeline/kubeflow_submit.py).
+The spans are resolved when each run starts: the first task, SpanWindow
+(components/span_window.py), lists the span folders under the data root and
+feeds ExampleGen the newest span for evaluation and the `data.train_window`
+spans before it for training, so a recurring run created once trains on the
+newest data at every trigger. The `window` run parameter (empty by default;
+JSON {"train_spans": [...], "eval_span": n}, set by `kubeflow_submit run
+--train-spans ... --eval-span ...`) pins a window instead. A config with
+fixed spans compiles them in as the parameter's default.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ ACCELERATORS = (
     "NVIDIA_H100_80GB",
     "nvidia.com/gpu",
 )
-INPUT_CONFIG_PARAMETER = "input_config"
+WINDOW_PARAMETER = "window"
 TRAINER_ID = "Trainer"
 
 
@@ -173,19 +178,16 @@ def local_check_settings(config: PipelineConfig, root: Path, image: str) -> Kube
 
 def build_kubeflow_pipeline(config: PipelineConfig, settings: KubeflowSettings | None = None):
     """The pipeline as KFP sees it; returns (tfx Pipeline, settings)."""
-    from google.protobuf import json_format
     from tfx import v1 as tfx
 
-    from pipeline.pipeline import create_pipeline, input_config
+    from pipeline.pipeline import create_pipeline
+    from pipeline.spans import Window
 
     settings = settings or parse_kubeflow(config)
     remote = kubeflow_pipeline_config(config, settings)
-    spans = tfx.dsl.experimental.RuntimeParameter(
-        name=INPUT_CONFIG_PARAMETER,
-        ptype=str,
-        default=json_format.MessageToJson(input_config(remote), indent=None, sort_keys=True),
-    )
-    pipeline = create_pipeline(remote, spans=spans, baseline_from_serving=True)
+    fixed = Window(remote.data.train_spans, remote.data.eval_span).to_json() if remote.data.resolved else ""
+    window = tfx.dsl.experimental.RuntimeParameter(name=WINDOW_PARAMETER, ptype=str, default=fixed)
+    pipeline = create_pipeline(remote, window_parameter=window, baseline_from_serving=True)
     for component in pipeline.components:
         if component.id == TRAINER_ID:
             component.with_platform_config(trainer_resource_spec(settings.trainer))
@@ -200,10 +202,27 @@ class _InvertedImageWarning(logging.Filter):
         return "DEFAULT_IMAGE_PATH_KEY is not found" not in record.getMessage()
 
 
+def name_producer_tasks_by_their_task_names(tasks: dict[str, dict]) -> None:
+    """Points each task-output parameter at its producer's task name.
+
+    TFX 1.21's v2 step builder writes `producerTask: "<id>_task"` for a dynamic
+    execution property, but tasks are keyed "<id>"; the open-source KFP driver
+    looks the producer up by task name and fails the run with "producer task,
+    <id>_task, not in tasks" (backend/src/v2/driver/resolve.go).
+    """
+    for task in tasks.values():
+        for source in task.get("inputs", {}).get("parameters", {}).values():
+            output = source.get("taskOutputParameter")
+            if output and output["producerTask"] not in tasks and output["producerTask"].removesuffix("_task") in tasks:
+                output["producerTask"] = output["producerTask"].removesuffix("_task")
+
+
 def compile_pipeline(config: PipelineConfig, output: Path, settings: KubeflowSettings | None = None) -> Path:
     """Writes the KFP v2 pipeline job JSON (pipelineSpec + runtimeConfig) to `output`."""
     from tfx import v1 as tfx
     from tfx.orchestration.kubeflow.v2 import pipeline_builder
+
+    from components.span_window import COMPONENT_ID as SPAN_WINDOW_ID
 
     pipeline, settings = build_kubeflow_pipeline(config, settings)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
@@ -218,15 +237,20 @@ def compile_pipeline(config: PipelineConfig, output: Path, settings: KubeflowSet
         output_filename=output.name,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
-    spans = next(p for p in pipeline.components if p.id == "ImportExampleGen").exec_properties["input_config"]
+    window = next(p for p in pipeline.components if p.id == SPAN_WINDOW_ID).exec_properties[WINDOW_PARAMETER]
     absl_logger, inverted_warning = logging.getLogger("absl"), _InvertedImageWarning()
     absl_logger.addFilter(inverted_warning)
     try:
-        runner.run(pipeline, parameter_values={INPUT_CONFIG_PARAMETER: spans.default}, write_out=True)
+        runner.run(pipeline, parameter_values={WINDOW_PARAMETER: window.default}, write_out=True)
     finally:
         absl_logger.removeFilter(inverted_warning)
+    job = json.loads(output.read_text())
+    name_producer_tasks_by_their_task_names(job["pipelineSpec"]["root"]["dag"]["tasks"])
+    # The window depends on the span folders present, not on the task's inputs: a cached
+    # SpanWindow would hand every later run the first run's spans.
+    job["pipelineSpec"]["root"]["dag"]["tasks"][SPAN_WINDOW_ID]["cachingOptions"] = {"enableCache": False}
     # Stable key order: diffs between compiles show only what changed.
-    output.write_text(json.dumps(json.loads(output.read_text()), indent=2, sort_keys=True) + "\n")
+    output.write_text(json.dumps(job, indent=2, sort_keys=True) + "\n")
     return output
 
 

@@ -1,13 +1,14 @@
 """Upload a compiled pipeline to Kubeflow Pipelines, then run it once or on a schedule.
 
     python -m pipeline.kubeflow_submit --host https://KFP_HOST --package out/kubeflow/flights.json \
-        schedule --cron "0 0 3 * * *" [--latest 3 | --train-spans 9 10 11 --eval-span 12]
-    python -m pipeline.kubeflow_submit --host ... --package ... run [--latest 3]
+        --version GIT_SHA schedule --cron "0 0 3 * * *"
+    python -m pipeline.kubeflow_submit --host ... --package ... --version ... run [--train-spans 9 10 11 --eval-span 12]
 
-The spans are the `input_config` runtime parameter: `--latest N` lists the
-span folders under the pipeline's data root and takes the newest N for
-training and the one after them for evaluation, so moving the window needs no
-recompile, only a new run or schedule. KFP authentication is the kfp client's
+Each run resolves its spans when it starts (the SpanWindow task: the newest
+span folder under the data root is evaluated, the compiled window size before
+it trained on), so a schedule created once trains on the newest data at every
+trigger. `--train-spans ... --eval-span ...` pins a window instead, through the
+`window` run parameter. KFP authentication is the kfp client's
 own (KF_PIPELINES_* environment, or a token in --existing-token); nothing is
 stored in the package.
 """
@@ -23,9 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.kubeflow import INPUT_CONFIG_PARAMETER
-
-_SPAN_DIR = re.compile(r"(\d+)")
+from pipeline.kubeflow import WINDOW_PARAMETER
+from pipeline.spans import SpanError, Window
 
 
 class PipelinesClient(Protocol):
@@ -81,50 +81,26 @@ def read_package(package: Path) -> dict:
     return job
 
 
-def default_input_config(job: dict) -> dict:
-    """The input_config compiled in as the parameter's default."""
-    parameters = job.get("runtimeConfig", {}).get("parameterValues", {})  # schema 2.1 (pipeline/kubeflow.py)
-    if INPUT_CONFIG_PARAMETER not in parameters:
-        raise SubmitError(f"the package has no {INPUT_CONFIG_PARAMETER!r} runtime parameter; recompile it")
-    return json.loads(parameters[INPUT_CONFIG_PARAMETER])
+def window_size(job: dict) -> int:
+    """How many spans the compiled pipeline trains on (the SpanWindow task's `train_window`)."""
+    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
+    if "SpanWindow" not in tasks or WINDOW_PARAMETER not in job.get("runtimeConfig", {}).get("parameterValues", {}):
+        raise SubmitError("the package does not resolve its spans at run time (no SpanWindow task); recompile it")
+    return int(tasks["SpanWindow"]["inputs"]["parameters"]["train_window"]["runtimeValue"]["constant"])
 
 
-def span_input_config(template: dict, train_spans: Sequence[int], eval_span: int) -> dict:
-    """The template's splits (train_1..train_k, eval) pointed at other spans."""
-    splits = template["splits"]
-    train = [s for s in splits if s["name"] != "eval"]
-    if len(train_spans) != len(train):
+def pinned_window(job: dict, train_spans: Sequence[int], eval_span: int) -> str:
+    """The `window` run parameter for a fixed window, checked against the compiled window size."""
+    size = window_size(job)
+    if len(train_spans) != size:
         raise SubmitError(
-            f"the package trains on {len(train)} spans; got {len(train_spans)} ({list(train_spans)}). "
-            "Change data.train_spans in the config and recompile to change the window size."
+            f"the package trains on {size} spans; got {len(train_spans)} ({list(train_spans)}). "
+            "Change data.train_window in the config and recompile to change the window size."
         )
-    pattern = next(s["pattern"] for s in splits if s["name"] == "eval")
-    number = _SPAN_DIR.search(pattern)
-    if not number:
-        raise SubmitError(f"cannot find the span number in the compiled pattern {pattern!r}")
-
-    def at(span: int) -> str:
-        return pattern[: number.start()] + str(span) + pattern[number.end() :]
-
-    return {
-        "splits": [{"name": s["name"], "pattern": at(span)} for s, span in zip(train, train_spans, strict=True)]
-        + [{"name": "eval", "pattern": at(eval_span)}]
-    }
-
-
-def latest_spans(span_numbers: Sequence[int], window: int) -> tuple[list[int], int]:
-    """The newest `window` spans before the newest one, and the newest one."""
-    ordered = sorted(set(span_numbers))
-    if len(ordered) < window + 1:
-        raise SubmitError(f"need {window + 1} spans for a window of {window} plus evaluation; found {ordered}")
-    return ordered[-window - 1 : -1], ordered[-1]
-
-
-def list_spans(data_root: str) -> list[int]:
-    """Span numbers of the span-<n> folders under a (gs://, s3:// or local) data root."""
-    import tensorflow as tf
-
-    return [int(m.group(1)) for name in tf.io.gfile.listdir(data_root) if (m := re.fullmatch(r"span-(\d+)/?", name))]
+    try:
+        return Window.from_json(json.dumps({"train_spans": list(train_spans), "eval_span": eval_span})).to_json()
+    except SpanError as err:
+        raise SubmitError(str(err)) from None
 
 
 def publish(client: PipelinesClient, package: Path, name: str, version: str) -> tuple[str, str]:
@@ -147,15 +123,15 @@ def submit(
     *,
     experiment: str,
     version: str,
-    input_config: dict,
+    window: str,
     cron: str | None = None,
 ) -> Any:
-    """Uploads, then creates a recurring run (with cron) or a one-off run."""
+    """Uploads, then creates a recurring run (with cron) or a one-off run; `window` "" resolves the newest."""
     job = read_package(package)
     name = job["pipelineSpec"]["pipelineInfo"]["name"]
     pipeline_id, version_id = publish(client, package, name, version)
     experiment_id = client.create_experiment(name=experiment).experiment_id
-    params = {INPUT_CONFIG_PARAMETER: json.dumps(input_config, sort_keys=True)}
+    params = {WINDOW_PARAMETER: window} if window else {}  # none: the compiled default (newest, or the config's)
     if cron:
         return client.create_recurring_run(
             experiment_id=experiment_id,
@@ -185,30 +161,19 @@ def main(argv: list[str] | None = None, client: PipelinesClient | None = None) -
     sub = parser.add_subparsers(dest="action", required=True)
     for action in ("run", "schedule"):
         p = sub.add_parser(action)
-        p.add_argument("--latest", type=int, metavar="N", help="train on the newest N spans before the newest")
-        p.add_argument("--data-root", help="with --latest: the folder holding span-<n>/ (kubeflow.data_root)")
-        p.add_argument("--train-spans", type=int, nargs="+")
-        p.add_argument("--eval-span", type=int)
+        p.add_argument("--train-spans", type=int, nargs="+", help="pin the training spans (default: the newest)")
+        p.add_argument("--eval-span", type=int, help="pin the evaluation span (with --train-spans)")
         if action == "schedule":
             p.add_argument("--cron", required=True, help="six fields, e.g. '0 0 3 * * *'")
     args = parser.parse_args(argv)
     try:
         job = read_package(args.package)
-        template = default_input_config(job)
-        window = len([s for s in template["splits"] if s["name"] != "eval"])
-        if args.latest is not None:
-            if args.latest != window:
-                raise SubmitError(f"--latest {args.latest}: the package trains on {window} spans; recompile to change")
-            if not args.data_root:
-                raise SubmitError("--latest needs --data-root (the gs:// or s3:// folder holding span-<n>/)")
-            train, evaluation = latest_spans(list_spans(args.data_root), window)
-            input_config = span_input_config(template, train, evaluation)
-        elif args.train_spans or args.eval_span is not None:
-            if not (args.train_spans and args.eval_span is not None):
-                raise SubmitError("give both --train-spans and --eval-span, or --latest N")
-            input_config = span_input_config(template, args.train_spans, args.eval_span)
-        else:
-            input_config = template
+        window_size(job)  # fails early on a package compiled before spans were resolved at run time
+        if bool(args.train_spans) != (args.eval_span is not None):
+            raise SubmitError("give both --train-spans and --eval-span, or neither (each run takes the newest spans)")
+        window = pinned_window(job, args.train_spans, args.eval_span) if args.train_spans else ""
+        if window and getattr(args, "cron", None):
+            print("note: a schedule with pinned spans trains on the same spans at every trigger", file=sys.stderr)
         if client is None:
             import kfp
 
@@ -218,7 +183,7 @@ def main(argv: list[str] | None = None, client: PipelinesClient | None = None) -
             args.package,
             experiment=args.experiment,
             version=args.version,
-            input_config=input_config,
+            window=window,
             cron=getattr(args, "cron", None),
         )
     except SubmitError as err:

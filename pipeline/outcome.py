@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.config import PipelineConfig
+from pipeline.metadata import open_store
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,16 +42,6 @@ class HeadOutcome:
     reasons: tuple[str, ...]
 
 
-def _store(metadata_path: str | Path):
-    from ml_metadata.metadata_store import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
-
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = str(metadata_path)
-    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    return metadata_store.MetadataStore(connection)
-
-
 def _int_property(artifact, name: str) -> int | None:
     if name in artifact.custom_properties:
         return artifact.custom_properties[name].int_value
@@ -63,7 +54,7 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
 
     from components.report.component import HeadReport
 
-    store = _store(metadata_path)
+    store = open_store(metadata_path)
     runs = [ctx for ctx in store.get_contexts_by_type("pipeline_run") if run_id is None or ctx.name == run_id]
     pipeline_ctx = store.get_context_by_type_and_name("pipeline", pipeline_name)
     if pipeline_ctx is None or not runs:

@@ -18,59 +18,63 @@ from components.example_gate import ExampleGate
 from components.gate.component import HeadGate
 from components.report.component import PerHeadReport
 from components.served_baseline import EvaluatorExecutor, ServedBaseline
+from components.span_window import COMPONENT_ID as SPAN_WINDOW_ID
+from components.span_window import OUTPUT_KEY as SPAN_WINDOW_OUTPUT
+from components.span_window import SpanWindow
 from pipeline.config import PipelineConfig
 from pipeline.eval_config import build_eval_config
 from pipeline.outcome import report_config
+from pipeline.spans import EVAL_SPLIT, Window, input_config_json, train_split_names
 
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.run.run_fn"
 
 
-EVAL_SPLIT = "eval"
-
-
-def train_split_names(count: int) -> list[str]:
-    """train_1 .. train_<count>, oldest span first.
-
-    Split names are positions in the window, not span numbers, so that the
-    spans can change at run time (a Kubeflow runtime parameter) while the
-    compiled Transform, Trainer and Evaluator keep referring to the same splits.
-    """
-    return [f"train_{i}" for i in range(1, count + 1)]
-
-
 def input_config(config: PipelineConfig) -> example_gen_pb2.Input:
-    """One ExampleGen split per span: the training window, then the evaluation span."""
-    names = [*train_split_names(len(config.data.train_spans)), EVAL_SPLIT]
-    spans = [*config.data.train_spans, config.data.eval_span]
-    return example_gen_pb2.Input(
-        splits=[
-            example_gen_pb2.Input.Split(name=name, pattern=f"{config.data.span_dir.format(span=span)}/*")
-            for name, span in zip(names, spans, strict=True)
-        ]
-    )
+    """One ExampleGen split per span of the config's resolved window: the training spans, then the evaluation span."""
+    if not config.data.resolved:
+        raise ValueError("the config's window is not resolved yet: call pipeline.spans.window_for first")
+    window = Window(train=config.data.train_spans, evaluate=config.data.eval_span)
+    return json_format.Parse(input_config_json(window, config.data.span_dir), example_gen_pb2.Input())
 
 
 def create_pipeline(
     config: PipelineConfig,
     *,
-    spans: example_gen_pb2.Input | tfx.dsl.experimental.RuntimeParameter | None = None,
+    window_parameter: tfx.dsl.experimental.RuntimeParameter | None = None,
     metadata_connection_config=None,
     enable_cache: bool = True,
     baseline_from_serving: bool = False,
 ) -> tfx.dsl.Pipeline:
-    """ImportExampleGen -> validation gate -> Transform -> Trainer -> Evaluator -> head gate -> Pusher.
+    """SpanWindow (Kubeflow) -> ImportExampleGen -> validation gate -> Transform -> Trainer -> Evaluator
+    -> head gate -> Pusher -> report.
 
-    `spans` defaults to the config's window; the Kubeflow compiler passes a
-    RuntimeParameter holding the same Input proto as JSON, so runs can move it.
+    Locally the window is resolved before the pipeline is built (the config
+    arrives resolved). With `window_parameter` (Kubeflow) a SpanWindow
+    component resolves it when each run starts, and its output feeds ExampleGen,
+    the example gate and the report as a dynamic execution property.
     The baseline is the latest blessed model from ML Metadata (TFX's
     resolver), or with `baseline_from_serving` the model the serving directory
     holds (components/served_baseline.py: Kubeflow has no resolver executors).
     """
-    train_splits = train_split_names(len(config.data.train_spans))
+    train_splits = train_split_names(config.data.window_size)
     eval_split = EVAL_SPLIT
     custom_config = config.model.training_dict()
-    spans = spans if spans is not None else input_config(config)
+
+    window_components = []
+    if window_parameter is not None:
+        span_window = SpanWindow(
+            data_root=str(config.data.root),
+            span_dir=config.data.span_dir,
+            train_window=config.data.window_size,
+            window=window_parameter,
+        ).with_id(SPAN_WINDOW_ID)
+        window_components = [span_window]
+        spans = span_window.outputs[SPAN_WINDOW_OUTPUT].future()[0].value
+        spans_parameter = spans  # the gate and the report name span folders
+    else:
+        spans = input_config(config)
+        spans_parameter = json_format.MessageToJson(spans, indent=None, sort_keys=True)
 
     example_gen = tfx.components.ImportExampleGen(
         input_base=str(config.data.root),
@@ -82,8 +86,6 @@ def create_pipeline(
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    # The gate and the report name span folders: they get the spans as JSON.
-    spans_parameter = spans if isinstance(spans, tfx.dsl.experimental.RuntimeParameter) else _json(spans)
     example_gate = ExampleGate(anomalies=example_validator.outputs["anomalies"], input_config=spans_parameter)
 
     transform = tfx.components.Transform(
@@ -159,6 +161,7 @@ def create_pipeline(
         pipeline_name=config.name,
         pipeline_root=str(config.pipeline_root),
         components=[
+            *window_components,
             example_gen,
             statistics_gen,
             schema_gen,
@@ -176,7 +179,3 @@ def create_pipeline(
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args),
     )
-
-
-def _json(message) -> str:
-    return json_format.MessageToJson(message, indent=None, sort_keys=True)

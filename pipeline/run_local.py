@@ -1,21 +1,26 @@
 """The main job: run the pipeline with LocalDagRunner and say what happened.
 
-    python -m pipeline.run_local [--config configs/flights.yaml] [--train-spans 10 11] [--eval-span 12]
+    python -m pipeline.run_local [--config configs/flights.yaml] [--train-spans 10 11 --eval-span 12]
 
-Prepares the embedded flights spans on first use, runs the pipeline (cached
-steps are reused), then prints per head pass or fail and why, whether the
-model was pushed, and where the model and the evaluation are.
+Prepares the embedded flights spans on first use, resolves the window from
+the span folders present (the newest span is evaluated, the config's
+`data.train_window` spans before it are trained on; a new span folder is
+picked up by the next run), runs the pipeline (cached steps are reused),
+then prints per head pass or fail and why, whether the model was pushed,
+and where the model and the evaluation are.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 
 from pipeline.config import ConfigError, PipelineConfig, load_config
+from pipeline.spans import SpanError, Window, list_spans, resolve_window, span_folder, spans_present
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
 
@@ -59,10 +64,13 @@ def show_progress() -> None:
 
 
 def ensure_flights_data(config: PipelineConfig) -> None:
-    """Writes the flights spans the config needs when they are not there yet."""
-    spans = [*config.data.train_spans, config.data.eval_span]
+    """Writes the flights spans when the config's are not there yet (all 12 months on first use)."""
     root = Path(config.data.root)
-    missing = [s for s in spans if not (root / config.data.span_dir.format(span=s)).is_dir()]
+    if config.data.resolved:
+        spans = [*config.data.train_spans, config.data.eval_span]
+        missing = [s for s in spans if not (root / span_folder(config.data.span_dir, s)).is_dir()]
+    else:
+        missing = [] if root.is_dir() and spans_present(os.listdir(root), config.data.span_dir) else ["any"]
     if not missing:
         return
     if Path(config.schema_path).parent.name != "flights":
@@ -76,23 +84,51 @@ def ensure_flights_data(config: PipelineConfig) -> None:
     flights.convert(root)
 
 
+def resolve_spans(config: PipelineConfig) -> PipelineConfig:
+    """The config with this run's window: its fixed spans, checked, or the newest span present and the
+    `train_window` before it (pipeline/spans.py); says which on stdout."""
+    data = config.data
+    fixed = Window(train=data.train_spans, evaluate=data.eval_span) if data.resolved else None
+    window = resolve_window(list_spans(data.root, data.span_dir), data.window_size, fixed)
+    how = "fixed in the config" if fixed else f"the newest span under {data.root} and the {data.window_size} before it"
+    print(f"Spans: {window.describe()} ({how})", flush=True)
+    return config.with_data(train_spans=window.train, eval_span=window.evaluate)
+
+
 def run_pipeline(config: PipelineConfig):
-    """Runs the pipeline with LocalDagRunner; returns the run's artifacts and seconds taken."""
+    """Runs the pipeline with LocalDagRunner; returns the run's artifacts and seconds taken.
+
+    Whether it finishes or fails, executions that an earlier killed run left
+    RUNNING in ML Metadata are then marked CANCELED (pipeline/metadata.py).
+    """
     from tfx import v1 as tfx
 
-    from pipeline import outcome
+    from pipeline import metadata, outcome
     from pipeline.pipeline import create_pipeline
 
     Path(config.output_root).mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    tfx.orchestration.LocalDagRunner().run(
-        create_pipeline(
-            config,
-            metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-                str(config.metadata_path)
-            ),
+    try:
+        tfx.orchestration.LocalDagRunner().run(
+            create_pipeline(
+                config,
+                metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+                    str(config.metadata_path)
+                ),
+            )
         )
-    )
+    finally:
+        try:
+            by_run = outcome.latest_run(config.metadata_path, config.name).run_id
+        except LookupError:
+            by_run = "a later local run"
+        cancelled = metadata.cancel_abandoned(config.metadata_path, config.name, by_run)
+        if cancelled:
+            logging.getLogger("pipeline.run_local").warning(
+                "ML Metadata: %d execution(s) left RUNNING by a killed run marked CANCELED (ids %s)",
+                len(cancelled),
+                ", ".join(map(str, cancelled)),
+            )
     return outcome.latest_run(config.metadata_path, config.name), time.monotonic() - started
 
 
@@ -121,21 +157,22 @@ def run(config: PipelineConfig) -> int:
 def command_line_overrides(args: argparse.Namespace) -> dict:
     """The config settings the flags change; load_config validates them like the file's."""
     overrides: dict = {}
-    if args.train_spans:
-        overrides.setdefault("data", {})["train_spans"] = list(args.train_spans)
-    if args.eval_span is not None:
-        overrides.setdefault("data", {})["eval_span"] = args.eval_span
+    if args.train_spans or args.eval_span is not None:  # a fixed window replaces the rolling one
+        overrides.setdefault("data", {}).update(
+            train_window=None, train_spans=list(args.train_spans or []) or None, eval_span=args.eval_span
+        )
     if args.output_root:
         overrides["output_root"] = str(args.output_root.resolve())
     return overrides
 
 
 def load_for_command(path: Path, overrides: dict | None = None) -> PipelineConfig | None:
-    """The validated config with its spans in place, or None after printing why (exit code 2)."""
+    """The validated config with this run's spans resolved and in place, or None after printing why (exit code 2)."""
     try:
         config = load_config(path, overrides)
         ensure_flights_data(config)
-    except (ConfigError, FileNotFoundError) as err:
+        config = resolve_spans(config)
+    except (ConfigError, FileNotFoundError, SpanError) as err:
         print(f"error: {err}", file=sys.stderr)
         return None
     return config
@@ -144,10 +181,12 @@ def load_for_command(path: Path, overrides: dict | None = None) -> PipelineConfi
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
-    parser.add_argument("--train-spans", type=int, nargs="+", help="override data.train_spans")
-    parser.add_argument("--eval-span", type=int, help="override data.eval_span")
+    parser.add_argument("--train-spans", type=int, nargs="+", help="train on these spans (with --eval-span)")
+    parser.add_argument("--eval-span", type=int, help="evaluate on this span instead of the newest")
     parser.add_argument("--output-root", type=Path, help="override output_root")
     args = parser.parse_args(argv)
+    if bool(args.train_spans) != (args.eval_span is not None):
+        parser.error("give both --train-spans and --eval-span (a fixed window), or neither (the newest spans)")
     show_progress()
     config = load_for_command(args.config, command_line_overrides(args))
     return 2 if config is None else run(config)

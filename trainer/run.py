@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -36,43 +38,102 @@ def make_deterministic(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+class StartStepLog(keras.callbacks.Callback):
+    """Logs the step training starts at: 0, or the step a restarted Trainer resumed from."""
+
+    def __init__(self, total_steps: int):
+        super().__init__()
+        self.total_steps, self.logged = total_steps, False
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if not self.logged:
+            self.logged = True
+            how = "resumed from the last backup" if batch else "from the start"
+            LOG.info("training starts at step %d of %d (%s)", batch, self.total_steps, how)
+
+
+BACKUP_DIR = "backup"  # under the Trainer's model_run_dir: the same folder when a preempted task restarts
+
+
 def run_fn(fn_args) -> None:
-    """Trains on the train splits, validates on the eval split, exports both signatures."""
+    """Trains on the train splits, validates on the eval split, exports both signatures.
+
+    Preemption: every `trainer.checkpoint_steps` steps the weights, optimizer
+    and step are backed up under model_run_dir (Keras' BackupAndRestore); a
+    restarted task with the same model_run_dir (a Kubeflow pod retry) resumes
+    from the last backup instead of step 0, and the backup is removed once
+    training ends. Multi-worker: every worker trains and saves (saving takes
+    part in collectives), only the chief into serving_model_dir; the others
+    into a temporary folder they delete.
+    """
+    # First: a multi-worker strategy must exist before TensorFlow's context starts.
+    choice, distribution = strategy.current_strategy()
     specs = ModelSpecs.from_dict(fn_args.custom_config)
     settings = specs.trainer
     make_deterministic(settings.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    choice, distribution = strategy.current_strategy()
+    tf_config = strategy.tf_config_from_env()
+    workers = strategy.workers_in(tf_config)
     if settings.mixed_precision and choice.name != "default":
         keras.mixed_precision.set_global_policy("mixed_float16")
     batch_size = strategy.global_batch_size(settings.batch_size, distribution)
-    LOG.info("strategy %s (%s); global batch %d", choice.name, choice.reason, batch_size)
+    LOG.info(
+        "strategy %s (%s); global batch %d = %d per replica x %d replicas over %d worker(s)",
+        choice.name,
+        choice.reason,
+        batch_size,
+        settings.batch_size,
+        distribution.num_replicas_in_sync,
+        workers,
+    )
 
     schema = tf_transform_output.transformed_metadata.schema
 
     def dataset(files):
-        return data.make_dataset(
+        made = data.make_dataset(
             files, fn_args.data_accessor, schema, specs.features, specs.heads, batch_size, settings.seed
         )
+        if workers > 1:
+            num_files = sum(len(tf.io.gfile.glob(pattern)) for pattern in files)
+            options = tf.data.Options()
+            policy = strategy.input_shard_policy(num_files, workers)
+            options.experimental_distribute.auto_shard_policy = policy
+            LOG.info("input sharded by %s across %d workers (%d files)", policy.name, workers, num_files)
+            made = made.with_options(options)
+        return made
 
     train, evaluation = dataset(fn_args.train_files), dataset(fn_args.eval_files)
     scaling = label_units.label_scaling(tf_transform_output, specs.heads)
     LOG.info("regression labels (mean, std) from the transform graph: %s", scaling)
     with distribution.scope():
         net = model.build_model(specs.features, specs.heads, cardinalities(specs, tf_transform_output), settings)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(
+            backup_dir=f"{fn_args.model_run_dir}/{BACKUP_DIR}", save_freq=settings.checkpoint_steps
+        ),
+        StartStepLog(fn_args.train_steps),
+    ]
+    chief = strategy.is_chief(tf_config)
+    if chief:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"))
     net.fit(
         train,
         steps_per_epoch=fn_args.train_steps,
         validation_data=evaluation,
         validation_steps=fn_args.eval_steps,
-        callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")],
+        callbacks=callbacks,
         verbose=2,
     )
     weights = model.learned_weights(net)
     LOG.info("learned loss weight per head: %s", weights or "none (all fixed)")
-    export.export(net, tf_transform_output, specs.heads, fn_args.serving_model_dir, scaling)
-    write_learned_weights(fn_args.serving_model_dir, weights)
-    LOG.info("exported to %s", fn_args.serving_model_dir)
+    target = fn_args.serving_model_dir if chief else tempfile.mkdtemp(prefix="worker-export-")
+    export.export(net, tf_transform_output, specs.heads, target, scaling)
+    if chief:
+        write_learned_weights(target, weights)
+        LOG.info("exported to %s", target)
+    else:
+        shutil.rmtree(target, ignore_errors=True)
+        LOG.info("worker export discarded; the chief exports to %s", fn_args.serving_model_dir)
 
 
 LEARNED_WEIGHTS_FILE = "assets.extra/learned_loss_weights.json"

@@ -186,6 +186,9 @@ class TrainerSettings:
     # Exported weights are an exponential moving average of the trained ones with
     # this momentum (0: the last step's weights); averaging damps step-to-step noise.
     ema_momentum: float = 0.0
+    # Back up weights, optimizer and step every this many steps; a restarted
+    # (preempted) Trainer resumes from the last backup (trainer/run.py).
+    checkpoint_steps: int = 100
 
 
 @dataclasses.dataclass(frozen=True)

@@ -54,8 +54,31 @@ def global_batch_size(per_replica: int, strategy: tf.distribute.Strategy) -> int
     return per_replica * strategy.num_replicas_in_sync
 
 
+def is_chief(tf_config: Mapping | None) -> bool:
+    """True on the worker that owns the exported model and the logs: the chief, worker 0 when
+    TF_CONFIG lists no chief, and the only process when there is no TF_CONFIG."""
+    if not tf_config or workers_in(tf_config) <= 1:
+        return True
+    task = tf_config.get("task", {})
+    if "chief" in tf_config.get("cluster", {}):
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
+def input_shard_policy(num_files: int, workers: int) -> tf.data.experimental.AutoShardPolicy:
+    """How a multi-worker strategy splits the input: by file when every worker gets at least one,
+    else by example (each worker reads every file and keeps its 1/workers share)."""
+    if workers > 1 and num_files >= workers:
+        return tf.data.experimental.AutoShardPolicy.FILE
+    return tf.data.experimental.AutoShardPolicy.DATA
+
+
+def tf_config_from_env() -> dict | None:
+    return json.loads(os.environ["TF_CONFIG"]) if os.environ.get("TF_CONFIG") else None
+
+
 def current_strategy() -> tuple[StrategyChoice, tf.distribute.Strategy]:
     """The strategy for this process, from its GPUs and TF_CONFIG."""
-    tf_config = json.loads(os.environ["TF_CONFIG"]) if os.environ.get("TF_CONFIG") else None
+    tf_config = tf_config_from_env()
     choice = choose_strategy(len(tf.config.list_physical_devices("GPU")), tf_config)
     return choice, make_strategy(choice)

@@ -22,9 +22,9 @@ from tfx.types import artifact_utils
 from components.gate import decide, naive
 from components.gate.metrics import OVERALL, MetricTable, load_estimates, slice_columns
 from components.served_baseline import has_model
+from pipeline.spans import EVAL_SPLIT
 
 DECISIONS_FILE = "gate.json"
-EVAL_SPLIT = "eval"
 
 
 def gated_slice_names(metrics: MetricTable, gated_columns: list) -> list[str]:

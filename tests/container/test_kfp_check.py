@@ -44,8 +44,8 @@ def test_a_cycle_is_reported():
 def test_each_task_gets_its_inputs_outputs_and_a_command_with_no_placeholder_left(spec, tmp_path):
     pipeline = spec["pipelineSpec"]
     tasks = pipeline["root"]["dag"]["tasks"]
-    run = kfp_check.Run("first", kfp_check.window([1], 2))
-    parameters = {**spec["runtimeConfig"].get("parameterValues", {}), "input_config": json.dumps(run.input_config)}
+    run = kfp_check.Run("first", "", (), kfp_check.splits([1], 2))
+    parameters = {**spec["runtimeConfig"].get("parameterValues", {}), "window": run.window}
     next_id = 1
     for name in kfp_check.dependency_order(tasks):
         component = pipeline["components"][tasks[name]["componentRef"]["name"]]
@@ -59,10 +59,35 @@ def test_each_task_gets_its_inputs_outputs_and_a_command_with_no_placeholder_lef
         executor = pipeline["deploymentSpec"]["executors"][component["executorLabel"]]
         argv = kfp_check.container_argv(executor["container"], invocation, "image:tag", tmp_path)
         assert json.dumps(invocation) in argv, name
+        assert set(invocation["outputs"].get("parameters", {})) == set(
+            component.get("outputDefinitions", {}).get("parameters", {})
+        )
         published, next_id = kfp_check.published(invocation, {}, next_id)
         for output, artifacts in published.items():
             run.artifacts[(name, output)] = artifacts
+        for output in invocation["outputs"].get("parameters", {}):
+            run.parameters[(name, output)] = "{}"  # what the task would have written
     assert next_id > len(tasks)
+    assert run.parameters == {("SpanWindow", "input_config"): "{}"}
+
+
+def test_an_output_parameter_is_found_by_its_producers_task_name_only():
+    """TFX writes producerTask "<id>_task"; the KFP driver (and this harness) find tasks by name."""
+    run = kfp_check.Run("first", "", (), {})
+    run.parameters[("SpanWindow", "input_config")] = "{}"
+    by_name = {
+        "inputs": {
+            "parameters": {
+                "input_config": {
+                    "taskOutputParameter": {"producerTask": "SpanWindow", "outputParameterKey": "input_config"}
+                }
+            }
+        }
+    }
+    assert kfp_check.parameter_values(by_name, {}, run) == {"input_config": "{}"}
+    suffixed = json.loads(json.dumps(by_name).replace('"SpanWindow"', '"SpanWindow_task"'))
+    with pytest.raises(kfp_check.CheckError, match="producer task, SpanWindow_task, not in tasks"):
+        kfp_check.parameter_values(suffixed, {}, run)
 
 
 def test_a_placeholder_the_harness_cannot_fill_stops_it():
@@ -84,7 +109,10 @@ def runs_with(tmp_path: Path, *, baseline: str, corrupted_failed: list[str], cor
         for head in heads:
             head["rows"] = [{"too_small": False, "baseline": None if name == "first" else 0.5}]
         (gate / FACTS["decisions_file"]).write_text(json.dumps({"blessed": not failed, "heads": heads}))
-        run = kfp_check.Run(name, {})
+        window = {"first": ([1], 2), "next-window": ([2], 3), "corrupted": ([102], 3)}[name]
+        run = kfp_check.Run(name, "", (), kfp_check.splits(*window))
+        resolved = [{"name": n, "pattern": p} for n, p in kfp_check.splits(*window).items()]
+        run.parameters[("SpanWindow", "input_config")] = json.dumps({"splits": resolved})
         run.artifacts[("HeadGate", "blessing")] = artifact({}, str(gate))
         pushed = corrupted_pushed if name == "corrupted" else 1
         run.artifacts[("Pusher", "pushed_model")] = artifact({"pushed": pushed, "pushed_destination": f"/s/{name}"})
@@ -120,3 +148,12 @@ def test_a_missing_ui_report_is_named(tmp_path):
     (tmp_path / "next-window" / "report_html").unlink()
     failures = kfp_check.check_runs(runs, FACTS)
     assert len(failures) == 1 and "run next-window: report_html is not a file" in failures[0]
+
+
+def test_a_window_resolved_wrong_is_named(tmp_path):
+    runs = runs_with(tmp_path, baseline="/s/first", corrupted_failed=["delay_band"], corrupted_pushed=0)
+    runs["next-window"].parameters[("SpanWindow", "input_config")] = json.dumps(
+        {"splits": [{"name": "train_1", "pattern": "span-1/*"}, {"name": "eval", "pattern": "span-2/*"}]}
+    )
+    failures = kfp_check.check_runs(runs, FACTS)
+    assert len(failures) == 1 and "run next-window: SpanWindow resolved" in failures[0], failures

@@ -4,8 +4,11 @@ One sequence of runs in one pipeline root, as a scheduler would make them:
   1. first run (no baseline): every head passes its value threshold; pushed;
   2. a new evaluation span where ONE head's labels are corrupted: blocked,
      only that head named, the serving directory untouched;
-  3. clean data: every head holds; pushed as a new version;
-  4. the same again with no new data: upstream components come from the cache.
+  3. span 3 arrives: the same config and command train on the moved window;
+     every head holds; pushed as a new version;
+  4. the same again with no new data, after an attempt killed with SIGKILL
+     during its Evaluator: upstream components come from the cache, and the
+     killed execution no longer shows as RUNNING in ML Metadata.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pytest
 import tensorflow as tf
 
 from components.gate.component import DECISIONS_FILE
+from components.report.component import JSON_FILE
 from pipeline import outcome
 from tests.e2e.fixture_runs import CORRUPTED_HEAD
 from trainer import label_units
@@ -59,6 +63,21 @@ def test_one_corrupted_head_blocks_the_push_and_names_only_that_head(runs):
     reasons = next(o for o in outcomes if o.head == CORRUPTED_HEAD).reasons
     assert any("slice overall" in reason and "sparse_categorical_accuracy" in reason for reason in reasons)
     assert serving_after == serving_before  # byte for byte
+
+
+def test_a_new_span_folder_moves_the_window_with_no_change_to_config_or_command(runs):
+    """Both runs come from one unresolved config (train_window 1); only the data root changed between them."""
+    first_config, first, _, _ = runs["first"]
+    clean_config, clean, _, _ = runs["clean"]
+    assert (first_config.data.train_spans, first_config.data.eval_span) == ((1,), 2)
+    assert (clean_config.data.train_spans, clean_config.data.eval_span) == ((2,), 3)
+    for artifacts, expected in (
+        (first, "train_1: span-1/*, eval: span-2/*"),
+        (clean, "train_1: span-2/*, eval: span-3/*"),
+    ):
+        summary = json.loads((Path(artifacts.report) / JSON_FILE).read_text())
+        assert summary["identity"]["data spans"] == expected  # the report names the spans the run resolved
+    assert clean.model != first.model  # trained on the new window, not taken from the cache
 
 
 def test_a_run_where_every_head_holds_pushes_a_new_version(runs):
@@ -108,6 +127,24 @@ def test_rerun_without_new_data_is_served_from_the_cache(runs):
     assert artifacts.pushed and not artifacts.newly_pushed
     assert artifacts.pushed_destination == clean.pushed_destination
     assert serving == clean_serving
+
+
+def test_a_killed_attempt_leaves_nothing_running_once_the_rerun_finished(runs):
+    from ml_metadata.proto import metadata_store_pb2
+
+    from pipeline.metadata import ABANDONED_NOTE, open_store, running_executions
+
+    config, artifacts, _, _ = runs["rerun"]
+    killed = runs["killed"]
+    assert killed, "the kill left nothing RUNNING: nothing to tidy was tested"
+    assert running_executions(config.metadata_path, config.name) == []
+    store = open_store(config.metadata_path)
+    types = {t.id: t.name.rsplit(".", 1)[-1] for t in store.get_execution_types()}
+    for execution in store.get_executions_by_id(sorted(killed)):
+        assert types[execution.type_id] == "Evaluator"
+        assert execution.last_known_state == metadata_store_pb2.Execution.CANCELED
+        assert execution.custom_properties[ABANDONED_NOTE].string_value == artifacts.run_id
+    assert artifacts.pushed  # the rerun finished the job
 
 
 def test_pushed_model_serves_raw_examples_like_the_trained_model(runs, flights_fixture_dir):

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from pipeline import outcome
 from pipeline.config import load_config
-from pipeline.run_local import run_pipeline
+from pipeline.run_local import resolve_spans, run_pipeline
 from trainer.run import LEARNED_WEIGHTS_FILE
 
 pytestmark = pytest.mark.e2e
@@ -22,7 +22,8 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "penguins.yaml"
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     """The penguins pipeline's first run on a fresh root: (config, artifacts)."""
-    config = load_config(CONFIG).with_output_root(tmp_path_factory.mktemp("penguins") / "out")
+    config = resolve_spans(load_config(CONFIG).with_output_root(tmp_path_factory.mktemp("penguins") / "out"))
+    assert (config.data.train_spans, config.data.eval_span) == ((2007, 2008), 2009)  # the newest year evaluated
     artifacts, _ = run_pipeline(config)
     return config, artifacts
 

@@ -10,52 +10,11 @@ import numpy as np
 import tensorflow as tf
 
 from components.gate.metrics import BASELINE, CANDIDATE, CANDIDATE_NAMES, load_estimates
+from tests.e2e.trainer_process import train, trainer_inputs, with_trainer_settings
 
 
-def trainer_inputs(metadata_path: str) -> dict:
-    """The first Trainer execution's input artifacts and properties, from ML Metadata."""
-    from ml_metadata.metadata_store import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
-    from tfx.types import standard_artifacts
-
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = metadata_path
-    store = metadata_store.MetadataStore(connection)
-    types = {t.id: t.name for t in store.get_execution_types()}
-    trainer = min((e for e in store.get_executions() if types[e.type_id].endswith("Trainer")), key=lambda e: e.id)
-    events = [e for e in store.get_events_by_execution_ids([trainer.id]) if e.type == metadata_store_pb2.Event.INPUT]
-    inputs = {}
-    for event in events:
-        (artifact,) = store.get_artifacts_by_id([event.artifact_id])
-        key = event.path.steps[0].key
-        wrapped = {
-            "examples": standard_artifacts.Examples,
-            "transform_graph": standard_artifacts.TransformGraph,
-            "schema": standard_artifacts.Schema,
-        }.get(key)
-        if wrapped is None:
-            continue
-        instance = wrapped()
-        instance.uri = artifact.uri
-        if key == "examples":
-            instance.split_names = artifact.properties["split_names"].string_value
-        inputs[key] = [instance]
-    # TFX records a component's execution properties as the execution's custom properties.
-    properties = {k: v.string_value for k, v in trainer.custom_properties.items() if v.HasField("string_value")}
-    return {"inputs": inputs, "properties": properties}
-
-
-def train_once(recorded: dict, work, name: str) -> str:
-    from tfx.components.trainer import fn_args_utils
-
-    from trainer.run import run_fn
-
-    fn_args = fn_args_utils.get_common_fn_args(recorded["inputs"], recorded["properties"], str(work / name))
-    fn_args.transform_output = fn_args.transform_graph_path  # as TFX's Trainer executor sets it
-    fn_args.serving_model_dir = str(work / name / "serving")
-    fn_args.model_run_dir = str(work / name / "logs")
-    run_fn(fn_args)
-    return fn_args.serving_model_dir
+def train_once(recorded: dict, work: Path, name: str) -> str:
+    return train(recorded, work / name)
 
 
 def test_two_trainings_from_the_same_inputs_give_the_same_model(runs, tmp_path):
@@ -80,10 +39,8 @@ def test_two_trainings_from_the_same_inputs_give_the_same_model(runs, tmp_path):
 def test_a_different_seed_gives_a_different_model(runs, tmp_path):
     config, _, _, _ = runs["first"]
     recorded = trainer_inputs(config.metadata_path)
-    reseeded = json.loads(recorded["properties"]["custom_config"])
-    reseeded["trainer"]["seed"] += 1
-    recorded["properties"]["custom_config"] = json.dumps(reseeded)
-    path = train_once(recorded, tmp_path, "other_seed")
+    seed = json.loads(recorded["properties"]["custom_config"])["trainer"]["seed"]
+    path = train_once(with_trainer_settings(recorded, seed=seed + 1), tmp_path, "other_seed")
     original = train_once(trainer_inputs(config.metadata_path), tmp_path, "same_seed")
     a = {v.name: v.numpy() for v in tf.saved_model.load(path).variables}
     b = {v.name: v.numpy() for v in tf.saved_model.load(original).variables}

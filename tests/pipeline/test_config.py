@@ -80,7 +80,15 @@ def mutate(raw: dict, change) -> dict:
             "comes with max_regression",
         ),
         (lambda c: c["evaluation"].update(confidence=1.2), "evaluation.confidence", "confidence level"),
-        (lambda c: c["data"].update(eval_span=11), "data.eval_span", "not in train_spans"),
+        (
+            lambda c: c["data"].update(train_window=None, train_spans=[10, 11], eval_span=11),
+            "data.eval_span",
+            "not in train_spans",
+        ),
+        (lambda c: c["data"].update(train_spans=[10, 11], eval_span=12), "data.train_window", "not both"),
+        (lambda c: c["data"].update(train_window=0), "data.train_window", "at least 1"),
+        (lambda c: c["data"].pop("train_window"), "data", "set train_window"),
+        (lambda c: c["data"].update(train_window=None, eval_span=12), "data", "or both train_spans and eval_span"),
         (lambda c: c["trainer"].update(batch_size=0), "trainer.batch_size", "must be > 0"),
         (lambda c: c["trainer"].update(ema_momentum=1.0), "trainer.ema_momentum", "in [0, 1)"),
         (lambda c: c["trainer"].update(batchsize=10), "trainer.batchsize", "did you mean 'batch_size'?"),
@@ -153,11 +161,16 @@ def test_an_unknown_key_at_any_level_is_rejected_with_the_closest_known_key(raw,
 def test_command_line_overrides_obey_the_same_rules():
     from pipeline.run_local import main
 
-    config = load_config(FLIGHTS, {"data": {"train_spans": [10, 11], "eval_span": 12}})
-    assert config.data.train_spans == (10, 11) and config.data.eval_span == 12
+    fixed = {"train_window": None, "train_spans": [10, 11]}
+    config = load_config(FLIGHTS, {"data": {**fixed, "eval_span": 12}})
+    assert config.data.train_spans == (10, 11) and config.data.eval_span == 12 and config.data.window_size == 2
     with pytest.raises(ConfigError, match=r"with command-line overrides\): data.eval_span: 11 -- .*not in train_spans"):
-        load_config(FLIGHTS, {"data": {"eval_span": 11}})
-    assert main(["--config", str(FLIGHTS), "--eval-span", "10"]) == 2  # refused before anything runs
+        load_config(FLIGHTS, {"data": {**fixed, "eval_span": 11}})
+    # refused before anything runs
+    assert main(["--config", str(FLIGHTS), "--train-spans", "10", "11", "--eval-span", "10"]) == 2
+    with pytest.raises(SystemExit) as half_a_window:
+        main(["--config", str(FLIGHTS), "--eval-span", "10"])
+    assert half_a_window.value.code == 2
 
 
 def test_loss_weights_are_learned_unless_a_head_fixes_one(raw):

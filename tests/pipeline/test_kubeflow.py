@@ -95,7 +95,7 @@ def test_only_the_trainer_asks_for_an_accelerator_and_runs_on_the_gpu_image(comp
     containers = {
         name.removesuffix("_executor"): e["container"] for name, e in executors(compiled).items() if "container" in e
     }
-    assert "Trainer" in containers and len(containers) == 12  # every task runs a container
+    assert "Trainer" in containers and len(containers) == 13  # every task runs a container
     for name, container in containers.items():
         if name == "Trainer":
             assert container["image"] == settings.gpu_image
@@ -106,15 +106,27 @@ def test_only_the_trainer_asks_for_an_accelerator_and_runs_on_the_gpu_image(comp
             assert "resources" not in container, name
 
 
-def test_spans_are_a_runtime_parameter_with_the_config_window_as_default(compiled):
+def test_spans_are_resolved_by_the_first_task_of_every_run(compiled):
+    """A recurring run created once must train on the newest spans at every trigger (pipeline/spans.py)."""
     assert compiled["pipelineSpec"]["schemaVersion"] == "2.1.0"  # what the open-source KFP v2 driver fills
-    value = json.loads(compiled["runtimeConfig"]["parameterValues"]["input_config"])
-    assert value["splits"] == [
-        {"name": "train_1", "pattern": "span-9/*"},
-        {"name": "train_2", "pattern": "span-10/*"},
-        {"name": "train_3", "pattern": "span-11/*"},
-        {"name": "eval", "pattern": "span-12/*"},
-    ]
+    graph = tasks(compiled)
+    window = graph["SpanWindow"]
+    assert window["cachingOptions"] == {"enableCache": False}  # its output depends on the folders present
+    constants = {
+        k: v["runtimeValue"]["constant"] for k, v in window["inputs"]["parameters"].items() if "runtimeValue" in v
+    }
+    assert constants == {
+        "data_root": "gs://example-ml-bucket/data/flights",
+        "span_dir": "span-{span}",
+        "train_window": 3.0,
+    }
+    assert window["inputs"]["parameters"]["window"] == {"componentInputParameter": "window"}
+    assert compiled["runtimeConfig"]["parameterValues"] == {"window": ""}  # empty: the newest spans
+    for reader in ("ImportExampleGen", "ExampleGate", "PerHeadReport"):
+        source = graph[reader]["inputs"]["parameters"]["input_config" if reader != "PerHeadReport" else "spans"]
+        # by task name: TFX writes "SpanWindow_task", which the KFP driver cannot find
+        assert source == {"taskOutputParameter": {"producerTask": "SpanWindow", "outputParameterKey": "input_config"}}
+        assert "SpanWindow" in graph[reader]["dependentTasks"]
     assert compiled["runtimeConfig"]["gcsOutputDirectory"].startswith("gs://")
 
 
@@ -130,7 +142,7 @@ def test_no_local_path_and_no_credential_in_the_file(compiled):
 def test_local_pipeline_carries_no_platform_config():
     from pipeline.pipeline import create_pipeline
 
-    pipeline = create_pipeline(load_config(FLIGHTS))
+    pipeline = create_pipeline(load_config(FLIGHTS).with_data(train_spans=(9, 10, 11), eval_span=12))
     assert all(getattr(component, "platform_config", None) is None for component in pipeline.components)
 
 

@@ -2,8 +2,7 @@
 
 The Kubeflow API server is the one true external boundary here, so the client
 is replaced by a recorder (FakeClient below); everything else is real: the
-package is the JSON `compile_pipeline` writes, the spans are listed from a
-real folder with tf.io.gfile.
+package is the JSON `compile_pipeline` writes.
 """
 
 from __future__ import annotations
@@ -62,10 +61,6 @@ def package(tmp_path_factory):
     return compile_pipeline(load_config(REPO_ROOT / "configs" / "flights.yaml"), output)
 
 
-def spans_of(params: dict) -> list[tuple[str, str]]:
-    return [(s["name"], s["pattern"]) for s in json.loads(params["input_config"])["splits"]]
-
-
 def test_schedule_uploads_the_spec_and_creates_a_recurring_run(package):
     client = FakeClient()
     code = main(["--package", str(package), "--version", "abc123", "schedule", "--cron", "0 0 3 * * *"], client=client)
@@ -85,28 +80,9 @@ def test_schedule_uploads_the_spec_and_creates_a_recurring_run(package):
     assert recurring["cron_expression"] == "0 0 3 * * *"
     assert recurring["pipeline_id"] == "pipeline-1" and recurring["version_id"] == "version-1"
     assert recurring["max_concurrency"] == 1
-    assert spans_of(recurring["params"])[-1] == ("eval", "span-12/*")  # the compiled default
-
-
-def test_run_with_latest_takes_the_newest_spans(package, tmp_path):
-    for span in (3, 4, 5, 6, 7, 13):
-        (tmp_path / f"span-{span}").mkdir()
-    (tmp_path / "notes").mkdir()
-    client = FakeClient(existing_pipeline_id="pipeline-9")
-    code = main(
-        ["--package", str(package), "--version", "v2", "run", "--latest", "3", "--data-root", str(tmp_path)],
-        client=client,
-    )
-    assert code == 0
-    assert "upload_pipeline" not in [name for name, _ in client.calls]  # a new version of the same pipeline
-    run = dict(client.calls)["run_pipeline"]
-    assert run["pipeline_id"] == "pipeline-9"
-    assert spans_of(run["params"]) == [
-        ("train_1", "span-5/*"),
-        ("train_2", "span-6/*"),
-        ("train_3", "span-7/*"),
-        ("eval", "span-13/*"),
-    ]
+    # No window parameter: the compiled default, empty, so every trigger resolves the newest spans.
+    assert recurring["params"] == {}
+    assert json.loads(package.read_text())["runtimeConfig"]["parameterValues"] == {"window": ""}
 
 
 def test_explicit_spans_and_window_size_mismatch(package, capsys):
@@ -120,7 +96,12 @@ def test_explicit_spans_and_window_size_mismatch(package, capsys):
     assert "trains on 3 spans; got 2" in capsys.readouterr().err
     assert client.calls == []
     assert run("1", "2", "3", "4") == 0
-    assert spans_of(dict(client.calls)["run_pipeline"]["params"])[-1] == ("eval", "span-4/*")
+    assert json.loads(dict(client.calls)["run_pipeline"]["params"]["window"]) == {
+        "train_spans": [1, 2, 3],
+        "eval_span": 4,
+    }
+    assert run("1", "2", "3", "2") == 2
+    assert "an evaluation span not among them" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("cron", ["0 3 * * *", "every day", "0 0 3 * * * *"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import tensorflow as tf
 
-from trainer.strategy import choose_strategy, global_batch_size, workers_in
+from trainer.strategy import choose_strategy, global_batch_size, input_shard_policy, is_chief, workers_in
 
 TWO_WORKERS = {
     "cluster": {"chief": ["host0:2222"], "worker": ["host1:2222"]},
@@ -40,3 +40,25 @@ def test_global_batch_scales_with_replicas():
         num_replicas_in_sync = 4
 
     assert global_batch_size(64, FourReplicas()) == 256
+
+
+@pytest.mark.parametrize(
+    ("tf_config", "chief"),
+    [
+        (None, True),
+        (TWO_WORKERS, True),
+        ({**TWO_WORKERS, "task": {"type": "worker", "index": 0}}, False),  # a chief is listed: worker 0 is not it
+        ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}, True),
+        ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}, False),
+        ({"cluster": {"worker": ["only:1"]}, "task": {"type": "worker", "index": 0}}, True),
+    ],
+)
+def test_only_the_chief_exports(tf_config, chief):
+    assert is_chief(tf_config) is chief
+
+
+def test_input_is_split_by_file_only_when_every_worker_gets_one():
+    policy = tf.data.experimental.AutoShardPolicy
+    assert input_shard_policy(num_files=4, workers=2) == policy.FILE
+    assert input_shard_policy(num_files=1, workers=2) == policy.DATA
+    assert input_shard_policy(num_files=4, workers=1) == policy.DATA

@@ -1,0 +1,86 @@
+"""A pipeline run's Trainer inputs, read back from ML Metadata, and `run_fn` on them in this process
+or in a process of its own (for the reproducibility, preemption and multi-worker tests).
+
+    python -m tests.e2e.trainer_process RECORDED_JSON WORK_DIR
+
+trains with the recorded inputs, `serving/` and `logs/` under WORK_DIR (the
+model_run_dir a restarted Kubeflow task would get again), with TF_CONFIG
+from the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ARTIFACT_KEYS = ("examples", "transform_graph", "schema")
+
+
+def trainer_inputs(metadata_path: str) -> dict:
+    """The first Trainer execution's input artifacts (URI, split names) and properties, as JSON-ready data."""
+    from ml_metadata.proto import metadata_store_pb2
+
+    from pipeline.metadata import open_store
+
+    store = open_store(metadata_path)
+    types = {t.id: t.name for t in store.get_execution_types()}
+    trainer = min((e for e in store.get_executions() if types[e.type_id].endswith("Trainer")), key=lambda e: e.id)
+    events = [e for e in store.get_events_by_execution_ids([trainer.id]) if e.type == metadata_store_pb2.Event.INPUT]
+    inputs = {}
+    for event in events:
+        key = event.path.steps[0].key
+        if key in ARTIFACT_KEYS:
+            (artifact,) = store.get_artifacts_by_id([event.artifact_id])
+            split_names = artifact.properties["split_names"].string_value if key == "examples" else None
+            inputs[key] = {"uri": artifact.uri, "split_names": split_names}
+    # TFX records a component's execution properties as the execution's custom properties.
+    properties = {k: v.string_value for k, v in trainer.custom_properties.items() if v.HasField("string_value")}
+    return {"inputs": inputs, "properties": properties}
+
+
+def with_trainer_settings(recorded: dict, **settings) -> dict:
+    """A copy whose custom_config has other trainer settings (steps, seed, checkpoint_steps)."""
+    custom = json.loads(recorded["properties"]["custom_config"])
+    custom["trainer"].update(settings)
+    return {**recorded, "properties": {**recorded["properties"], "custom_config": json.dumps(custom)}}
+
+
+def train(recorded: dict, work: Path) -> str:
+    """run_fn as TFX's Trainer executor calls it; returns the serving model directory."""
+    from tfx.components.trainer import fn_args_utils
+    from tfx.types import standard_artifacts
+
+    from trainer.run import run_fn
+
+    classes = {
+        "examples": standard_artifacts.Examples,
+        "transform_graph": standard_artifacts.TransformGraph,
+        "schema": standard_artifacts.Schema,
+    }
+    inputs = {}
+    for key, recorded_artifact in recorded["inputs"].items():
+        artifact = classes[key]()
+        artifact.uri = recorded_artifact["uri"]
+        if recorded_artifact["split_names"] is not None:
+            artifact.split_names = recorded_artifact["split_names"]
+        inputs[key] = [artifact]
+    fn_args = fn_args_utils.get_common_fn_args(inputs, dict(recorded["properties"]), str(work))
+    fn_args.transform_output = fn_args.transform_graph_path  # as TFX's Trainer executor sets it
+    fn_args.serving_model_dir = str(work / "serving")
+    fn_args.model_run_dir = str(work / "logs")
+    run_fn(fn_args)
+    return fn_args.serving_model_dir
+
+
+def main(argv: list[str]) -> int:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s", stream=sys.stdout)
+    recorded_path, work = argv
+    train(json.loads(Path(recorded_path).read_text()), Path(work))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
