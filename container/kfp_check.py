@@ -15,17 +15,16 @@ ExecutorOutput the task wrote, as the launcher does. Any executor that is
 not a container (a resolver, which the open-source backend does not run, or
 an importer) stops the check and names the task.
 
-Three runs of the flights fixture (a one-span training window) in one
-pipeline root, compiled once:
-  1. first: the data root holds spans 1 and 2; the SpanWindow task resolves
-     train on span 1, evaluate on span 2: no baseline, pushed;
-  2. next window: span 3 is added to the data root; with the same compiled
-     spec and no run parameter, SpanWindow resolves train on span 2,
-     evaluate on span 3; the first model, now serving, is the baseline, and
-     every gated head is compared with it;
-  3. corrupted: span 102 (span 2 with one head's labels all wrong,
-     container/kfp_prepare.py) is added, and the `window` run parameter pins
-     train on span 102, evaluate on span 3: blocked, that head named;
+Two runs of the flights fixture (a one-span training window) in one
+pipeline root, compiled once, with no run parameter:
+  1. first: the data root holds spans 1 and 2; the SpanWindow task must
+     resolve train on span 1, evaluate on span 2: no baseline, pushed;
+  2. next window: spans 3 and 4 arrive (3: span 2's rows with every
+     `delay_band` label wrong, container/kfp_prepare.py; 4: the fixture's
+     span 3); with the same compiled spec SpanWindow must resolve train on
+     span 3, evaluate on span 4; the first model, now serving, must be the
+     baseline of every gated head, and the run must be blocked, that head
+     named, nothing pushed;
 and in every run the report's HTML and Markdown, as files at the URIs of its
 `system.HTML` and `system.Markdown` outputs (what the Kubeflow UI renders).
 
@@ -66,7 +65,6 @@ class CheckError(Exception):
 @dataclasses.dataclass
 class Run:
     name: str
-    window: str  # the `window` run parameter: "" resolves the newest spans (pipeline/spans.py)
     adds_spans: tuple[str, ...]  # span folders moved from the staging folder into the data root first
     expected_splits: dict[str, str]  # what SpanWindow must resolve: split name -> pattern
     artifacts: dict[tuple[str, str], list[dict]] = dataclasses.field(default_factory=dict)
@@ -75,11 +73,6 @@ class Run:
 
 def log(message: str) -> None:
     print(f"[kfp-check] {message}", file=sys.stderr, flush=True)
-
-
-def pinned_window(train: list[int], evaluate: int) -> str:
-    """The `window` run parameter (as pipeline/kubeflow_submit.py builds it)."""
-    return json.dumps({"eval_span": evaluate, "train_spans": train}, sort_keys=True)
 
 
 def splits(train: list[int], evaluate: int) -> dict[str, str]:
@@ -176,7 +169,7 @@ def execute(spec: dict, run: Run, image: str, root: Path, next_id: int) -> int:
     executors = pipeline["deploymentSpec"]["executors"]
     tasks = pipeline["root"]["dag"]["tasks"]
     pipeline_root = Path(spec["runtimeConfig"]["gcsOutputDirectory"])
-    parameters = {**spec["runtimeConfig"].get("parameterValues", {}), "window": run.window}
+    parameters = spec["runtimeConfig"].get("parameterValues", {})  # as compiled: `window` empty, the newest spans
     for task_name in dependency_order(tasks):
         task = tasks[task_name]
         component = pipeline["components"][task["componentRef"]["name"]]
@@ -219,9 +212,9 @@ def gate_decisions(run: Run, facts: dict) -> dict:
 
 
 def check_runs(runs: dict[str, Run], facts: dict) -> list[str]:
-    """The three expectations of the module docstring; returns the failures as sentences."""
+    """The expectations of the module docstring; returns the failures as sentences."""
     failures = []
-    first, second, corrupted = runs["first"], runs["next-window"], runs["corrupted"]
+    first, second = runs["first"], runs["next-window"]
     for run in runs.values():  # the window each run resolved when it started, from the folders present
         resolved = json.loads(run.parameters.get(("SpanWindow", "input_config"), '{"splits": []}'))
         got = {split["name"]: split["pattern"] for split in resolved["splits"]}
@@ -239,15 +232,15 @@ def check_runs(runs: dict[str, Run], facts: dict) -> list[str]:
     rows = [row for head in gate_decisions(second, facts)["heads"] for row in head["rows"] if not row["too_small"]]
     if not rows or any(row["baseline"] is None for row in rows):
         failures.append("run next-window: the gate has no baseline value for every head and gated slice")
-    decided = gate_decisions(corrupted, facts)
+    decided = gate_decisions(second, facts)
     failed = [head["head"] for head in decided["heads"] if not head["passed"]]
     if decided["blessed"] or facts["corrupted_head"] not in failed:
         failures.append(
-            f"run corrupted: expected blocked on {facts['corrupted_head']}; "
+            f"run next-window: expected blocked on {facts['corrupted_head']}; "
             f"blessed={decided['blessed']}, failed={failed}"
         )
-    if metadata_of(corrupted, "Pusher", "pushed_model").get("pushed") == 1:
-        failures.append("run corrupted: the Pusher pushed a blocked model")
+    if metadata_of(second, "Pusher", "pushed_model").get("pushed") == 1:
+        failures.append("run next-window: the Pusher pushed a blocked model")
     for run in runs.values():  # a file at the artifact's URI is what the KFP UI renders
         for output, start in (("report_html", "<!DOCTYPE html>"), ("report_markdown", "# ")):
             path = Path(run.artifacts[("PerHeadReport", output)][0]["uri"])
@@ -278,11 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"pipeline spec schema {spec['pipelineSpec']['schemaVersion']}, {len(tasks)} tasks")
         corrupted = facts["corrupted_span"]
         runs = {
-            "first": Run("first", "", (), splits([1], 2)),
-            "next-window": Run("next-window", "", ("span-3",), splits([2], 3)),
-            "corrupted": Run(
-                "corrupted", pinned_window([corrupted], 3), (f"span-{corrupted}",), splits([corrupted], 3)
-            ),
+            "first": Run("first", (), splits([1], 2)),
+            "next-window": Run("next-window", (f"span-{corrupted}", "span-4"), splits([corrupted], 4)),
         }
         next_id = 1
         started = time.monotonic()
@@ -302,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     if failures:
         log("FAILED:\n  " + "\n  ".join(failures))
         return 1
-    log(f"passed: 3 runs of the compiled pipeline in {time.monotonic() - started:.0f} s; tasks' logs under {root}")
+    log(f"passed: 2 runs of the compiled pipeline in {time.monotonic() - started:.0f} s; tasks' logs under {root}")
     return 0
 
 

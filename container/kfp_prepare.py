@@ -3,9 +3,9 @@
     python -m container.kfp_prepare --root out/kfp-check --image localhost/multihead-tfx:local
 
 Writes under `--root`: `data/` (the flights fixture's spans 1 and 2),
-`staging/` (span 3, and span-102, a copy of span 2 with every `delay_band`
-training label moved to another class: kfp_check moves them into `data/`
-between runs, as new spans arrive), `pipeline.json`, the fixture pipeline
+`staging/` (span-3, a copy of span 2 with every `delay_band` label moved to
+another class, and span-4, the fixture's span 3: kfp_check moves them into
+`data/` between runs, as new spans arrive), `pipeline.json`, the fixture pipeline
 with a one-span rolling window (`data.train_window: 1`) compiled for
 Kubeflow Pipelines v2 with that data root, a pipeline root and serving
 folder under `--root`, and the image for every task, and `check.json`, the
@@ -26,7 +26,7 @@ from pipeline.config import REPO_ROOT, load_config
 FIXTURE_CONFIG = REPO_ROOT / "tests" / "e2e" / "flights_fixture.yaml"
 FIXTURE_DATA = REPO_ROOT / "tests" / "fixtures" / "flights"
 CORRUPTED_HEAD = "delay_band"
-CORRUPTED_SPAN = 102  # span 2's rows, CORRUPTED_HEAD's labels all wrong
+CORRUPTED_SPAN = 3  # span 2's rows, CORRUPTED_HEAD's labels all wrong: the next run trains on it
 
 
 def prepare(root: Path, image: str) -> Path:
@@ -40,8 +40,9 @@ def prepare(root: Path, image: str) -> Path:
     for folder in (data, staging):
         if folder.exists():
             shutil.rmtree(folder)
-    for span, folder in ((1, data), (2, data), (3, staging)):
-        shutil.copytree(FIXTURE_DATA / f"span-{span}", folder / f"span-{span}")
+    for span in (1, 2):
+        shutil.copytree(FIXTURE_DATA / f"span-{span}", data / f"span-{span}")
+    shutil.copytree(FIXTURE_DATA / "span-3", staging / "span-4")
     config = load_config(FIXTURE_CONFIG).with_data(root=data, train_spans=(), eval_span=None, train_window=1)
     head = next(h for h in config.model.heads if h.name == CORRUPTED_HEAD)
     corrupted = staging / f"span-{CORRUPTED_SPAN}"

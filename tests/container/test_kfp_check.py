@@ -3,7 +3,7 @@
 The harness itself runs in `make kfp-check`; these tests keep its pieces
 honest where they can be checked without a container: the task order, the
 ExecutorInput it builds for every task of the real compiled pipeline, and the
-verdicts it draws from the three runs.
+verdicts it draws from the two runs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from container import kfp_check
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "flights_kubeflow.json"
-FACTS = {"corrupted_head": "delay_band", "corrupted_span": 102, "decisions_file": "gate.json"}
+FACTS = {"corrupted_head": "delay_band", "corrupted_span": 3, "decisions_file": "gate.json"}
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +44,8 @@ def test_a_cycle_is_reported():
 def test_each_task_gets_its_inputs_outputs_and_a_command_with_no_placeholder_left(spec, tmp_path):
     pipeline = spec["pipelineSpec"]
     tasks = pipeline["root"]["dag"]["tasks"]
-    run = kfp_check.Run("first", "", (), kfp_check.splits([1], 2))
-    parameters = {**spec["runtimeConfig"].get("parameterValues", {}), "window": run.window}
+    run = kfp_check.Run("first", (), kfp_check.splits([1], 2))
+    parameters = spec["runtimeConfig"].get("parameterValues", {})
     next_id = 1
     for name in kfp_check.dependency_order(tasks):
         component = pipeline["components"][tasks[name]["componentRef"]["name"]]
@@ -73,7 +73,7 @@ def test_each_task_gets_its_inputs_outputs_and_a_command_with_no_placeholder_lef
 
 def test_an_output_parameter_is_found_by_its_producers_task_name_only():
     """TFX writes producerTask "<id>_task"; the KFP driver (and this harness) find tasks by name."""
-    run = kfp_check.Run("first", "", (), {})
+    run = kfp_check.Run("first", (), {})
     run.parameters[("SpanWindow", "input_config")] = "{}"
     by_name = {
         "inputs": {
@@ -102,19 +102,19 @@ def artifact(metadata: dict, uri: str = "/nowhere") -> list[dict]:
 
 def runs_with(tmp_path: Path, *, baseline: str, corrupted_failed: list[str], corrupted_pushed: int) -> dict:
     runs = {}
-    for name, failed in (("first", []), ("next-window", []), ("corrupted", corrupted_failed)):
+    for name, failed in (("first", []), ("next-window", corrupted_failed)):
         gate = tmp_path / name
         gate.mkdir()
         heads = [{"head": head, "passed": head not in failed, "rows": []} for head in ("late", "delay_band")]
         for head in heads:
             head["rows"] = [{"too_small": False, "baseline": None if name == "first" else 0.5}]
         (gate / FACTS["decisions_file"]).write_text(json.dumps({"blessed": not failed, "heads": heads}))
-        window = {"first": ([1], 2), "next-window": ([2], 3), "corrupted": ([102], 3)}[name]
-        run = kfp_check.Run(name, "", (), kfp_check.splits(*window))
+        window = {"first": ([1], 2), "next-window": ([3], 4)}[name]
+        run = kfp_check.Run(name, (), kfp_check.splits(*window))
         resolved = [{"name": n, "pattern": p} for n, p in kfp_check.splits(*window).items()]
         run.parameters[("SpanWindow", "input_config")] = json.dumps({"splits": resolved})
         run.artifacts[("HeadGate", "blessing")] = artifact({}, str(gate))
-        pushed = corrupted_pushed if name == "corrupted" else 1
+        pushed = corrupted_pushed if name == "next-window" else 1
         run.artifacts[("Pusher", "pushed_model")] = artifact({"pushed": pushed, "pushed_destination": f"/s/{name}"})
         run.artifacts[("served_baseline", "model")] = artifact({"served_version": baseline})
         for output, text in (("report_html", "<!DOCTYPE html>\n<html>"), ("report_markdown", "# Pushed\n")):
@@ -124,7 +124,7 @@ def runs_with(tmp_path: Path, *, baseline: str, corrupted_failed: list[str], cor
     return runs
 
 
-def test_the_three_expected_outcomes_pass(tmp_path):
+def test_the_expected_outcomes_pass(tmp_path):
     runs = runs_with(tmp_path, baseline="/s/first", corrupted_failed=["delay_band"], corrupted_pushed=0)
     assert kfp_check.check_runs(runs, FACTS) == []
 
