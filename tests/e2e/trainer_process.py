@@ -40,10 +40,17 @@ def trainer_inputs(metadata_path: str) -> dict:
 
 
 def with_trainer_settings(recorded: dict, **settings) -> dict:
-    """A copy whose custom_config has other trainer settings (steps, seed, checkpoint_steps)."""
-    custom = json.loads(recorded["properties"]["custom_config"])
+    """A copy with other trainer settings (seed, checkpoint_steps, train_steps: the latter also in the
+    Trainer's train_args, which is where run_fn's fn_args.train_steps comes from)."""
+    properties = dict(recorded["properties"])
+    custom = json.loads(properties["custom_config"])
     custom["trainer"].update(settings)
-    return {**recorded, "properties": {**recorded["properties"], "custom_config": json.dumps(custom)}}
+    properties["custom_config"] = json.dumps(custom)
+    if "train_steps" in settings:
+        train_args = json.loads(properties["train_args"])
+        train_args["num_steps"] = settings["train_steps"]
+        properties["train_args"] = json.dumps(train_args)
+    return {**recorded, "properties": properties}
 
 
 def train(recorded: dict, work: Path) -> str:
