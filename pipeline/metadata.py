@@ -32,9 +32,11 @@ def open_store(metadata_path: str | Path, *, writable: bool = False):
 
 
 def running_executions(metadata_path: str | Path, pipeline_name: str) -> list:
-    """Executions of the pipeline that ML Metadata says are still running."""
+    """Executions of the pipeline that ML Metadata says are still running (none without a store)."""
     from ml_metadata.proto import metadata_store_pb2
 
+    if not Path(metadata_path).exists():
+        return []
     store = open_store(metadata_path)
     context = store.get_context_by_type_and_name("pipeline", pipeline_name)
     if context is None:
@@ -50,8 +52,6 @@ def cancel_abandoned(metadata_path: str | Path, pipeline_name: str, by_run: str)
     """Marks the pipeline's still-RUNNING executions CANCELED, noting `by_run`; returns their ids."""
     from ml_metadata.proto import metadata_store_pb2
 
-    if not Path(metadata_path).exists():
-        return []
     stale = running_executions(metadata_path, pipeline_name)
     if not stale:
         return []

@@ -33,7 +33,7 @@ RUN_FN = "trainer.run.run_fn"
 def input_config(config: PipelineConfig) -> example_gen_pb2.Input:
     """One ExampleGen split per span of the config's resolved window: the training spans, then the evaluation span."""
     if not config.data.resolved:
-        raise ValueError("the config's window is not resolved yet: call pipeline.spans.window_for first")
+        raise ValueError("the config's window is not resolved yet: call pipeline.run_local.resolve_spans first")
     window = Window(train=config.data.train_spans, evaluate=config.data.eval_span)
     return json_format.Parse(input_config_json(window, config.data.span_dir), example_gen_pb2.Input())
 

@@ -95,6 +95,24 @@ def resolve_spans(config: PipelineConfig) -> PipelineConfig:
     return config.with_data(train_spans=window.train, eval_span=window.evaluate)
 
 
+def tidy_abandoned(config: PipelineConfig) -> None:
+    """Marks CANCELED what an interrupted or killed run left RUNNING in ML Metadata, and says so."""
+    from pipeline import metadata, outcome
+
+    if not metadata.running_executions(config.metadata_path, config.name):
+        return
+    try:
+        by_run = outcome.latest_run(config.metadata_path, config.name).run_id
+    except LookupError:
+        by_run = "a later local run"
+    cancelled = metadata.cancel_abandoned(config.metadata_path, config.name, by_run)
+    logging.getLogger("pipeline.run_local").warning(
+        "ML Metadata: %d execution(s) left RUNNING by an interrupted or killed run marked CANCELED (ids %s)",
+        len(cancelled),
+        ", ".join(map(str, cancelled)),
+    )
+
+
 def run_pipeline(config: PipelineConfig):
     """Runs the pipeline with LocalDagRunner; returns the run's artifacts and seconds taken.
 
@@ -103,7 +121,7 @@ def run_pipeline(config: PipelineConfig):
     """
     from tfx import v1 as tfx
 
-    from pipeline import metadata, outcome
+    from pipeline import outcome
     from pipeline.pipeline import create_pipeline
 
     Path(config.output_root).mkdir(parents=True, exist_ok=True)
@@ -118,17 +136,7 @@ def run_pipeline(config: PipelineConfig):
             )
         )
     finally:
-        try:
-            by_run = outcome.latest_run(config.metadata_path, config.name).run_id
-        except LookupError:
-            by_run = "a later local run"
-        cancelled = metadata.cancel_abandoned(config.metadata_path, config.name, by_run)
-        if cancelled:
-            logging.getLogger("pipeline.run_local").warning(
-                "ML Metadata: %d execution(s) left RUNNING by a killed run marked CANCELED (ids %s)",
-                len(cancelled),
-                ", ".join(map(str, cancelled)),
-            )
+        tidy_abandoned(config)
     return outcome.latest_run(config.metadata_path, config.name), time.monotonic() - started
 
 
