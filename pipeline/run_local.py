@@ -8,37 +8,31 @@ the span folders present (the newest span is evaluated, the config's
 picked up by the next run), runs the pipeline (cached steps are reused),
 then prints per head pass or fail and why, whether the model was pushed,
 and where the model and the evaluation are.
+
+The terminal shows the run's own lines: one per component as it starts and
+ends, with its duration and its time in the last run that executed it
+(pipeline/progress.py, from ML Metadata). TensorFlow's C++ messages, Beam's
+workers and the libraries' warnings go to a log file per run under
+`<output_root>/logs/`, whose path is printed first and last
+(pipeline/run_log.py); a failure prints its one-line cause and the log path.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 from pipeline.config import ConfigError, PipelineConfig, load_config
+from pipeline.run_log import KNOWN_NOISE, Terminal, log_file_for, terminal_and_log
 from pipeline.spans import SpanError, Window, list_spans, resolve_window, span_folder, spans_present
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
-
-
-# Warnings that every healthy run prints (library deprecations, Beam worker
-# chatter, MLMD query fallbacks); they hide the progress lines, so they are
-# dropped from the terminal. Errors always show.
-_KNOWN_NOISE = (
-    "Worker: severity: WARN",
-    "ArtifactQuery.property_predicate is not supported",
-    "Fallback to non-ZetaSQL",
-    "Examples artifact does not have payload_format",
-    "Tables initialized inside a tf.function",
-    "is deprecated and will be removed",
-    "SavedModel saved prior to TF 2.5",
-    "No semi_persistent_directory",
-    "Discarding unparseable args",
-)
 
 
 class _ProgressFilter(logging.Filter):
@@ -49,12 +43,13 @@ class _ProgressFilter(logging.Filter):
             return True  # errors, and this project's own progress (e.g. spans being written)
         message = str(record.msg)
         if record.levelno >= logging.WARNING:
-            return not any(noise in message or noise in record.getMessage() for noise in _KNOWN_NOISE)
+            return not any(noise in message or noise in record.getMessage() for noise in KNOWN_NOISE)
         return message.startswith("Component %s is")
 
 
 def show_progress() -> None:
-    """One line per component start and end, with a timestamp, on stderr."""
+    """For the commands that run several pipelines (calibrate, benchmarks): TFX's 'Component X is
+    running/finished' lines with a timestamp, on stderr, without the known noise."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
     handler.addFilter(_ProgressFilter())
@@ -63,7 +58,7 @@ def show_progress() -> None:
     root.setLevel(logging.INFO)
 
 
-def ensure_flights_data(config: PipelineConfig) -> None:
+def ensure_flights_data(config: PipelineConfig, out: TextIO | None = None) -> None:
     """Writes the flights spans when the config's are not there yet (all 12 months on first use)."""
     root = Path(config.data.root)
     if config.data.resolved:
@@ -80,18 +75,18 @@ def ensure_flights_data(config: PipelineConfig) -> None:
         )
     from pipeline.data import flights
 
-    print(f"Preparing the flights spans under {config.data.root} (first run only) ...", flush=True)
+    print(f"Preparing the flights spans under {config.data.root} (first run only) ...", file=out, flush=True)
     flights.convert(root)
 
 
-def resolve_spans(config: PipelineConfig) -> PipelineConfig:
+def resolve_spans(config: PipelineConfig, out: TextIO | None = None) -> PipelineConfig:
     """The config with this run's window: its fixed spans, checked, or the newest span present and the
     `train_window` before it (pipeline/spans.py); says which on stdout."""
     data = config.data
     fixed = Window(train=data.train_spans, evaluate=data.eval_span) if data.resolved else None
     window = resolve_window(list_spans(data.root, data.span_dir), data.window_size, fixed)
     how = "fixed in the config" if fixed else f"the newest span under {data.root} and the {data.window_size} before it"
-    print(f"Spans: {window.describe()} ({how})", flush=True)
+    print(f"Spans: {window.describe()} ({how})", file=out, flush=True)
     return config.with_data(train_spans=window.train, eval_span=window.evaluate)
 
 
@@ -113,52 +108,59 @@ def tidy_abandoned(config: PipelineConfig) -> None:
     )
 
 
-def run_pipeline(config: PipelineConfig):
+def run_pipeline(config: PipelineConfig, progress: TextIO | None = None):
     """Runs the pipeline with LocalDagRunner; returns the run's artifacts and seconds taken.
 
-    Whether it finishes or fails, executions that an earlier killed run left
-    RUNNING in ML Metadata are then marked CANCELED (pipeline/metadata.py).
+    With `progress`, a line per component start and end goes there as the run
+    goes (pipeline/progress.py). Whether it finishes or fails, executions that
+    an earlier killed run left RUNNING in ML Metadata are then marked CANCELED
+    (pipeline/metadata.py).
     """
     from tfx import v1 as tfx
 
     from pipeline import outcome
     from pipeline.pipeline import create_pipeline
+    from pipeline.progress import ProgressWatcher
 
     Path(config.output_root).mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    watcher = ProgressWatcher(config.metadata_path, config.name, progress) if progress else contextlib.nullcontext()
     try:
-        tfx.orchestration.LocalDagRunner().run(
-            create_pipeline(
-                config,
-                metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-                    str(config.metadata_path)
-                ),
+        with watcher:
+            tfx.orchestration.LocalDagRunner().run(
+                create_pipeline(
+                    config,
+                    metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+                        str(config.metadata_path)
+                    ),
+                )
             )
-        )
     finally:
         tidy_abandoned(config)
     return outcome.latest_run(config.metadata_path, config.name), time.monotonic() - started
 
 
-def run(config: PipelineConfig) -> int:
+def run(config: PipelineConfig, terminal: Terminal) -> int:
     """Runs the pipeline and prints the verdict; 0 when it finished (pushed or rightly blocked)."""
     import json
 
     from components.report.component import HTML_FILE, JSON_FILE
     from components.report.render import text_summary
 
-    run_artifacts, elapsed = run_pipeline(config)
-    print(f"\nPipeline {config.name} finished in {elapsed:.0f} s (run {run_artifacts.run_id}).")
+    out = terminal.out
+    run_artifacts, elapsed = run_pipeline(config, progress=out)
+    print(f"\nPipeline {config.name} finished in {elapsed:.0f} s (run {run_artifacts.run_id}).", file=out)
     if run_artifacts.report:
         summary = json.loads((Path(run_artifacts.report) / JSON_FILE).read_text())
-        print("\n".join(text_summary(summary)))
+        print("\n".join(text_summary(summary)), file=out)
     if run_artifacts.pushed and not run_artifacts.newly_pushed:
-        print("  (the same model was already the newest pushed version: nothing new written)")
-    print(f"  model:       {run_artifacts.model}")
-    print(f"  evaluation:  {run_artifacts.evaluation}")
-    print(f"  pushed to:   {run_artifacts.pushed_destination if run_artifacts.pushed else 'not pushed'}")
+        print("  (the same model was already the newest pushed version: nothing new written)", file=out)
+    print(f"  model:       {run_artifacts.model}", file=out)
+    print(f"  evaluation:  {run_artifacts.evaluation}", file=out)
+    print(f"  pushed to:   {run_artifacts.pushed_destination if run_artifacts.pushed else 'not pushed'}", file=out)
     if run_artifacts.report:
-        print(f"  report:      {Path(run_artifacts.report) / HTML_FILE}")
+        print(f"  report:      {Path(run_artifacts.report) / HTML_FILE}", file=out)
+    print(f"  log:         {terminal.log_path}", file=out)
     return 0
 
 
@@ -174,16 +176,26 @@ def command_line_overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
-def load_for_command(path: Path, overrides: dict | None = None) -> PipelineConfig | None:
+def load_for_command(path: Path, overrides: dict | None = None, out: TextIO | None = None) -> PipelineConfig | None:
     """The validated config with this run's spans resolved and in place, or None after printing why (exit code 2)."""
     try:
-        config = load_config(path, overrides)
-        ensure_flights_data(config)
-        config = resolve_spans(config)
-    except (ConfigError, FileNotFoundError, SpanError) as err:
+        return prepare_window(load_config(path, overrides), out)
+    except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return None
-    return config
+
+
+def prepare_window(
+    config: PipelineConfig, out: TextIO | None = None, err: TextIO | None = None
+) -> PipelineConfig | None:
+    """The config with its spans written if they are the embedded data, and its window resolved;
+    None after printing why not."""
+    try:
+        ensure_flights_data(config, out)
+        return resolve_spans(config, out)
+    except (FileNotFoundError, SpanError) as error:
+        print(f"error: {error}", file=err or sys.stderr)
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,9 +207,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if bool(args.train_spans) != (args.eval_span is not None):
         parser.error("give both --train-spans and --eval-span (a fixed window), or neither (the newest spans)")
-    show_progress()
-    config = load_for_command(args.config, command_line_overrides(args))
-    return 2 if config is None else run(config)
+    try:
+        config = load_config(args.config, command_line_overrides(args))
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    log_path = log_file_for(config.output_root, config.name)
+    print(f"Log of this run (library and TensorFlow output): {log_path}", flush=True)
+    with terminal_and_log(log_path) as terminal:
+        config = prepare_window(config, terminal.out, terminal.err)
+        if config is None:
+            return 2
+        try:
+            return run(config, terminal)
+        except Exception as err:
+            logging.getLogger().error("the run failed", exc_info=True)
+            print(f"\nerror: the run failed: {type(err).__name__}: {err}", file=terminal.err)
+            print(f"  the full traceback is in {log_path}", file=terminal.err)
+            return 1
 
 
 if __name__ == "__main__":
