@@ -7,19 +7,17 @@ resolver cannot find the baseline there. This component does it from files:
 the newest version the Pusher wrote under the serving directory (pushed only
 when every head passed) is copied into its Model output, laid out as TFX
 lays out a Trainer's model. With nothing pushed yet the output stays empty,
-and the Evaluator executor below, the gate and the report treat an empty
-model as "no baseline" (a first run). LocalDagRunner keeps TFX's resolver,
+and the Evaluator's executor (components/evaluator.py), the gate and the
+report treat an empty model as "no baseline" (a first run). LocalDagRunner keeps TFX's resolver,
 which reads ML Metadata.
 """
 
 import os  # no `from __future__ import annotations`: TFX reads the type hints
 
 from tfx import v1 as tfx
-from tfx.components.evaluator import executor as tfx_evaluator
 from tfx.dsl.component.experimental.annotations import OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.dsl.io import fileio
-from tfx.types import standard_component_specs
 from tfx.utils import io_utils, path_utils
 
 from components.pusher import is_version_name
@@ -56,12 +54,3 @@ def ServedBaseline(  # noqa: N802 (a component class name)
     io_utils.copy_dir(version, path_utils.serving_model_dir(model.uri))
     model.set_string_custom_property(SERVED_VERSION_PROPERTY, version)
     print(f"[baseline] the served model {version} is the baseline")
-
-
-class EvaluatorExecutor(tfx_evaluator.Executor):
-    """TFX's Evaluator, with an empty baseline (ServedBaseline on a first run) treated as none."""
-
-    def Do(self, input_dict: dict, output_dict: dict, exec_properties: dict) -> None:  # noqa: N802 (TFX's name)
-        key = standard_component_specs.BASELINE_MODEL_KEY
-        baselines = [model for model in input_dict.get(key) or [] if has_model(model)]
-        super().Do({**input_dict, key: baselines}, output_dict, exec_properties)

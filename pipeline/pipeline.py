@@ -14,10 +14,11 @@ from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2, transform_pb2
 
 from components import pusher as atomic_pusher
+from components.evaluator import EvaluatorExecutor
 from components.example_gate import ExampleGate
 from components.gate.component import HeadGate
 from components.report.component import PerHeadReport
-from components.served_baseline import EvaluatorExecutor, ServedBaseline
+from components.served_baseline import ServedBaseline
 from components.span_window import COMPONENT_ID as SPAN_WINDOW_ID
 from components.span_window import OUTPUT_KEY as SPAN_WINDOW_OUTPUT
 from components.span_window import SpanWindow
@@ -125,8 +126,9 @@ def create_pipeline(
         eval_config=build_eval_config(config),
         example_splits=[eval_split],
     )
-    if baseline_from_serving:  # an empty baseline (nothing served yet) is no baseline
-        evaluator.executor_spec = executor_spec.BeamExecutorSpec(EvaluatorExecutor)
+    # TFMA with reproducible intervals, computed only for the metrics it outputs; an empty baseline
+    # (ServedBaseline before anything was pushed) is no baseline.
+    evaluator.executor_spec = executor_spec.BeamExecutorSpec(EvaluatorExecutor)
 
     heads_and_gates = json.dumps(report_config(config), sort_keys=True)  # read by the gate and the report
     head_gate = HeadGate(

@@ -67,7 +67,7 @@ def test_task_graph_gates_the_pusher_on_the_head_gate(compiled):
     assert evaluator["baseline_model"]["taskOutputArtifact"]["producerTask"] == "served_baseline"
     assert all("resolver" not in e for e in executors(compiled).values())
     assert executors(compiled)["Evaluator_executor"]["container"]["args"][1] == (
-        "components.served_baseline.EvaluatorExecutor"
+        "components.evaluator.EvaluatorExecutor"
     )
     assert "ExampleGate" in graph["Transform"]["dependentTasks"]  # nothing trains on data that failed validation
 
