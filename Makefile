@@ -8,7 +8,7 @@ DATA_DIR ?= out/data/flights
 FIXTURE_DIR := tests/fixtures/flights
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test calibrate bench-model compile image kfp-check data fixtures lint format lock
+.PHONY: help setup run test calibrate bench bench-model compile image kfp-check data fixtures lint format lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,11 @@ run: setup  ## main job: the pipeline on LocalDagRunner (CONFIG=configs/flights.
 SEEDS ?= 5
 calibrate: setup  ## train CONFIG's window SEEDS times: the gate metric's seed spread and a suggested max_regression
 	@$(IN_RUNTIME) python -m pipeline.calibrate --config $(CONFIG) --seeds $(SEEDS)
+
+BENCH_ARGS ?= --scales 2 4 --full-year --write
+bench: setup  ## every pipeline stage against its limit, side by side, into bench/RESULTS.md (BENCH_ARGS; about an hour)
+	@$(IN_RUNTIME) python -m bench.pipeline_stages --config $(CONFIG) $(BENCH_ARGS)
+	@$(IN_RUNTIME) python -m bench.trainer_input --config $(CONFIG) --repeats 3 --output-root out/bench/stages/mode-in_memory
 
 bench-model: setup  ## multi-head vs one model per head vs LightGBM vs naive, BENCH_SEEDS=3 (ARGS="--train-spans 1 2 ... --eval-span 12")
 	@$(IN_RUNTIME) python -m bench.model_comparison --config $(CONFIG) --seeds $(or $(BENCH_SEEDS),3) $(ARGS)

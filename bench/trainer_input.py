@@ -80,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "flights.yaml")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--output-root", type=Path, help="read that run's outputs instead of the config's")
     args = parser.parse_args(argv)
-    config = load_config(args.config)
+    config = load_config(args.config, {"output_root": str(args.output_root.resolve())} if args.output_root else None)
     specs = config.model
     examples_uri = newest_artifact(config, "Examples")  # Transform's output is the newest Examples
     graph = tft.TFTransformOutput(newest_artifact(config, "TransformGraph"))
