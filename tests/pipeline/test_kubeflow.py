@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import re
@@ -182,3 +183,26 @@ def test_missing_kubeflow_section_is_rejected(raw):
     raw.pop("kubeflow")
     with pytest.raises(ConfigError, match="add a kubeflow: section"):
         parse_kubeflow(parse_config(raw, "flights.yaml"))
+
+
+def test_on_the_direct_runner_only_the_evaluator_runs_beam_in_one_process():
+    """multi_processing lost TFMA's jackknife samples at random (pipeline/pipeline.py); a distributed
+    runner is left as configured."""
+    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+
+    from pipeline.pipeline import create_pipeline
+
+    def running_modes(config) -> dict[str, str]:
+        return {
+            c.id: PipelineOptions(c.executor_spec.beam_pipeline_args).view_as(DirectOptions).direct_running_mode
+            for c in create_pipeline(config).components
+            if hasattr(c.executor_spec, "beam_pipeline_args")
+        }
+
+    config = load_config(FLIGHTS).with_data(train_spans=(9, 10, 11), eval_span=12)
+    modes = running_modes(config)
+    assert modes.pop("Evaluator") == "in_memory"
+    assert set(modes.values()) == {"multi_processing"} and "Transform" in modes, modes
+    dataflow = dataclasses.replace(config, beam_args=("--runner=DataflowRunner", "--project=p"))
+    components = {c.id: c for c in create_pipeline(dataflow).components}
+    assert components["Evaluator"].executor_spec.beam_pipeline_args == list(dataflow.beam_args)
