@@ -27,7 +27,7 @@ calibrate: setup  ## train CONFIG's window SEEDS times: the gate metric's seed s
 BENCH_ARGS ?= --scales 2 4 --full-year --write
 bench: setup  ## every pipeline stage against its limit, side by side, into bench/RESULTS.md (BENCH_ARGS; about an hour)
 	@$(IN_RUNTIME) python -m bench.pipeline_stages --config $(CONFIG) $(BENCH_ARGS)
-	@$(IN_RUNTIME) python -m bench.trainer_input --config $(CONFIG) --repeats 3 --output-root out/bench/stages/mode-in_memory
+	@$(IN_RUNTIME) python -m bench.trainer_input --config $(CONFIG) --repeats 3 --output-root out/bench/stages/mode-multi_processing
 
 bench-model: setup  ## multi-head vs one model per head vs LightGBM vs naive, BENCH_SEEDS=3 (ARGS="--train-spans 1 2 ... --eval-span 12")
 	@$(IN_RUNTIME) python -m bench.model_comparison --config $(CONFIG) --seeds $(or $(BENCH_SEEDS),3) $(ARGS)

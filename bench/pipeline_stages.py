@@ -1,6 +1,6 @@
 """Where the pipeline's time goes: every stage against its limit, measured side by side in one run.
 
-    python -m bench.pipeline_stages [--config configs/flights.yaml] [--modes in_memory multi_processing default]
+    python -m bench.pipeline_stages [--config configs/flights.yaml] [--modes multi_processing in_memory default]
                                     [--scales 1 2 4] [--full-year] [--write]
 
 Each measurement is the main job itself (`python -m pipeline.run_local`, a
@@ -46,9 +46,11 @@ from pipeline.config import REPO_ROOT, load_config
 from pipeline.progress import COMPLETE
 from pipeline.spans import span_folder
 
+# The first is the shipped setting (configs/flights.yaml), the base of the rerun, start-up and scale
+# runs. On the DirectRunner the Evaluator always runs in one process (pipeline/pipeline.py).
 MODES = {
-    "in_memory": ["--direct_running_mode=in_memory"],
     "multi_processing": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+    "in_memory": ["--direct_running_mode=in_memory"],
     "default": ["--direct_num_workers=2"],  # Beam's own choice of mode (Prism where it can start)
 }
 BEAM_STAGES = ("ImportExampleGen", "StatisticsGen", "Transform", "Evaluator")

@@ -42,7 +42,7 @@ def input_config(config: PipelineConfig) -> example_gen_pb2.Input:
 
 # The DirectRunner's multi_processing mode lost TFMA's jackknife samples at random (a one-flight
 # slice reported 18 of its 19 delete-one samples): on the DirectRunner the Evaluator runs in one process.
-EVALUATOR_DIRECT_ARGS = ("--direct_running_mode=in_memory",)
+EVALUATOR_DIRECT_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 
 
 def uses_direct_runner(beam_args: Sequence[str]) -> bool:
