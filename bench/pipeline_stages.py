@@ -120,7 +120,7 @@ def run_main_job(config_file: Path, output_root: Path, label: str) -> Measured:
     if done.returncode != 0:
         tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
         raise MainJobError(f"{label}: the main job exited with {done.returncode}: " + " / ".join(tail))
-    pipeline = re.search(r"finished in (\d+) s", done.stdout)
+    pipeline = re.search(r"Pipeline \S+ finished in (\d+) s", done.stdout)
     verdict = re.search(r"Verdict: (\w+)", done.stdout)
     components, cached = component_times(output_root)
     config = load_config(config_file, {"output_root": str(output_root)})
@@ -239,9 +239,21 @@ def machine() -> str:
 
 
 def commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True)
-    return done.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+    """The checked-out commit, from git, or from .git's files where git is not installed (the runtime)."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True)
+        return done.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+    except OSError:
+        git = REPO_ROOT / ".git"
+        head = (git / "HEAD").read_text().strip()
+        if head.startswith("ref: "):
+            ref = head[5:]
+            if (git / ref).exists():
+                return (git / ref).read_text().strip()[:7]
+            packed = (git / "packed-refs").read_text() if (git / "packed-refs").exists() else ""
+            return next((line.split()[0][:7] for line in packed.splitlines() if line.endswith(" " + ref)), "unknown")
+        return head[:7]
 
 
 def seconds(value: float | None) -> str:
