@@ -44,7 +44,7 @@ import yaml
 
 from pipeline.config import REPO_ROOT, load_config
 from pipeline.progress import COMPLETE
-from pipeline.spans import span_folder
+from pipeline.spans import Window, list_spans, resolve_window, span_folder
 
 # The first is the shipped setting (configs/flights.yaml), the base of the rerun, start-up and scale
 # runs. On the DirectRunner the Evaluator always runs in one process (pipeline/pipeline.py).
@@ -182,8 +182,8 @@ def derived_config(base: Path, work: Path, name: str, **changes) -> Path:
 def replicated_root(config, work: Path, factor: int) -> Path:
     """A data root whose training spans hold each training file `factor` times (links, no copies)."""
     root = work / f"data-x{factor}"
-    window_spans = sorted(int(p.name.split("-")[-1]) for p in Path(config.data.root).iterdir() if p.is_dir())
-    evaluate, train = window_spans[-1], window_spans[-1 - config.data.window_size : -1]
+    window = default_window(config)
+    evaluate, train = window.evaluate, window.train
     for span in [*train, evaluate]:
         source = Path(config.data.root) / span_folder(config.data.span_dir, span)
         target = root / span_folder(config.data.span_dir, span)
@@ -216,12 +216,13 @@ def newest_model_and_eval_files(output_root: Path, config) -> tuple[str, list[st
     from pipeline.outcome import latest_run
 
     artifacts = latest_run(str(output_root / "metadata.sqlite"), config.name)
-    eval_span = Path(config.data.root) / span_folder(config.data.span_dir, latest_eval_span(config))
+    eval_span = Path(config.data.root) / span_folder(config.data.span_dir, default_window(config).evaluate)
     return str(Path(artifacts.model) / "Format-Serving"), sorted(str(f) for f in eval_span.iterdir())
 
 
-def latest_eval_span(config) -> int:
-    return max(int(p.name.split("-")[-1]) for p in Path(config.data.root).iterdir() if p.is_dir())
+def default_window(config) -> Window:
+    """The window the main job resolves from the config's data root (pipeline/spans.py)."""
+    return resolve_window(list_spans(config.data.root, config.data.span_dir), config.data.window_size)
 
 
 def machine() -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pipeline.config import ConfigError, PipelineConfig, load_config
-from pipeline.run_log import KNOWN_NOISE, Terminal, log_file_for, terminal_and_log
+from pipeline.run_log import Terminal, is_known_noise, is_project_record, log_file_for, terminal_and_log
 from pipeline.spans import SpanError, Window, list_spans, resolve_window, span_folder, spans_present
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
@@ -39,12 +39,11 @@ class _ProgressFilter(logging.Filter):
     """Errors, unexpected warnings, and of TFX's INFO lines 'Component X is running/finished'."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.ERROR or record.name.startswith("pipeline."):
+        if record.levelno >= logging.ERROR or is_project_record(record):
             return True  # errors, and this project's own progress (e.g. spans being written)
-        message = str(record.msg)
         if record.levelno >= logging.WARNING:
-            return not any(noise in message or noise in record.getMessage() for noise in KNOWN_NOISE)
-        return message.startswith("Component %s is")
+            return not is_known_noise(record)
+        return str(record.msg).startswith("Component %s is")
 
 
 def show_progress() -> None:
@@ -176,10 +175,10 @@ def command_line_overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
-def load_for_command(path: Path, overrides: dict | None = None, out: TextIO | None = None) -> PipelineConfig | None:
+def load_for_command(path: Path, overrides: dict | None = None) -> PipelineConfig | None:
     """The validated config with this run's spans resolved and in place, or None after printing why (exit code 2)."""
     try:
-        return prepare_window(load_config(path, overrides), out)
+        return prepare_window(load_config(path, overrides))
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return None

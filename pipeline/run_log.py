@@ -56,6 +56,10 @@ def is_project_record(record: logging.LogRecord) -> bool:
     return record.name == PROJECT_LOGGER or record.name.startswith(PROJECT_LOGGER + ".")
 
 
+def is_known_noise(record: logging.LogRecord) -> bool:
+    return any(noise in str(record.msg) or noise in record.getMessage() for noise in KNOWN_NOISE)
+
+
 class TerminalFilter(logging.Filter):
     """Library warnings and errors that are not known noise (the project's records have their own handler)."""
 
@@ -65,7 +69,7 @@ class TerminalFilter(logging.Filter):
         if record.levelno >= logging.ERROR:
             return True
         if record.levelno >= logging.WARNING:
-            return not any(noise in str(record.msg) or noise in record.getMessage() for noise in KNOWN_NOISE)
+            return not is_known_noise(record)
         return False
 
 
