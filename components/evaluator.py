@@ -111,28 +111,29 @@ class _BeamWithKeyedPartition:
 
 
 @contextlib.contextmanager
-def keyed_jackknife_buckets() -> Iterator[None]:
-    """While the Beam graph is built, TFMA's jackknife partitions examples by jackknife_bucket."""
-    jackknife.beam = _BeamWithKeyedPartition()
+def _replaced(owner, name: str, value) -> Iterator[None]:
+    """`owner.name` is `value` for the block, and what it was afterwards."""
+    original = getattr(owner, name)
+    setattr(owner, name, value)
     try:
         yield
     finally:
-        jackknife.beam = beam
+        setattr(owner, name, original)
 
 
-@contextlib.contextmanager
-def no_intervals_for_private_metrics() -> Iterator[None]:
+def keyed_jackknife_buckets() -> contextlib.AbstractContextManager[None]:
+    """While the Beam graph is built, TFMA's jackknife partitions examples by jackknife_bucket."""
+    return _replaced(jackknife, "beam", _BeamWithKeyedPartition())
+
+
+def no_intervals_for_private_metrics() -> contextlib.AbstractContextManager[None]:
     """While the Beam graph is built, TFMA's skip set also holds the private intermediates."""
     original = metric_specs.metric_keys_to_skip_for_confidence_intervals
 
     def skip_with_private(metrics_specs, eval_config):
         return SkipIntervalKeys(original(metrics_specs, eval_config=eval_config))
 
-    metric_specs.metric_keys_to_skip_for_confidence_intervals = skip_with_private
-    try:
-        yield
-    finally:
-        metric_specs.metric_keys_to_skip_for_confidence_intervals = original
+    return _replaced(metric_specs, "metric_keys_to_skip_for_confidence_intervals", skip_with_private)
 
 
 @contextlib.contextmanager
