@@ -30,6 +30,7 @@ class RunArtifacts:
     pushed_destination: str | None
     baseline_model: str | None
     report: str | None = None  # the HeadReport artifact's folder (report.html, summary.json)
+    reused: frozenset[str] = frozenset()  # components this run took from the cache (their results are older)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +66,10 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
         raise LookupError(f"no run {run_id!r} of pipeline {pipeline_name!r} in {metadata_path}")
     run = max(runs, key=lambda ctx: (ctx.create_time_since_epoch, ctx.id))
     executions = store.get_executions_by_context(run.id)
+    execution_types = {t.id: t.name.rsplit(".", 1)[-1] for t in store.get_execution_types()}
+    reused = frozenset(
+        execution_types[e.type_id] for e in executions if e.last_known_state == metadata_store_pb2.Execution.CACHED
+    )
     events = store.get_events_by_execution_ids([e.id for e in executions])
     outputs = {e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT}
     inputs = {e.artifact_id for e in events if e.type == metadata_store_pb2.Event.INPUT}
@@ -102,7 +107,12 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
         blessed=bool(blessing and _int_property(blessing, "blessed") == 1),
         pushed_model=pushed.uri if pushed else None,
         pushed=bool(pushed and _int_property(pushed, "pushed") == 1),
-        newly_pushed=bool(pushed and _int_property(pushed, "newly_pushed") != 0 and _int_property(pushed, "pushed")),
+        newly_pushed=bool(
+            pushed
+            and _int_property(pushed, "newly_pushed") != 0
+            and _int_property(pushed, "pushed")
+            and "Pusher" not in reused  # a push reused from the cache wrote nothing in this run
+        ),
         pushed_destination=(
             pushed.custom_properties["pushed_destination"].string_value
             if pushed and "pushed_destination" in pushed.custom_properties
@@ -110,6 +120,7 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
         ),
         baseline_model=baseline.uri if baseline else None,
         report=report.uri if report else None,
+        reused=reused,
     )
 
 

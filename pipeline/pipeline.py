@@ -14,10 +14,12 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2, transform_pb2
 
+from components import previous_blessed_model
 from components import pusher as atomic_pusher
 from components.evaluator import EvaluatorExecutor
 from components.example_gate import ExampleGate
 from components.gate.component import HeadGate
+from components.previous_blessed_model import PreviousBlessedModelStrategy
 from components.report.component import PerHeadReport
 from components.served_baseline import ServedBaseline
 from components.span_window import COMPONENT_ID as SPAN_WINDOW_ID
@@ -66,8 +68,9 @@ def create_pipeline(
     arrives resolved). With `window_parameter` (Kubeflow) a SpanWindow
     component resolves it when each run starts, and its output feeds ExampleGen,
     the example gate and the report as a dynamic execution property.
-    The baseline is the latest blessed model from ML Metadata (TFX's
-    resolver), or with `baseline_from_serving` the model the serving directory
+    The baseline is the latest blessed model other than the candidate, from ML
+    Metadata (components/previous_blessed_model.py: a rerun with no new data is
+    then reused from the cache to the end), or with `baseline_from_serving` the model the serving directory
     holds (components/served_baseline.py: Kubeflow has no resolver executors).
     """
     train_splits = train_split_names(config.data.window_size)
@@ -126,10 +129,13 @@ def create_pipeline(
         baseline_resolver = ServedBaseline(serving_dir=str(config.serving_dir)).with_id("served_baseline")
     else:
         baseline_resolver = tfx.dsl.Resolver(
-            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-        ).with_id("latest_blessed_model_resolver")
+            strategy_class=PreviousBlessedModelStrategy,
+            **{
+                previous_blessed_model.MODEL: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+                previous_blessed_model.MODEL_BLESSING: tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+                previous_blessed_model.CANDIDATE: trainer.outputs["model"],
+            },
+        ).with_id("previous_blessed_model_resolver")
 
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],

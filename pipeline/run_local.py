@@ -152,6 +152,12 @@ def run(config: PipelineConfig, terminal: Terminal) -> int:
     if run_artifacts.report:
         summary = json.loads((Path(run_artifacts.report) / JSON_FILE).read_text())
         print("\n".join(text_summary(summary)), file=out)
+    if "HeadGate" in run_artifacts.reused:
+        print(
+            "  (nothing new to judge: the same model, examples and baseline as an earlier run,"
+            " whose verdict and report were reused from the cache)",
+            file=out,
+        )
     if run_artifacts.pushed and not run_artifacts.newly_pushed:
         print("  (the same model was already the newest pushed version: nothing new written)", file=out)
     print(f"  model:       {run_artifacts.model}", file=out)

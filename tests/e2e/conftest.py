@@ -6,10 +6,10 @@ One pipeline root, as a scheduler would use it:
   2. a new evaluation span where ONE head's labels are corrupted (fixed
      spans 1, 2 -> 3 on another data root);
   3. span 3 arrives in the first data root: the same config and command
-     resolve to train on 2, evaluate on 3;
-  4. the same again with no new data: first started as `make run` would start
-     it (the command line, in a process of its own) and killed with SIGKILL
-     once its Evaluator is running, then run to the end.
+     resolve to train on 2, evaluate on 3; first started as `make run` would
+     start it (the command line, in a process of its own) and killed with
+     SIGKILL once its Evaluator is running, then run to the end;
+  4. the same again with no new data (served from the cache to the end).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def kill_when_running(config_file: Path, config, component: str, log: Path) -> s
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory, flights_fixture_dir):
     """The four runs; each entry: (config, artifacts, outcomes, serving snapshot); and under "killed",
-    the ids of the executions the killed attempt at the rerun left RUNNING."""
+    the ids of the executions the killed attempt at the clean run left RUNNING."""
     work = tmp_path_factory.mktemp("flights_e2e")
     corrupted_root = work / "data_corrupted"
     for span in (1, 2):
@@ -90,7 +90,7 @@ def runs(tmp_path_factory, flights_fixture_dir):
         if name == "clean":  # a new span arrives; nothing else changes
             shutil.copytree(flights_fixture_dir / "span-3", data / "span-3")
         config = resolve_spans(unresolved)
-        if name == "rerun":
+        if name == "clean":
             results["killed"] = kill_when_running(rolling_file, config, "Evaluator", work / "killed.log")
         artifacts, _ = run_pipeline(config)
         outcomes = outcome.head_outcomes(config, artifacts)

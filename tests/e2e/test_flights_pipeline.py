@@ -4,11 +4,11 @@ One sequence of runs in one pipeline root, as a scheduler would make them:
   1. first run (no baseline): every head passes its value threshold; pushed;
   2. a new evaluation span where ONE head's labels are corrupted: blocked,
      only that head named, the serving directory untouched;
-  3. span 3 arrives: the same config and command train on the moved window;
-     every head holds; pushed as a new version;
-  4. the same again with no new data, after an attempt killed with SIGKILL
-     during its Evaluator: upstream components come from the cache, and the
-     killed execution no longer shows as RUNNING in ML Metadata.
+  3. span 3 arrives: the same config and command train on the moved window,
+     after an attempt killed with SIGKILL during its Evaluator: what the
+     attempt finished comes from the cache, and the killed execution no longer
+     shows as RUNNING in ML Metadata; every head holds; pushed as a new version;
+  4. the same again with no new data: every component comes from the cache.
 """
 
 from __future__ import annotations
@@ -119,22 +119,29 @@ def test_rerun_without_new_data_is_served_from_the_cache(runs):
     ):
         assert states[component] == cached, (component, states)
     assert artifacts.model == clean.model
-    # The last blessed model is now this very model, so the Evaluator runs
-    # again (its baseline input changed), compares the model with itself and
-    # blesses it. The Pusher then finds the model already serving and writes nothing.
-    assert artifacts.baseline_model == clean.model
+    # The baseline is the latest blessed model other than the candidate: the one the model was judged
+    # against when it was pushed, so the Evaluator's inputs are unchanged and everything after it is
+    # reused too: the same evaluation, verdict, push and report, and nothing written to serving.
+    assert artifacts.baseline_model == clean.baseline_model
+    for component in ("Evaluator", "HeadGate", "Pusher", "PerHeadReport"):
+        assert states[component] == cached, (component, states)
+    assert (artifacts.evaluation, artifacts.blessing, artifacts.report) == (
+        clean.evaluation,
+        clean.blessing,
+        clean.report,
+    )
     assert outcome.failed_heads(outcomes) == []
-    assert artifacts.pushed and not artifacts.newly_pushed
+    assert artifacts.pushed and not artifacts.newly_pushed and "Pusher" in artifacts.reused
     assert artifacts.pushed_destination == clean.pushed_destination
     assert serving == clean_serving
 
 
-def test_a_killed_attempt_leaves_nothing_running_once_the_rerun_finished(runs):
+def test_a_killed_attempt_leaves_nothing_running_and_its_finished_work_is_reused(runs):
     from ml_metadata.proto import metadata_store_pb2
 
     from pipeline.metadata import ABANDONED_NOTE, open_store, running_executions
 
-    config, artifacts, _, _ = runs["rerun"]
+    config, artifacts, _, _ = runs["clean"]
     killed = runs["killed"]
     assert killed, "the kill left nothing RUNNING: nothing to tidy was tested"
     assert running_executions(config.metadata_path, config.name) == []
@@ -144,7 +151,8 @@ def test_a_killed_attempt_leaves_nothing_running_once_the_rerun_finished(runs):
         assert types[execution.type_id] == "Evaluator"
         assert execution.last_known_state == metadata_store_pb2.Execution.CANCELED
         assert execution.custom_properties[ABANDONED_NOTE].string_value == artifacts.run_id
-    assert artifacts.pushed  # the rerun finished the job
+    assert {"Transform", "Trainer"} <= artifacts.reused  # finished by the killed attempt, not done twice
+    assert artifacts.pushed  # the run started again finished the job
 
 
 def test_pushed_model_serves_raw_examples_like_the_trained_model(runs, flights_fixture_dir):
