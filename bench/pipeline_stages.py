@@ -346,7 +346,8 @@ class Results:
             lines += [
                 "",
                 f"Cached rerun of the `{first.label}` run (no new data): {rerun.wall:.1f} s wall,"
-                f" pipeline {seconds(rerun.pipeline)} s; executed again: {executed}.",
+                f" pipeline {seconds(rerun.pipeline)} s; executed again: {executed};"
+                f" reused from the cache: {', '.join(rerun.cached) or 'nothing'}.",
             ]
         if self.predict_rows_per_s:
             lines += ["", self.evaluator_efficiency()]

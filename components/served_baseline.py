@@ -23,6 +23,7 @@ from tfx.utils import io_utils, path_utils
 from components.pusher import is_version_name
 
 SERVED_VERSION_PROPERTY = "served_version"
+COMPONENT_ID = "served_baseline"
 
 
 def newest_version(serving_dir: str) -> str | None:

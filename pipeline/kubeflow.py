@@ -222,6 +222,7 @@ def compile_pipeline(config: PipelineConfig, output: Path, settings: KubeflowSet
     from tfx import v1 as tfx
     from tfx.orchestration.kubeflow.v2 import pipeline_builder
 
+    from components.served_baseline import COMPONENT_ID as SERVED_BASELINE_ID
     from components.span_window import COMPONENT_ID as SPAN_WINDOW_ID
 
     pipeline, settings = build_kubeflow_pipeline(config, settings)
@@ -246,9 +247,11 @@ def compile_pipeline(config: PipelineConfig, output: Path, settings: KubeflowSet
         absl_logger.removeFilter(inverted_warning)
     job = json.loads(output.read_text())
     name_producer_tasks_by_their_task_names(job["pipelineSpec"]["root"]["dag"]["tasks"])
-    # The window depends on the span folders present, not on the task's inputs: a cached
-    # SpanWindow would hand every later run the first run's spans.
-    job["pipelineSpec"]["root"]["dag"]["tasks"][SPAN_WINDOW_ID]["cachingOptions"] = {"enableCache": False}
+    # Their outputs depend on folders (the spans present, the version serving), not on the tasks'
+    # inputs: a cached SpanWindow would hand every later run the first run's spans, a cached
+    # ServedBaseline the first run's baseline (none).
+    for task in (SPAN_WINDOW_ID, SERVED_BASELINE_ID):
+        job["pipelineSpec"]["root"]["dag"]["tasks"][task]["cachingOptions"] = {"enableCache": False}
     # Stable key order: diffs between compiles show only what changed.
     output.write_text(json.dumps(job, indent=2, sort_keys=True) + "\n")
     return output

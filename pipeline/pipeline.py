@@ -21,6 +21,7 @@ from components.example_gate import ExampleGate
 from components.gate.component import HeadGate
 from components.previous_blessed_model import PreviousBlessedModelStrategy
 from components.report.component import PerHeadReport
+from components.served_baseline import COMPONENT_ID as SERVED_BASELINE_ID
 from components.served_baseline import ServedBaseline
 from components.span_window import COMPONENT_ID as SPAN_WINDOW_ID
 from components.span_window import OUTPUT_KEY as SPAN_WINDOW_OUTPUT
@@ -126,7 +127,7 @@ def create_pipeline(
     )
 
     if baseline_from_serving:
-        baseline_resolver = ServedBaseline(serving_dir=str(config.serving_dir)).with_id("served_baseline")
+        baseline_resolver = ServedBaseline(serving_dir=str(config.serving_dir)).with_id(SERVED_BASELINE_ID)
     else:
         baseline_resolver = tfx.dsl.Resolver(
             strategy_class=PreviousBlessedModelStrategy,

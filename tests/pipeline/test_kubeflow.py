@@ -66,6 +66,8 @@ def test_task_graph_gates_the_pusher_on_the_head_gate(compiled):
     evaluator = graph["Evaluator"]["inputs"]["artifacts"]
     # The open-source KFP v2 backend runs no resolver executors: the baseline is the served model.
     assert evaluator["baseline_model"]["taskOutputArtifact"]["producerTask"] == "served_baseline"
+    # Its output is whatever serves when the run starts: a cached one would keep the first run's baseline.
+    assert graph["served_baseline"]["cachingOptions"] == {"enableCache": False}
     assert all("resolver" not in e for e in executors(compiled).values())
     assert executors(compiled)["Evaluator_executor"]["container"]["args"][1] == (
         "components.evaluator.EvaluatorExecutor"
