@@ -74,6 +74,7 @@ class Measured:
     peak_rss_mib: float
     verdict: str
     rows: dict[str, int]  # "train", "eval"
+    measured_at: str = ""  # "<date>, commit <commit>": a section may gather measurements of several bench runs
 
     def rows_per_second(self, component: str, split: str) -> float | None:
         seconds_taken = self.components.get(component)
@@ -133,6 +134,7 @@ def run_main_job(config_file: Path, output_root: Path, label: str) -> Measured:
         peak_rss_mib=int(peak_file.read_text()) / 1024,
         verdict=verdict.group(1) if verdict else "?",
         rows=window_rows(config, done.stdout + done.stderr),
+        measured_at=f"{time.strftime('%Y-%m-%d')}, commit {commit()}",
     )
 
 
@@ -324,9 +326,11 @@ class Results:
         first, rerun = self.runs[0], self.rerun
         shown = self.config_file.resolve()
         shown = shown.relative_to(REPO_ROOT) if shown.is_relative_to(REPO_ROOT) else shown
+        every = [*self.runs, *([rerun] if rerun else []), *([self.startup] if self.startup else []), *self.scaled]
+        when = sorted({m.measured_at for m in every})
         lines = [
             SECTION_START,
-            f"## Pipeline stages (`make bench`, {time.strftime('%Y-%m-%d')}, commit {commit()})",
+            f"## Pipeline stages (`make bench`, {'; '.join(when)})",
             "",
             f"Machine: {machine()}. Config: `{shown}`;"
             f" training window {first.rows.get('train', 0):,} rows, evaluation span {first.rows.get('eval', 0):,} rows."
@@ -345,7 +349,7 @@ class Results:
             executed = ", ".join(f"{k} {v:.1f} s" for k, v in rerun.components.items()) or "nothing"
             lines += [
                 "",
-                f"Cached rerun of the `{first.label}` run (no new data): {rerun.wall:.1f} s wall,"
+                f"Cached rerun of a `{first.label}` run (no new data; {rerun.measured_at}): {rerun.wall:.1f} s wall,"
                 f" pipeline {seconds(rerun.pipeline)} s; executed again: {executed};"
                 f" reused from the cache: {', '.join(rerun.cached) or 'nothing'}.",
             ]
