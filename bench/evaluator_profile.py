@@ -1,0 +1,111 @@
+"""Where the Evaluator's time goes: TFMA under cProfile with the pipeline's own EvalConfig.
+
+    python -m bench.evaluator_profile [--config configs/flights.yaml] [--whole-span] [--top 40]
+
+Runs `tfma.run_model_analysis` in this process (Beam in_memory, one worker, as
+the pipeline's Evaluator runs on the DirectRunner) on the newest run's model
+(run `make run` first) and the first file of its evaluation span (or all of it),
+candidate only, with the executor's interval changes (components/evaluator.py),
+and prints the functions with the most cumulative time, then the share of each
+group that bounds it (groups may nest). cProfile slows Python about twofold:
+the shares are what it is for, not the seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import glob
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pipeline.config import REPO_ROOT, load_config
+from pipeline.spans import span_folder
+
+# Function groups that the profile of 2026-11-29 showed to bound the Evaluator: (label, file suffix, function).
+GROUPS = (
+    ("per-example metric inputs (combiners' add_input)", "metrics_plots_and_validations_evaluator.py", "add_input"),
+    ("Beam element encoding (pickle)", "~", "<built-in method _pickle.dumps>"),
+    ("10,000-bucket histograms rebinned, per slice and jackknife sample", "calibration_histogram.py", "rebin"),
+    ("confusion matrices from histograms", "binary_confusion_matrices.py", "_histogram_to_binary_confusion_matrices"),
+    ("Keras metric objects rebuilt from config", "tf_metric_wrapper.py", "_deserialize_metrics"),
+    ("Beam graph to runner API", "pipeline.py", "to_runner_api"),
+)
+
+
+def newest_model(config) -> str:
+    from pipeline.metadata import open_store
+
+    models = open_store(config.metadata_path).get_artifacts_by_type("Model")
+    if not models:
+        raise SystemExit(f"no Model in {config.metadata_path}: run `make run` first")
+    return str(Path(max(models, key=lambda a: a.id).uri) / "Format-Serving")
+
+
+def group_shares(stats: pstats.Stats) -> list[tuple[str, float]]:
+    """Cumulative seconds of each group's function (the largest entry when several match)."""
+    total = stats.total_tt
+    shares = []
+    for label, file_suffix, function in GROUPS:
+        seconds = max(
+            (
+                entry[3]
+                for (file, _, name), entry in stats.stats.items()
+                if file.endswith(file_suffix) and name == function
+            ),
+            default=0.0,
+        )
+        shares.append((label, seconds / total if total else 0.0))
+    return shares
+
+
+def main(argv: list[str] | None = None) -> int:
+    import tensorflow_model_analysis as tfma
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from components.evaluator import fast_reproducible_intervals
+    from pipeline.eval_config import build_eval_config
+    from pipeline.pipeline import EVALUATOR_DIRECT_ARGS
+    from pipeline.run_local import resolve_spans
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "flights.yaml")
+    parser.add_argument("--output-root", help="the pipeline's output root (default: the config's)")
+    parser.add_argument("--whole-span", action="store_true", help="every file of the span, not only the first")
+    parser.add_argument("--top", type=int, default=40)
+    args = parser.parse_args(argv)
+    config = resolve_spans(load_config(args.config, {"output_root": args.output_root} if args.output_root else None))
+    folder = Path(config.data.root) / span_folder(config.data.span_dir, config.data.eval_span)
+    files = sorted(glob.glob(str(folder / "*")))
+    if not files:
+        raise SystemExit(f"no files in {folder}: run `make run` first")
+    location = str(folder / "*") if args.whole_span else files[0]
+    eval_config = build_eval_config(config)
+    del eval_config.model_specs[1:]  # the candidate alone
+    model = tfma.default_eval_shared_model(eval_saved_model_path=newest_model(config), eval_config=eval_config)
+    profile = cProfile.Profile()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as out, fast_reproducible_intervals():
+        profile.enable()
+        tfma.run_model_analysis(
+            eval_shared_model=model,
+            eval_config=eval_config,
+            data_location=location,
+            file_format="tfrecords",
+            output_path=out,
+            pipeline_options=PipelineOptions(list(EVALUATOR_DIRECT_ARGS)),
+        )
+        profile.disable()
+    print(f"TFMA on {location}: {time.monotonic() - started:.1f} s under cProfile")
+    stats = pstats.Stats(profile)
+    stats.sort_stats("cumulative").print_stats(args.top)
+    for label, share in group_shares(stats):
+        print(f"{share:6.1%}  {label}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
