@@ -15,7 +15,7 @@ from tfx import v1 as tfx  # no `from __future__ import annotations`: TFX reads 
 from tfx.dsl.component.experimental.annotations import OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 
-from pipeline.spans import Window, input_config_json, list_spans, resolve_window
+from pipeline.spans import Window, check_not_empty, input_config_json, list_spans, resolve_window
 
 OUTPUT_KEY = "input_config"
 COMPONENT_ID = "SpanWindow"
@@ -32,5 +32,6 @@ def SpanWindow(  # noqa: N802 (a component class name)
     """TFX component: the newest span and the `train_window` before it, or `window` (JSON) checked."""
     requested = Window.from_json(window) if window.strip() else None
     resolved = resolve_window(list_spans(data_root, span_dir), train_window, requested)
+    check_not_empty(data_root, span_dir, resolved)
     print(f"[SpanWindow] {resolved.describe()} (from the span folders under {data_root})", flush=True)
     input_config.value = input_config_json(resolved, span_dir)

@@ -14,7 +14,7 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2, transform_pb2
 
-from components import previous_blessed_model
+from components import import_examples, previous_blessed_model
 from components import pusher as atomic_pusher
 from components.evaluator import EvaluatorExecutor
 from components.example_gate import ExampleGate
@@ -98,6 +98,8 @@ def create_pipeline(
         input_config=spans,
         output_config=example_gen_pb2.Output(),  # empty: keep the input splits (one per span)
     )
+    # TFX's executor; a span file it cannot read is named in a plain error.
+    example_gen.executor_spec = executor_spec.BeamExecutorSpec(import_examples.Executor)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=str(config.schema_path))
     example_validator = tfx.components.ExampleValidator(

@@ -25,12 +25,13 @@ import logging
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import TextIO
 
 from pipeline.config import ConfigError, PipelineConfig, load_config
 from pipeline.run_log import Terminal, is_known_noise, is_project_record, log_file_for, terminal_and_log
-from pipeline.spans import SpanError, Window, list_spans, resolve_window, span_folder, spans_present
+from pipeline.spans import SpanError, Window, check_not_empty, list_spans, resolve_window, span_folder, spans_present
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
 
@@ -84,6 +85,7 @@ def resolve_spans(config: PipelineConfig, out: TextIO | None = None) -> Pipeline
     data = config.data
     fixed = Window(train=data.train_spans, evaluate=data.eval_span) if data.resolved else None
     window = resolve_window(list_spans(data.root, data.span_dir), data.window_size, fixed)
+    check_not_empty(data.root, data.span_dir, window)
     how = "fixed in the config" if fixed else f"the newest span under {data.root} and the {data.window_size} before it"
     print(f"Spans: {window.describe()} ({how})", file=out, flush=True)
     return config.with_data(train_spans=window.train, eval_span=window.evaluate)
@@ -226,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return run(config, terminal)
         except Exception as err:
-            logging.getLogger().error("the run failed", exc_info=True)
+            traceback.print_exc()  # descriptor 2 is the log file for the run
             print(f"\nerror: the run failed: {type(err).__name__}: {err}", file=terminal.err)
             print(f"  the full traceback is in {log_path}", file=terminal.err)
             return 1

@@ -73,14 +73,25 @@ class TerminalFilter(logging.Filter):
         return False
 
 
+class TerminalFormatter(logging.Formatter):
+    """One line per record: a record's traceback stays in the log, the terminal says where it is."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        had_traceback = bool(record.exc_info or record.stack_info)
+        line = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None, "stack_info": None})
+        return super().format(line) + (" (traceback in the log)" if had_traceback else "")
+
+
 def log_file_for(output_root: str | Path, name: str) -> Path:
     """`<output_root>/logs/<name>-YYYYmmdd-HHMMSS.log`: one file per run, kept."""
     return Path(output_root) / "logs" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
 
 
-def _handler(stream: TextIO, fmt: str, level: int, log_filter: logging.Filter | None = None) -> logging.Handler:
+def _handler(
+    stream: TextIO, fmt: str, level: int, log_filter: logging.Filter | None = None, formatter=logging.Formatter
+) -> logging.Handler:
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter(fmt, datefmt="%H:%M:%S"))
+    handler.setFormatter(formatter(fmt, datefmt="%H:%M:%S"))
     handler.setLevel(level)
     if log_filter is not None:
         handler.addFilter(log_filter)
@@ -112,7 +123,13 @@ def terminal_and_log(log_path: Path) -> Iterator[Terminal]:
     os.dup2(log.fileno(), 2)
     root.handlers[:] = [
         _handler(log, "%(asctime)s %(levelname)s %(name)s: %(message)s", logging.INFO),
-        _handler(terminal.err, "%(asctime)s  %(levelname)s: %(message)s", logging.WARNING, TerminalFilter()),
+        _handler(
+            terminal.err,
+            "%(asctime)s  %(levelname)s: %(message)s",
+            logging.WARNING,
+            TerminalFilter(),
+            TerminalFormatter,
+        ),
     ]
     root.setLevel(logging.INFO)
     try:

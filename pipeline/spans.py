@@ -90,6 +90,25 @@ def list_spans(data_root: str, span_dir: str) -> list[int]:
     return spans_present(fileio.listdir(data_root), span_dir)
 
 
+def check_not_empty(data_root: str, span_dir: str, window: Window) -> None:
+    """Raises SpanError naming the window's span folders that hold no file (ExampleGen's driver would
+    stop later with "does not match any files", naming neither the span nor what to do)."""
+    from tfx.dsl.io import fileio
+
+    empty = [
+        span
+        for span in (*window.train, window.evaluate)
+        if not fileio.glob(f"{data_root.rstrip('/')}/{span_folder(span_dir, span)}/*")
+    ]
+    if empty:
+        folders = ", ".join(f"{span_folder(span_dir, span)}/" for span in empty)
+        raise SpanError(
+            f"{window.describe()}: {folders} under {data_root} hold{'s' if len(empty) == 1 else ''} no file. "
+            "Put the span's TFRecord files there, or remove the empty folder (the newest span with files is "
+            "then evaluated)"
+        )
+
+
 def resolve_window(present: Sequence[int], size: int, requested: Window | None = None) -> Window:
     """The requested window, checked against the spans present; or the newest span and the `size` before it."""
     present = sorted(present)

@@ -1,0 +1,31 @@
+"""The terminal's side of the run log: one line per record, the traceback left to the log file."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from pipeline.run_log import TerminalFilter, TerminalFormatter
+
+
+def record_with_traceback(level: int = logging.ERROR, name: str = "tfx.orchestration") -> logging.LogRecord:
+    try:
+        raise ValueError("Not a valid TFRecord. Fewer than 195 bytes")
+    except ValueError:
+        return logging.LogRecord(name, level, __file__, 1, "Execution %d failed.", (1,), sys.exc_info())
+
+
+def test_an_error_with_a_traceback_is_one_line_on_the_terminal_and_whole_in_the_log():
+    record = record_with_traceback()
+    terminal = TerminalFormatter("%(levelname)s: %(message)s").format(record)
+    assert terminal == "ERROR: Execution 1 failed. (traceback in the log)"
+    log = logging.Formatter("%(levelname)s: %(message)s").format(record)  # the log file's handler, after it
+    assert "Traceback (most recent call last)" in log and "Fewer than 195 bytes" in log
+
+
+def test_library_errors_reach_the_terminal_and_known_noise_does_not():
+    keep = TerminalFilter()
+    assert keep.filter(record_with_traceback())
+    noise = logging.LogRecord("absl", logging.WARNING, __file__, 1, "Fallback to non-ZetaSQL", (), None)
+    assert not keep.filter(noise)
+    assert not keep.filter(logging.LogRecord("pipeline.progress", logging.ERROR, __file__, 1, "own", (), None))
