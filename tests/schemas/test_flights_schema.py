@@ -103,3 +103,23 @@ def test_a_feature_of_the_wrong_dtype_is_an_anomaly(schema, flights_fixture_dir)
     found = anomalies_of(schema, examples)
     assert set(found) == {"distance"}
     assert Reason.UNEXPECTED_DATA_TYPE in found["distance"]
+
+
+@pytest.mark.parametrize("label", ["arr_delay", "late", "delay_band"])
+def test_a_head_whose_label_is_missing_on_every_row_is_an_anomaly(schema, flights_fixture_dir, label):
+    """A label may be missing on some rows (cancelled flights have no arrival delay), never on most."""
+    examples = read_examples(flights_fixture_dir / "span-1")[:50]
+    for example in examples:
+        del example.features.feature[label]
+    found = anomalies_of(schema, examples)
+    assert set(found) == {label}, found
+    # Missing on a few rows only, as in every fixture span, it passes (the first test of this file).
+
+
+def test_a_feature_the_schema_does_not_know_is_an_anomaly(schema, flights_fixture_dir):
+    """Drift in the producer: a new column is not used silently, the schema has to be updated first."""
+    examples = read_examples(flights_fixture_dir / "span-1")[:50]
+    for example in examples:
+        example.features.feature["gate_number"].int64_list.value.append(12)
+    found = anomalies_of(schema, examples)
+    assert found == {"gate_number": {Reason.SCHEMA_NEW_COLUMN}}, found
