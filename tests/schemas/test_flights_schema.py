@@ -123,3 +123,14 @@ def test_a_feature_the_schema_does_not_know_is_an_anomaly(schema, flights_fixtur
         example.features.feature["gate_number"].int64_list.value.append(12)
     found = anomalies_of(schema, examples)
     assert found == {"gate_number": {Reason.SCHEMA_NEW_COLUMN}}, found
+
+
+def test_a_new_route_is_tolerated_and_a_flood_of_unknown_destinations_is_not(schema, flights_fixture_dir):
+    """The dest domain allows up to 1% of a span's flights to go to an airport it does not list."""
+    examples = read_examples(flights_fixture_dir / "span-2")
+    assert len(examples) > 200
+    examples[5].features.feature["dest"].bytes_list.value[:] = [b"NEW"]  # one new route: under 1%
+    assert anomalies_of(schema, examples) == {}
+    for example in examples[::10]:  # one flight in ten to unknown airports
+        example.features.feature["dest"].bytes_list.value[:] = [b"XXX"]
+    assert anomalies_of(schema, examples) == {"dest": {Reason.ENUM_TYPE_UNEXPECTED_STRING_VALUES}}
