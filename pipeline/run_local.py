@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pipeline.config import ConfigError, PipelineConfig, load_config
+from pipeline.run_lock import exclusive_run
 from pipeline.run_log import Terminal, is_known_noise, is_project_record, log_file_for, terminal_and_log
 from pipeline.spans import SpanError, Window, check_not_empty, list_spans, resolve_window, span_folder, spans_present
 
@@ -112,10 +113,12 @@ def tidy_abandoned(config: PipelineConfig) -> None:
 def run_pipeline(config: PipelineConfig, progress: TextIO | None = None):
     """Runs the pipeline with LocalDagRunner; returns the run's artifacts and seconds taken.
 
-    With `progress`, a line per component start and end goes there as the run
-    goes (pipeline/progress.py). Whether it finishes or fails, executions that
-    an earlier killed run left RUNNING in ML Metadata are then marked CANCELED
-    (pipeline/metadata.py).
+    One run at a time per output root: another run holding it raises
+    RunLockedError naming that run (pipeline/run_lock.py). With `progress`, a
+    line per component start and end goes there as the run goes
+    (pipeline/progress.py). Whether it finishes or fails, executions that an
+    earlier killed run left RUNNING in ML Metadata are then marked CANCELED
+    (pipeline/metadata.py): safe, as no other run can be using the store.
     """
     from tfx import v1 as tfx
 
@@ -126,19 +129,20 @@ def run_pipeline(config: PipelineConfig, progress: TextIO | None = None):
     Path(config.output_root).mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     watcher = ProgressWatcher(config.metadata_path, config.name, progress) if progress else contextlib.nullcontext()
-    try:
-        with watcher:
-            tfx.orchestration.LocalDagRunner().run(
-                create_pipeline(
-                    config,
-                    metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-                        str(config.metadata_path)
-                    ),
+    with exclusive_run(config.output_root):
+        try:
+            with watcher:
+                tfx.orchestration.LocalDagRunner().run(
+                    create_pipeline(
+                        config,
+                        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+                            str(config.metadata_path)
+                        ),
+                    )
                 )
-            )
-    finally:
-        tidy_abandoned(config)
-    return outcome.latest_run(config.metadata_path, config.name), time.monotonic() - started
+        finally:
+            tidy_abandoned(config)
+        return outcome.latest_run(config.metadata_path, config.name), time.monotonic() - started
 
 
 def run(config: PipelineConfig, terminal: Terminal) -> int:
