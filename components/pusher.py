@@ -24,6 +24,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 PARTIAL_PREFIX = ".partial-"
+ROLLED_BACK_DIR = ".rolled-back"  # versions withdrawn by `python -m pipeline.serving rollback` (pipeline/serving.py)
 
 
 def tree_digest(directory: Path) -> str:
@@ -55,7 +56,8 @@ def push_atomically(model_dir: Path, base: Path) -> tuple[Path, bool]:
     base.mkdir(parents=True, exist_ok=True)
     for leftover in base.glob(f"{PARTIAL_PREFIX}*"):
         shutil.rmtree(leftover, ignore_errors=True)  # from a push killed mid-copy
-    version = max(int(time.time()), int(versions[-1].name) + 1 if versions else 0)
+    ever = [int(v.name) for v in (*versions, *pushed_versions(base / ROLLED_BACK_DIR))]
+    version = max(int(time.time()), max(ever) + 1 if ever else 0)  # above every version, rolled back or not
     partial = base / f"{PARTIAL_PREFIX}{version}"
     shutil.copytree(model_dir, partial)
     target = base / str(version)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from tfx.components.evaluator import constants
 from tfx.types import standard_artifacts
 
-from components.previous_blessed_model import CANDIDATE, MODEL, MODEL_BLESSING, PreviousBlessedModelStrategy
+from components.previous_blessed_model import (
+    CANDIDATE,
+    MODEL,
+    MODEL_BLESSING,
+    ROLLED_BACK,
+    PreviousBlessedModelStrategy,
+)
 
 
 def model(artifact_id: int) -> standard_artifacts.Model:
@@ -48,3 +54,11 @@ def test_no_other_blessed_model_means_no_baseline():
     only = model(1)
     assert resolve([only], [blessing(1, True)], [only])[MODEL] == []
     assert resolve([], [], [only])[MODEL] == []
+
+
+def test_a_model_whose_version_was_rolled_back_is_no_baseline():
+    models = [model(1), model(2), model(3)]
+    withdrawn = blessing(2, True)
+    withdrawn.set_int_custom_property(ROLLED_BACK, 1)  # `python -m pipeline.serving rollback`
+    result = resolve(models, [blessing(1, True), withdrawn], [models[2]])
+    assert [m.id for m in result[MODEL]] == [1]

@@ -1,0 +1,169 @@
+"""The serving directory's versions: list them, and roll the newest back.
+
+    python -m pipeline.serving list     [--config configs/flights.yaml]
+    python -m pipeline.serving rollback [--config configs/flights.yaml]
+
+A model server loads the highest numeric version under the serving directory
+(components/pusher.py writes them, named by push time). `rollback` moves the
+newest version into `.rolled-back/` in one rename (hidden: servers skip it;
+never deleted), appends what it did to `.rolled-back/log.jsonl`, and marks the
+model's blessing in ML Metadata as rolled back, so that the next local run
+does not take the withdrawn model as its baseline
+(components/previous_blessed_model.py). The next push still gets a higher
+number than any version ever pushed, rolled back or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from components.previous_blessed_model import ROLLED_BACK as ROLLED_BACK_PROPERTY
+from components.pusher import ROLLED_BACK_DIR, pushed_versions
+from pipeline.config import REPO_ROOT, ConfigError, PipelineConfig, load_config
+
+ROLLED_BACK_LOG = "log.jsonl"
+
+
+class ServingError(RuntimeError):
+    """The serving directory cannot do what was asked; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Version:
+    number: int
+    path: str
+    state: str  # "serving", "previous" or "rolled back"
+    run: str | None = None
+    gate: str | None = None  # each head's gate metric, as the HeadGate recorded it
+
+    @property
+    def pushed_at(self) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.number))
+
+
+def rolled_back_versions(serving_dir: Path) -> list[Path]:
+    return pushed_versions(serving_dir / ROLLED_BACK_DIR)
+
+
+def push_records(config: PipelineConfig) -> dict[str, tuple[str, str | None, int | None]]:
+    """Pushed version path -> (run id, gate metrics, ModelBlessing id), from ML Metadata (empty without a store)."""
+    if not Path(config.metadata_path).exists():
+        return {}
+    from ml_metadata.proto import metadata_store_pb2
+
+    from components.gate.component import DECISIONS_FILE
+    from pipeline.metadata import open_store
+
+    store = open_store(config.metadata_path)
+    run_type = store.get_context_type("pipeline_run").id
+    records = {}
+    for pushed in store.get_artifacts_by_type("PushedModel"):
+        destination = pushed.custom_properties.get("pushed_destination")
+        if destination is None or not destination.string_value:
+            continue
+        events = store.get_events_by_artifact_ids([pushed.id])
+        producers = [e.execution_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
+        inputs = store.get_events_by_execution_ids(producers[:1])
+        blessing_ids = [
+            e.artifact_id
+            for e in inputs
+            if e.type == metadata_store_pb2.Event.INPUT and any(s.key == "model_blessing" for s in e.path.steps)
+        ]
+        runs = [c.name for c in store.get_contexts_by_execution(producers[0]) if c.type_id == run_type]
+        gate, blessing_id = None, None
+        if blessing_ids:
+            (blessing,) = store.get_artifacts_by_id(blessing_ids[:1])
+            blessing_id = blessing.id
+            decisions = Path(blessing.uri) / DECISIONS_FILE
+            if decisions.exists():
+                heads = json.loads(decisions.read_text())["heads"]
+                gate = ", ".join(f"{h['head']} {h['metric']} {h['rows'][0]['candidate']:.4g}" for h in heads)
+        records.setdefault(destination.string_value, (runs[0] if runs else None, gate, blessing_id))
+    return records
+
+
+def list_versions(config: PipelineConfig) -> list[Version]:
+    """Every version ever pushed, newest first: the one serving, the previous ones, the rolled-back ones."""
+    serving_dir = Path(config.serving_dir)
+    records = push_records(config)
+    live = pushed_versions(serving_dir)
+    listed = []
+    for path in live:
+        state = "serving" if path == live[-1] else "previous"
+        listed.append((path, state, str(path)))
+    for path in rolled_back_versions(serving_dir):
+        listed.append((path, "rolled back", str(serving_dir / path.name)))  # recorded under its pushed path
+    versions = []
+    for path, state, pushed_as in listed:
+        run, gate, _ = records.get(pushed_as, (None, None, None))
+        versions.append(Version(number=int(path.name), path=str(path), state=state, run=run, gate=gate))
+    return sorted(versions, key=lambda v: v.number, reverse=True)
+
+
+def rollback(config: PipelineConfig) -> tuple[Path, Path]:
+    """Moves the newest version aside (one rename) and records it; returns (rolled back, now serving)."""
+    serving_dir = Path(config.serving_dir)
+    live = pushed_versions(serving_dir)
+    if len(live) < 2:
+        raise ServingError(
+            f"{serving_dir} holds {len(live)} version(s): a rollback needs one to go back to. Nothing was changed"
+        )
+    newest, previous = live[-1], live[-2]
+    aside = serving_dir / ROLLED_BACK_DIR
+    aside.mkdir(exist_ok=True)
+    os.rename(newest, aside / newest.name)  # atomic: a server sees the old newest or none of it
+    record = {"rolled_back": newest.name, "serving": previous.name, "at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    with open(aside / ROLLED_BACK_LOG, "a", encoding="utf-8") as log:
+        log.write(json.dumps(record) + "\n")
+    mark_rolled_back(config, str(newest))
+    return aside / newest.name, previous
+
+
+def mark_rolled_back(config: PipelineConfig, pushed_path: str) -> None:
+    """Sets `rolled_back` on the blessing of the model pushed to `pushed_path` (if ML Metadata knows it)."""
+    _, _, blessing_id = push_records(config).get(pushed_path, (None, None, None))
+    if blessing_id is None:
+        return
+    from pipeline.metadata import open_store
+
+    store = open_store(config.metadata_path)
+    (blessing,) = store.get_artifacts_by_id([blessing_id])
+    blessing.custom_properties[ROLLED_BACK_PROPERTY].int_value = 1
+    store.put_artifacts([blessing])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["list", "rollback"])
+    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "flights.yaml")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        if args.command == "rollback":
+            aside, serving = rollback(config)
+            print(f"rolled back: version {aside.name}, moved to {aside} (kept; see {aside.parent / ROLLED_BACK_LOG})")
+            print(f"now serving: version {serving.name} ({serving})")
+            return 0
+        versions = list_versions(config)
+    except (ConfigError, ServingError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if not versions:
+        print(f"nothing pushed under {config.serving_dir} yet")
+        return 0
+    for version in versions:
+        print(f"{version.number}  {version.state:<11}  pushed {version.pushed_at}  run {version.run or '?'}")
+        print(f"    {version.path}")
+        if version.gate:
+            print(f"    {version.gate}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
