@@ -4,7 +4,8 @@ TFMA's own validator compares point values only (it ignores the intervals it
 computes), so the Evaluator carries no thresholds here: it computes every
 head's metrics, the candidate-minus-baseline differences and their standard
 errors, and this component decides (components/gate/decide.py), adds the
-naive predictor's lift (components/gate/naive.py), and writes the one
+naive predictor's lift (components/gate/naive.py), runs the serving canary
+in a fresh process (components/gate/canary.py), and writes the one
 ModelBlessing that the Pusher and the latest-blessed-model resolver read, with
 the same properties as the Evaluator's, plus `gate.json` with every decision.
 """
@@ -18,8 +19,9 @@ from tfx.components.evaluator import constants
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils
+from tfx.utils import path_utils
 
-from components.gate import decide, naive
+from components.gate import canary, decide, naive
 from components.gate.metrics import OVERALL, MetricTable, load_estimates, slice_columns
 from components.served_baseline import has_model
 from pipeline.spans import EVAL_SPLIT
@@ -86,7 +88,12 @@ def HeadGate(  # noqa: N802 (a component class name)
     """Blesses the candidate when every head passes every rule (see module docstring)."""
     config = json.loads(gate_config)
     decisions = decide_all(config, evaluation.uri, examples)
-    blessed = all(d.passed for d in decisions)
+    serving_check = canary.run_canary(
+        path_utils.serving_model_path(model.uri),
+        artifact_utils.get_split_uri([examples], EVAL_SPLIT),
+        config["heads"],
+    )
+    blessed = all(d.passed for d in decisions) and serving_check["passed"]
     os.makedirs(blessing.uri, exist_ok=True)
     with open(os.path.join(blessing.uri, DECISIONS_FILE), "w", encoding="utf-8") as handle:
         json.dump(
@@ -95,6 +102,7 @@ def HeadGate(  # noqa: N802 (a component class name)
                 "confidence": config["confidence"],
                 "evaluation": evaluation.uri,
                 "heads": [d.to_dict() for d in decisions],
+                "canary": serving_check,
             },
             handle,
             indent=2,

@@ -254,6 +254,9 @@ def render_html(summary: Mapping[str, Any], min_examples: int) -> str:
 def text_summary(summary: Mapping[str, Any]) -> list[str]:
     """A few lines for the terminal."""
     lines = [f"Verdict: {summary['verdict'].upper()}"]
+    serving_check = summary.get("canary")
+    if serving_check and not serving_check["passed"]:
+        lines += [f"  FAIL  {reason}" for reason in serving_check["reasons"]]
     for head in summary["heads"]:
         gate = next((r for r in head["gate_rows"] if r["slice"] == "overall"), None)
         value = "" if gate is None else f" {head['gate']['key']} {fmt(gate['candidate'])}"

@@ -212,7 +212,11 @@ def build_summary(
                 "plots": _plots(head, evaluation_uri, metrics),
             }
         )
-    all_reasons = [r for section in head_sections for r in section["reasons"]]
+    serving_check = decisions.get("canary")  # absent in gate.json written before the canary existed
+    all_reasons = [
+        *(serving_check or {}).get("reasons", []),
+        *(r for section in head_sections for r in section["reasons"]),
+    ]
     verdict = ("blessed" if blessed else "blocked") if pushed is None else ("pushed" if pushed else "blocked")
     return {
         "verdict": verdict,
@@ -220,6 +224,7 @@ def build_summary(
         "pushed": pushed,
         "confidence": decisions.get("confidence"),
         "reasons": all_reasons,
+        "canary": serving_check,
         "heads": head_sections,
         "identity": dict(identity),
     }

@@ -86,6 +86,11 @@ def test_a_run_where_every_head_holds_pushes_a_new_version(runs):
     assert artifacts.baseline_model == first.model  # the blocked model never became the baseline
     assert outcome.failed_heads(outcomes) == []
     assert artifacts.blessed and artifacts.pushed and artifacts.newly_pushed
+    # Before the push, the candidate answered raw examples (labels stripped) in a fresh process.
+    canary = json.loads((Path(artifacts.blessing) / DECISIONS_FILE).read_text())["canary"]
+    assert canary["passed"] and canary["reasons"] == [] and canary["examples"] > 100, canary
+    summary = json.loads((Path(artifacts.report) / JSON_FILE).read_text())
+    assert summary["canary"] == canary
     versions_before = {path.split("/")[0] for path in serving_before}
     versions_after = {path.split("/")[0] for path in serving_after}
     assert versions_before < versions_after and len(versions_after) == 2
