@@ -60,3 +60,11 @@ def test_nan_a_wrong_shape_and_a_label_in_the_serving_input_each_fail_with_a_rea
     assert not label["passed"] and label["reasons"][0].startswith("serving canary: the model did not answer (")
     missing = run_canary(str(tmp_path / "nowhere"), split, HEADS)
     assert not missing["passed"] and "did not answer" in missing["reasons"][0]
+
+
+def test_a_failed_canary_is_said_right_under_the_verdict():
+    from components.report.render import text_summary
+
+    reason = "serving canary: head delay answered 40 non-finite value(s) (NaN or infinity)"
+    summary = {"verdict": "blocked", "canary": {"passed": False, "reasons": [reason]}, "heads": []}
+    assert text_summary(summary) == ["Verdict: BLOCKED", f"  FAIL  {reason}"]
