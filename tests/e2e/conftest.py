@@ -29,7 +29,7 @@ from pipeline import outcome
 from pipeline.config import REPO_ROOT, load_config
 from pipeline.metadata import open_store, running_executions
 from pipeline.run_local import resolve_spans, run_pipeline
-from tests.e2e.fixture_runs import CONFIG, VERY_LATE, corrupt_labels, snapshot
+from tests.e2e.fixture_runs import CONFIG, FAKE_TOKEN, FAKE_TOKEN_VARIABLE, VERY_LATE, corrupt_labels, snapshot
 
 
 def running(config, component: str) -> bool:
@@ -62,6 +62,7 @@ def kill_when_running(config_file: Path, config, component: str, log: Path) -> s
 def runs(tmp_path_factory, flights_fixture_dir):
     """The four runs; each entry: (config, artifacts, outcomes, serving snapshot); and under "killed",
     the ids of the executions the killed attempt at the clean run left RUNNING."""
+    os.environ[FAKE_TOKEN_VARIABLE] = FAKE_TOKEN  # the killed attempt, a child process, inherits it too
     work = tmp_path_factory.mktemp("flights_e2e")
     corrupted_root = work / "data_corrupted"
     for span in (1, 2):
@@ -95,4 +96,6 @@ def runs(tmp_path_factory, flights_fixture_dir):
         artifacts, _ = run_pipeline(config)
         outcomes = outcome.head_outcomes(config, artifacts)
         results[name] = (config, artifacts, outcomes, snapshot(Path(config.serving_dir)))
-    return results
+    results["killed log"] = work / "killed.log"
+    yield results
+    del os.environ[FAKE_TOKEN_VARIABLE]

@@ -10,6 +10,8 @@ import tensorflow as tf
 CONFIG = Path(__file__).with_name("flights_fixture.yaml")
 CORRUPTED_HEAD = "delay_band"
 VERY_LATE = 2  # every row labelled "very late": a labelling bug in one head
+# In the environment for the whole sequence, as a credential would be: nothing written for others may hold it.
+FAKE_TOKEN_VARIABLE, FAKE_TOKEN = "MHP_EXAMPLE_API_TOKEN", "mhp-fake-token-7f3a9c"
 
 
 def snapshot(directory: Path) -> dict[str, str]:
