@@ -69,13 +69,16 @@ def push_records(config: PipelineConfig) -> dict[str, tuple[str, str | None, int
             continue
         events = store.get_events_by_artifact_ids([pushed.id])
         producers = [e.execution_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
-        inputs = store.get_events_by_execution_ids(producers[:1])
+        if not producers:
+            continue
+        producer = min(producers)  # the execution that pushed; a cached rerun's only points at its output
+        inputs = store.get_events_by_execution_ids([producer])
         blessing_ids = [
             e.artifact_id
             for e in inputs
             if e.type == metadata_store_pb2.Event.INPUT and any(s.key == "model_blessing" for s in e.path.steps)
         ]
-        runs = [c.name for c in store.get_contexts_by_execution(producers[0]) if c.type_id == run_type]
+        runs = [c.name for c in store.get_contexts_by_execution(producer) if c.type_id == run_type]
         gate, blessing_id = None, None
         if blessing_ids:
             (blessing,) = store.get_artifacts_by_id(blessing_ids[:1])
