@@ -52,7 +52,8 @@ def rolled_back_versions(serving_dir: Path) -> list[Path]:
 
 
 def push_records(config: PipelineConfig) -> dict[str, tuple[str, str | None, int | None]]:
-    """Pushed version path -> (run id, gate metrics, ModelBlessing id), from ML Metadata (empty without a store)."""
+    """Pushed version (its folder name) -> (run id, gate metrics, ModelBlessing id), from ML Metadata (empty
+    without a store). By name: the serving directory may have been moved or copied since the push."""
     if not Path(config.metadata_path).exists():
         return {}
     from ml_metadata.proto import metadata_store_pb2
@@ -87,7 +88,7 @@ def push_records(config: PipelineConfig) -> dict[str, tuple[str, str | None, int
             if decisions.exists():
                 heads = json.loads(decisions.read_text())["heads"]
                 gate = ", ".join(f"{h['head']} {h['metric']} {h['rows'][0]['candidate']:.4g}" for h in heads)
-        records.setdefault(destination.string_value, (runs[0] if runs else None, gate, blessing_id))
+        records.setdefault(Path(destination.string_value).name, (runs[0] if runs else None, gate, blessing_id))
     return records
 
 
@@ -96,15 +97,11 @@ def list_versions(config: PipelineConfig) -> list[Version]:
     serving_dir = Path(config.serving_dir)
     records = push_records(config)
     live = pushed_versions(serving_dir)
-    listed = []
-    for path in live:
-        state = "serving" if path == live[-1] else "previous"
-        listed.append((path, state, str(path)))
-    for path in rolled_back_versions(serving_dir):
-        listed.append((path, "rolled back", str(serving_dir / path.name)))  # recorded under its pushed path
+    listed = [(path, "serving" if path == live[-1] else "previous") for path in live]
+    listed += [(path, "rolled back") for path in rolled_back_versions(serving_dir)]
     versions = []
-    for path, state, pushed_as in listed:
-        run, gate, _ = records.get(pushed_as, (None, None, None))
+    for path, state in listed:
+        run, gate, _ = records.get(path.name, (None, None, None))
         versions.append(Version(number=int(path.name), path=str(path), state=state, run=run, gate=gate))
     return sorted(versions, key=lambda v: v.number, reverse=True)
 
@@ -124,13 +121,13 @@ def rollback(config: PipelineConfig) -> tuple[Path, Path]:
     record = {"rolled_back": newest.name, "serving": previous.name, "at": time.strftime("%Y-%m-%d %H:%M:%S")}
     with open(aside / ROLLED_BACK_LOG, "a", encoding="utf-8") as log:
         log.write(json.dumps(record) + "\n")
-    mark_rolled_back(config, str(newest))
+    mark_rolled_back(config, newest.name)
     return aside / newest.name, previous
 
 
-def mark_rolled_back(config: PipelineConfig, pushed_path: str) -> None:
-    """Sets `rolled_back` on the blessing of the model pushed to `pushed_path` (if ML Metadata knows it)."""
-    _, _, blessing_id = push_records(config).get(pushed_path, (None, None, None))
+def mark_rolled_back(config: PipelineConfig, version: str) -> None:
+    """Sets `rolled_back` on the blessing of the model pushed as `version` (if ML Metadata knows it)."""
+    _, _, blessing_id = push_records(config).get(version, (None, None, None))
     if blessing_id is None:
         return
     from pipeline.metadata import open_store
