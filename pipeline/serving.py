@@ -26,6 +26,7 @@ from pathlib import Path
 from components.previous_blessed_model import ROLLED_BACK as ROLLED_BACK_PROPERTY
 from components.pusher import ROLLED_BACK_DIR, pushed_versions
 from pipeline.config import REPO_ROOT, ConfigError, PipelineConfig, load_config
+from pipeline.run_lock import RunLockedError, exclusive_run
 
 ROLLED_BACK_LOG = "log.jsonl"
 
@@ -108,6 +109,11 @@ def list_versions(config: PipelineConfig) -> list[Version]:
 
 def rollback(config: PipelineConfig) -> tuple[Path, Path]:
     """Moves the newest version aside (one rename) and records it; returns (rolled back, now serving)."""
+    with exclusive_run(config.output_root):  # not while a run may be pushing
+        return _rollback(config)
+
+
+def _rollback(config: PipelineConfig) -> tuple[Path, Path]:
     serving_dir = Path(config.serving_dir)
     live = pushed_versions(serving_dir)
     if len(live) < 2:
@@ -132,7 +138,7 @@ def mark_rolled_back(config: PipelineConfig, version: str) -> None:
         return
     from pipeline.metadata import open_store
 
-    store = open_store(config.metadata_path)
+    store = open_store(config.metadata_path, writable=True)
     (blessing,) = store.get_artifacts_by_id([blessing_id])
     blessing.custom_properties[ROLLED_BACK_PROPERTY].int_value = 1
     store.put_artifacts([blessing])
@@ -151,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"now serving: version {serving.name} ({serving})")
             return 0
         versions = list_versions(config)
-    except (ConfigError, ServingError) as err:
+    except (ConfigError, ServingError, RunLockedError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not versions:
