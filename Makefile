@@ -8,7 +8,7 @@ DATA_DIR ?= out/data/flights
 FIXTURE_DIR := tests/fixtures/flights
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test calibrate bench bench-model compile image kfp-check data fixtures lint format lock
+.PHONY: help setup run serving rollback test calibrate bench bench-model compile image kfp-check data fixtures lint format lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,6 +19,12 @@ setup:  ## build the runtime (a venv, or a Debian 13 rootfs on older hosts); no-
 CONFIG ?= configs/flights.yaml
 run: setup  ## main job: the pipeline on LocalDagRunner (CONFIG=configs/flights.yaml; spans made on first use)
 	@$(IN_RUNTIME) python -m pipeline.run_local --config $(CONFIG)
+
+serving: setup  ## list CONFIG's pushed versions: serving, previous, rolled back, with run and gate metrics
+	@$(IN_RUNTIME) python -m pipeline.serving list --config $(CONFIG)
+
+rollback: setup  ## serve the previous version again: the newest is moved aside (kept) and skipped as a baseline
+	@$(IN_RUNTIME) python -m pipeline.serving rollback --config $(CONFIG)
 
 SEEDS ?= 5
 calibrate: setup  ## train CONFIG's window SEEDS times: the gate metric's seed spread and a suggested max_regression
