@@ -33,3 +33,14 @@ def corrupt_labels(source: Path, target: Path, label: str, value: int) -> None:
                 if label in example.features.feature:
                     example.features.feature[label].int64_list.value[:] = [value]
                 writer.write(example.SerializeToString())
+
+
+def set_value(feature: tf.train.Feature, value) -> None:
+    """Replaces a tf.train.Feature's values with one value of the list kind its Python type calls for."""
+    feature.Clear()
+    if isinstance(value, bytes):
+        feature.bytes_list.value.append(value)
+    elif isinstance(value, int):
+        feature.int64_list.value.append(value)
+    else:
+        feature.float_list.value.append(value)

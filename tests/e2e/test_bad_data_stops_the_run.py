@@ -13,6 +13,7 @@ from ml_metadata.proto import metadata_store_pb2
 from components.example_gate import DataAnomalyError
 from pipeline.config import load_config
 from pipeline.run_local import run_pipeline
+from tests.e2e.fixture_runs import set_value
 
 pytestmark = pytest.mark.e2e
 
@@ -58,16 +59,6 @@ def test_out_of_domain_category_stops_before_transform(tmp_path, flights_fixture
     assert {"ImportExampleGen", "StatisticsGen", "ExampleValidator", "ExampleGate"} <= ran
     assert not ran & {"Transform", "Trainer", "Evaluator", "Pusher"}
     assert not Path(config.serving_dir).exists()
-
-
-def set_value(feature: tf.train.Feature, value) -> None:
-    feature.Clear()
-    if isinstance(value, bytes):
-        feature.bytes_list.value.append(value)
-    elif isinstance(value, int):
-        feature.int64_list.value.append(value)
-    else:
-        feature.float_list.value.append(value)
 
 
 def change_rows(name: str, value, every: int = 1):

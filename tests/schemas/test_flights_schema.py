@@ -8,6 +8,7 @@ import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from pipeline.data import flights
+from tests.e2e.fixture_runs import set_value
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +73,7 @@ Reason = anomalies_pb2.AnomalyInfo
 def test_a_bad_example_gets_the_expected_anomaly(schema, flights_fixture_dir, feature, bad_value, expected_reason):
     examples = read_examples(flights_fixture_dir / "span-1")[:50]
     broken = examples[7]
-    field = broken.features.feature[feature]
-    field.Clear()
-    if isinstance(bad_value, bytes):
-        field.bytes_list.value.append(bad_value)
-    elif isinstance(bad_value, int):
-        field.int64_list.value.append(bad_value)
-    else:
-        field.float_list.value.append(bad_value)
+    set_value(broken.features.feature[feature], bad_value)
     found = anomalies_of(schema, examples)
     assert set(found) == {feature}, found
     assert expected_reason in found[feature]
