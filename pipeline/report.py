@@ -15,6 +15,7 @@ from pathlib import Path
 
 from components.gate.component import DECISIONS_FILE
 from components.report.component import write_report
+from components.report.identity import report_identity
 from components.report.render import text_summary
 from components.report.summary import build_summary
 from pipeline.config import REPO_ROOT, ConfigError, load_config
@@ -40,14 +41,14 @@ def main(argv: list[str] | None = None) -> int:
                 raise LookupError(f"run {run.run_id} has no gate decision (it stopped before the HeadGate)")
             gate_folder, run_id = run.blessing, run.run_id
             blessed, pushed = run.blessed, run.pushed
-            identity = {
-                "pipeline": config.name,
-                "run": run.run_id,
-                "model": run.model,
-                "baseline model": run.baseline_model or "none (first blessed model)",
-                "evaluation (tfma.load_eval_result)": run.evaluation,
-                "pushed to": run.pushed_destination or "not pushed",
-            }
+            identity = report_identity(
+                config.name,
+                model=run.model,
+                baseline_model=run.baseline_model,
+                evaluation=run.evaluation,
+                pushed_destination=run.pushed_destination,
+                extra={"run": run.run_id},
+            )
         decisions = json.loads((Path(gate_folder) / DECISIONS_FILE).read_text())
     except (ConfigError, LookupError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -151,6 +151,7 @@ def run(config: PipelineConfig, terminal: Terminal) -> int:
 
     from components.report.component import HTML_FILE, JSON_FILE
     from components.report.render import text_summary
+    from pipeline.serving import rolled_back_location
 
     out = terminal.out
     run_artifacts, elapsed = run_pipeline(config, progress=out)
@@ -166,6 +167,12 @@ def run(config: PipelineConfig, terminal: Terminal) -> int:
         )
     if run_artifacts.pushed and not run_artifacts.newly_pushed:
         print("  (the same model was already the newest pushed version: nothing new written)", file=out)
+    withdrawn = rolled_back_location(run_artifacts.pushed_destination) if run_artifacts.pushed else None
+    if withdrawn:
+        print(
+            f"  (that version was rolled back since: it is in {withdrawn}, not served; `make serving` lists", file=out
+        )
+        print("   what is served. New data, or a changed config, trains a new candidate)", file=out)
     print(f"  model:       {run_artifacts.model}", file=out)
     print(f"  evaluation:  {run_artifacts.evaluation}", file=out)
     print(f"  pushed to:   {run_artifacts.pushed_destination if run_artifacts.pushed else 'not pushed'}", file=out)

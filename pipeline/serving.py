@@ -52,6 +52,13 @@ def rolled_back_versions(serving_dir: Path) -> list[Path]:
     return pushed_versions(serving_dir / ROLLED_BACK_DIR)
 
 
+def rolled_back_location(pushed_destination: str) -> Path | None:
+    """Where a pushed version is now if it was rolled back since (a cached run reports its old push)."""
+    destination = Path(pushed_destination)
+    aside = destination.parent / ROLLED_BACK_DIR / destination.name
+    return aside if aside.is_dir() and not destination.exists() else None
+
+
 def push_records(config: PipelineConfig) -> dict[str, tuple[str, str | None, int | None]]:
     """Pushed version (its folder name) -> (run id, gate metrics, ModelBlessing id), from ML Metadata (empty
     without a store). By name: the serving directory may have been moved or copied since the push."""

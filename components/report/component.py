@@ -19,6 +19,7 @@ from tfx.types import standard_artifacts
 from tfx.types.artifact import Artifact
 
 from components.gate.component import DECISIONS_FILE
+from components.report.identity import artifact_location, report_identity
 from components.report.markdown import render_markdown
 from components.report.render import render_html
 from components.report.summary import build_summary
@@ -84,18 +85,19 @@ def PerHeadReport(  # noqa: N802 (a component class name)
     """Writes the report of this run's evaluation (see module docstring)."""
     config = json.loads(report_config)
     pushed = pushed_model.get_int_custom_property("pushed") == 1
-    identity = {
-        "pipeline": pipeline_name,
-        "model": model.uri,
-        "baseline model": baseline_model.uri if has_model(baseline_model) else "none (first blessed model)",
-        "data spans": ", ".join(f"{s['name']}: {s['pattern']}" for s in json.loads(spans)["splits"]) if spans else "",
-        "evaluation (tfma.load_eval_result)": evaluation.uri,
-        "blessing": blessing.uri,
-        "pushed to": (
-            pushed_model.mlmd_artifact.custom_properties["pushed_destination"].string_value if pushed else "not pushed"
+    spans_text = ", ".join(f"{s['name']}: {s['pattern']}" for s in json.loads(spans)["splits"]) if spans else ""
+    identity = report_identity(
+        pipeline_name,
+        model=model.uri,
+        baseline_model=baseline_model.uri if has_model(baseline_model) else None,
+        evaluation=evaluation.uri,
+        pushed_destination=(
+            pushed_model.mlmd_artifact.custom_properties["pushed_destination"].string_value if pushed else None
         ),
-        "report": report.uri,
-    }
+        extra={"data spans": spans_text},
+    )
+    identity["blessing"] = artifact_location(blessing.uri)
+    identity["report"] = artifact_location(report.uri)
     with fileio.open(os.path.join(blessing.uri, DECISIONS_FILE)) as handle:
         decisions = json.load(handle)
     summary = build_summary(
@@ -109,4 +111,4 @@ def PerHeadReport(  # noqa: N802 (a component class name)
     html_path, _ = write_report(summary, report.uri, config["min_slice_examples"])
     with fileio.open(html_path) as handle:
         write_text(report_html.uri, handle.read())
-    write_text(report_markdown.uri, render_markdown(summary, html_path))
+    write_text(report_markdown.uri, render_markdown(summary, artifact_location(report.uri) + "/" + HTML_FILE))

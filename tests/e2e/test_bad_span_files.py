@@ -2,8 +2,8 @@
 
 The command line in a process of its own, on copies of the fixture spans with
 real TFX components: the terminal names the span folder, the file and the
-fix, shows no traceback (that goes to the log file it names), and nothing is
-trained or pushed.
+fix, shows no traceback (that goes to the log file it names), nothing is
+trained or pushed, and a version already in serving stays byte for byte as it was.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from pipeline.config import REPO_ROOT
-from tests.e2e.test_bad_data_stops_the_run import executed_components
+from tests.e2e.fixture_runs import snapshot
+from tests.e2e.test_bad_data_stops_the_run import change_rows, executed_components, rewrite_span
 
 pytestmark = pytest.mark.e2e
 
@@ -38,27 +39,63 @@ def main_job(config: Path) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
 
 
-def test_a_shard_cut_in_half_is_named_with_its_span_and_the_fix(tmp_path, flights_fixture_dir):
+def served_version(out: Path) -> dict[str, str]:
+    """A version already in serving (what a model server loads today); returns its bytes' fingerprints."""
+    version = out / "serving" / "1700000000"
+    (version / "variables").mkdir(parents=True)
+    (version / "saved_model.pb").write_bytes(b"the model served before this run")
+    (version / "variables" / "variables.index").write_bytes(b"\x00\x01")
+    return snapshot(out / "serving")
+
+
+def cut_in_half(span: Path) -> tuple[str, str]:
+    shard = span / "part-00001-of-00002.tfrecord.gz"
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    return shard.name, "gzip-compressed TFRecord file"
+
+
+def not_a_tfrecord(span: Path) -> tuple[str, str]:
+    (span / "flights-2024-02.csv").write_text("year,month,carrier,origin,dest\n2024,2,AA,JFK,LAX\n")
+    return "flights-2024-02.csv", "TFRecord file"
+
+
+@pytest.mark.parametrize("spoil", [cut_in_half, not_a_tfrecord], ids=["a shard cut in half", "a CSV file"])
+def test_an_unreadable_span_file_is_named_with_its_span_and_the_fix(tmp_path, flights_fixture_dir, spoil):
     data = tmp_path / "data"
     for span in (1, 2):
         shutil.copytree(flights_fixture_dir / f"span-{span}", data / f"span-{span}")
-    shard = data / "span-2" / "part-00001-of-00002.tfrecord.gz"
-    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    name, kind = spoil(data / "span-2")
+    served = served_version(tmp_path / "out")
 
     done = main_job(config_file(tmp_path, data))
     terminal = done.stdout + done.stderr
     assert done.returncode == 1, terminal
-    assert (
-        f"SpanFileError: span-2/part-00001-of-00002.tfrecord.gz (split eval, under {data}) is not a complete"
-        " gzip-compressed TFRecord file" in terminal
-    ), terminal
+    assert f"SpanFileError: span-2/{name} (split eval, under {data}) is not a complete {kind}" in terminal, terminal
     assert "move it out of the span folder" in terminal
     assert "Traceback" not in terminal, terminal
     log = next(line.split(" in ", 1)[1].strip() for line in terminal.splitlines() if "full traceback is in" in line)
     assert "Traceback" in Path(log).read_text() and "Not a valid TFRecord" in Path(log).read_text()
     ran = executed_components(tmp_path / "out" / "metadata.sqlite")
     assert "ImportExampleGen" in ran and not ran & {"Transform", "Trainer", "Evaluator", "Pusher"}
-    assert not (tmp_path / "out" / "serving").exists()
+    assert snapshot(tmp_path / "out" / "serving") == served  # byte for byte what was served before
+
+
+def test_a_data_anomaly_stops_the_command_with_the_feature_named_and_no_traceback(tmp_path, flights_fixture_dir):
+    data = tmp_path / "data"
+    shutil.copytree(flights_fixture_dir / "span-1", data / "span-1")
+    rewrite_span(flights_fixture_dir / "span-2", data / "span-2", change_rows("distance", b"1400 mi"))
+    served = served_version(tmp_path / "out")
+
+    done = main_job(config_file(tmp_path, data))
+    terminal = done.stdout + done.stderr
+    assert done.returncode == 1, terminal
+    assert "error: the run failed: DataAnomalyError:" in terminal, terminal
+    assert "span-2/* (split eval): feature 'distance': " in terminal, terminal
+    assert "update the curated schema." in terminal
+    assert "Traceback" not in terminal, terminal
+    ran = executed_components(tmp_path / "out" / "metadata.sqlite")
+    assert "ExampleGate" in ran and not ran & {"Transform", "Trainer", "Evaluator", "Pusher"}
+    assert snapshot(tmp_path / "out" / "serving") == served
 
 
 def test_an_empty_span_folder_stops_the_run_before_it_starts(tmp_path, flights_fixture_dir):

@@ -1,5 +1,5 @@
-"""Nothing written for others to read holds a credential from the environment, and the compiled
-Kubeflow file holds no path of this machine.
+"""Nothing written for others to read holds a credential from the environment, and neither the
+reports nor the compiled Kubeflow file hold a path of this machine.
 
 The fixture sequence runs with a fake token in its environment (tests/e2e/conftest.py); its killed attempt
 is the main job's command line, whose terminal output and log file are read here with the reports.
@@ -33,6 +33,20 @@ def test_reports_terminal_output_and_logs_hold_no_token(runs):
     for path, text in read.items():
         assert FAKE_TOKEN not in text, path
         assert FAKE_TOKEN_VARIABLE not in text, path
+
+
+def test_reports_name_no_path_of_this_machine(runs):
+    config, _, _, _ = runs["clean"]
+    local = (str(Path(config.output_root).parent), str(REPO_ROOT), str(Path.home()))
+    for name in ("first", "corrupted", "clean", "rerun"):
+        report = Path(runs[name][1].report)
+        for path in (report / JSON_FILE, report / HTML_FILE):
+            text = path.read_text()
+            for machine_path in local:
+                assert machine_path not in text, (path, machine_path)
+    identity = json.loads((Path(runs["clean"][1].report) / JSON_FILE).read_text())["identity"]
+    assert identity["model"].startswith("<pipeline root>/Trainer/model/"), identity
+    assert identity["pushed to"].startswith("<serving dir>/"), identity
 
 
 def test_the_compiled_kubeflow_file_holds_no_token_and_no_local_path(runs, tmp_path):

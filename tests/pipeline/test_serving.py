@@ -64,3 +64,13 @@ def test_rollback_needs_a_version_to_go_back_to_and_changes_nothing_without_one(
     with pytest.raises(serving.ServingError, match="holds 1 version"):
         serving.rollback(config)
     assert pushed_versions(base) == [only] and not (base / ROLLED_BACK_DIR).exists()
+
+
+def test_a_push_rolled_back_since_is_found_where_rollback_put_it(tmp_path, config):
+    base = Path(config.serving_dir)
+    first, _ = push_atomically(model_dir(tmp_path, "a"), base)
+    second, _ = push_atomically(model_dir(tmp_path, "b"), base)
+    assert serving.rolled_back_location(str(second)) is None  # still served
+    serving.rollback(config)
+    assert serving.rolled_back_location(str(second)) == base / ROLLED_BACK_DIR / second.name
+    assert serving.rolled_back_location(str(first)) is None
