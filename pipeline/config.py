@@ -64,6 +64,9 @@ class DataSpec:
     train_spans: tuple[int, ...] = ()
     eval_span: int | None = None
     train_window: int | None = None
+    # A data set this project can write itself (`flights`: the embedded NYC flights, pipeline/data/flights.py):
+    # its missing span folders are written on first use. Without it, missing spans are an error.
+    prepare: str | None = None
 
     @property
     def window_size(self) -> int:
@@ -213,7 +216,8 @@ TOP_LEVEL_KEYS = (
     "output_root",
     "kubeflow",
 )
-DATA_KEYS = ("root", "span_dir", "train_window", "train_spans", "eval_span")
+DATA_KEYS = ("root", "span_dir", "train_window", "train_spans", "eval_span", "prepare")
+PREPARED_DATA_SETS = ("flights",)  # what data.prepare may name
 FEATURE_KEYS = ("name", "kind", "buckets", "of")
 HEAD_KEYS = ("name", "label", "kind", "classes", "loss", "loss_weight", "huber_delta", "metrics", "gate")
 GATE_KEYS = ("metric", "at_least", "at_most", "max_regression", "slice_max_regression", "min_lift")
@@ -297,6 +301,14 @@ def _parse_data(r: _Reader, data: Mapping) -> DataSpec:
     span_dir = r.get(data, "span_dir", "data.span_dir", str, "span-{span}")
     if "{span}" not in span_dir:
         raise r.fail("data.span_dir", span_dir, "must contain {span}, e.g. span-{span}")
+    prepare = r.get(data, "prepare", "data.prepare", str, None)
+    if prepare is not None and prepare not in PREPARED_DATA_SETS:
+        raise r.fail(
+            "data.prepare",
+            prepare,
+            f"name a data set this project writes itself ({', '.join(PREPARED_DATA_SETS)}), or leave it out and "
+            "put the span folders under data.root",
+        )
     data = {k: v for k, v in data.items() if v is not None}  # null (a command-line override) is absent
     window = r.get(data, "train_window", "data.train_window", int, None)
     train = r.get(data, "train_spans", "data.train_spans", list, None)
@@ -311,7 +323,7 @@ def _parse_data(r: _Reader, data: Mapping) -> DataSpec:
             )
         if window < 1:
             raise r.fail("data.train_window", window, "train on at least 1 span")
-        return DataSpec(root=root, span_dir=span_dir, train_window=window)
+        return DataSpec(root=root, span_dir=span_dir, train_window=window, prepare=prepare)
     if train is None or eval_span is None:
         raise r.fail(
             "data",
@@ -325,7 +337,7 @@ def _parse_data(r: _Reader, data: Mapping) -> DataSpec:
         raise r.fail("data.train_spans", train, "a span is listed twice")
     if eval_span in train:
         raise r.fail("data.eval_span", eval_span, "evaluate on a span that is not in train_spans")
-    return DataSpec(root=root, span_dir=span_dir, train_spans=tuple(train), eval_span=eval_span)
+    return DataSpec(root=root, span_dir=span_dir, train_spans=tuple(train), eval_span=eval_span, prepare=prepare)
 
 
 def _parse_features(r: _Reader, items: list, schema: Mapping[str, str]) -> tuple[FeatureSpec, ...]:

@@ -60,24 +60,25 @@ def show_progress() -> None:
 
 
 def ensure_flights_data(config: PipelineConfig, out: TextIO | None = None) -> None:
-    """Writes the flights spans when the config's are not there yet (all 12 months on first use)."""
+    """Writes the missing flights spans of a config with `data.prepare: flights` (all 12 months on first use).
+
+    Only missing span folders are written: a span folder that is there, whatever it holds, is never replaced.
+    """
     root = Path(config.data.root)
     if config.data.resolved:
         spans = [*config.data.train_spans, config.data.eval_span]
         missing = [s for s in spans if not (root / span_folder(config.data.span_dir, s)).is_dir()]
     else:
         missing = [] if root.is_dir() and spans_present(os.listdir(root), config.data.span_dir) else ["any"]
-    if not missing:
-        return
-    if Path(config.schema_path).parent.name != "flights":
-        raise FileNotFoundError(
-            f"spans {missing} are missing under {config.data.root}; put them there "
-            f"({config.data.span_dir}/ one folder per span)"
-        )
+    if not missing or config.data.prepare != "flights":
+        return  # resolve_spans says what is missing and what to do
     from pipeline.data import flights
 
+    months = None if missing == ["any"] else [s for s in missing if 1 <= s <= 12]
+    if months == []:
+        return
     print(f"Preparing the flights spans under {config.data.root} (first run only) ...", file=out, flush=True)
-    flights.convert(root)
+    flights.convert(root, months=months)
 
 
 def resolve_spans(config: PipelineConfig, out: TextIO | None = None) -> PipelineConfig:
@@ -85,7 +86,7 @@ def resolve_spans(config: PipelineConfig, out: TextIO | None = None) -> Pipeline
     `train_window` before it (pipeline/spans.py); says which on stdout."""
     data = config.data
     fixed = Window(train=data.train_spans, evaluate=data.eval_span) if data.resolved else None
-    window = resolve_window(list_spans(data.root, data.span_dir), data.window_size, fixed)
+    window = resolve_window(list_spans(data.root, data.span_dir), data.window_size, fixed, where=data.root)
     check_not_empty(data.root, data.span_dir, window)
     how = "fixed in the config" if fixed else f"the newest span under {data.root} and the {data.window_size} before it"
     print(f"Spans: {window.describe()} ({how})", file=out, flush=True)

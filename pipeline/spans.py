@@ -109,8 +109,11 @@ def check_not_empty(data_root: str, span_dir: str, window: Window) -> None:
         )
 
 
-def resolve_window(present: Sequence[int], size: int, requested: Window | None = None) -> Window:
-    """The requested window, checked against the spans present; or the newest span and the `size` before it."""
+def resolve_window(
+    present: Sequence[int], size: int, requested: Window | None = None, where: str = "the data root"
+) -> Window:
+    """The requested window, checked against the spans present (under `where`, for the message); or the newest
+    span and the `size` before it."""
     present = sorted(present)
     if requested is not None:
         if len(requested.train) != size:
@@ -120,7 +123,11 @@ def resolve_window(present: Sequence[int], size: int, requested: Window | None =
             )
         missing = [s for s in (*requested.train, requested.evaluate) if s not in present]
         if missing:
-            raise SpanError(f"{requested.describe()}: span(s) {missing} are not under the data root (found {present})")
+            raise SpanError(
+                f"{requested.describe()}: span(s) {missing} are not under {where} (found {present}). Add the span "
+                "folder(s), or pick spans that are there (--train-spans and --eval-span, or data.train_spans and "
+                "data.eval_span in the config)"
+            )
         return requested
     if len(present) < size + 1:
         raise SpanError(

@@ -139,3 +139,26 @@ def test_committed_fixture_matches_a_fresh_conversion(tmp_path):
     assert committed == sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.gz"))
     for relative in committed:
         assert (fixture / relative).read_bytes() == (tmp_path / relative).read_bytes(), relative
+
+
+def test_the_main_job_writes_only_missing_flights_spans_and_only_when_the_config_says_so(tmp_path):
+    """A span folder that is there is never replaced: a user's data is not overwritten by the embedded set."""
+    from pipeline.config import REPO_ROOT, load_config
+    from pipeline.run_local import ensure_flights_data
+
+    root = tmp_path / "data"
+    (root / "span-1").mkdir(parents=True)
+    (root / "span-1" / "mine.tfrecord.gz").write_bytes(b"the user's own span")
+    shipped = load_config(REPO_ROOT / "configs" / "flights.yaml").with_data(
+        root=root, train_window=None, train_spans=(1,), eval_span=3
+    )
+    assert shipped.data.prepare == "flights"
+
+    ensure_flights_data(shipped.with_data(prepare=None))
+    assert sorted(p.name for p in root.iterdir()) == ["span-1"]  # without data.prepare nothing is written
+
+    ensure_flights_data(shipped)
+    assert sorted(p.name for p in root.iterdir()) == ["span-1", "span-3"]
+    assert [p.name for p in (root / "span-1").iterdir()] == ["mine.tfrecord.gz"]
+    assert (root / "span-1" / "mine.tfrecord.gz").read_bytes() == b"the user's own span"
+    assert list((root / "span-3").glob("*.gz"))

@@ -34,8 +34,8 @@ def config_file(tmp_path: Path, data: Path) -> Path:
     return path
 
 
-def main_job(config: Path) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "pipeline.run_local", "--config", str(config)]
+def main_job(config: Path, *options: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "pipeline.run_local", "--config", str(config), *options]
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
 
 
@@ -107,5 +107,19 @@ def test_an_empty_span_folder_stops_the_run_before_it_starts(tmp_path, flights_f
     terminal = done.stdout + done.stderr
     assert done.returncode == 2, terminal
     assert f"error: train on span 1; evaluate on span 2: span-2/ under {data} holds no file." in terminal, terminal
+    assert "Traceback" not in terminal
+    assert not (tmp_path / "out" / "metadata.sqlite").exists()  # nothing ran
+
+
+def test_a_pinned_span_folder_that_is_missing_stops_the_run_before_it_starts(tmp_path, flights_fixture_dir):
+    data = tmp_path / "data"
+    for span in (1, 2):
+        shutil.copytree(flights_fixture_dir / f"span-{span}", data / f"span-{span}")
+
+    done = main_job(config_file(tmp_path, data), "--train-spans", "1", "--eval-span", "3")
+    terminal = done.stdout + done.stderr
+    assert done.returncode == 2, terminal
+    assert f"error: train on span 1; evaluate on span 3: span(s) [3] are not under {data} (found [1, 2])." in terminal
+    assert "Add the span folder(s), or pick spans that are there" in terminal
     assert "Traceback" not in terminal
     assert not (tmp_path / "out" / "metadata.sqlite").exists()  # nothing ran

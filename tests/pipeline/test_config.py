@@ -87,6 +87,7 @@ def mutate(raw: dict, change) -> dict:
         ),
         (lambda c: c["data"].update(train_spans=[10, 11], eval_span=12), "data.train_window", "not both"),
         (lambda c: c["data"].update(train_window=0), "data.train_window", "at least 1"),
+        (lambda c: c["data"].update(prepare="nycflights"), "data.prepare", "a data set this project writes itself"),
         (lambda c: c["data"].pop("train_window"), "data", "set train_window"),
         (lambda c: c["data"].update(train_window=None, eval_span=12), "data", "or both train_spans and eval_span"),
         (lambda c: c["trainer"].update(batch_size=0), "trainer.batch_size", "must be > 0"),
