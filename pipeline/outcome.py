@@ -30,6 +30,7 @@ class RunArtifacts:
     pushed_destination: str | None
     baseline_model: str | None
     report: str | None = None  # the HeadReport artifact's folder (report.html, summary.json)
+    statistics: str | None = None  # StatisticsGen's output (per split)
     reused: frozenset[str] = frozenset()  # components this run took from the cache (their results are older)
 
 
@@ -86,6 +87,7 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
 
     model = newest("Model", outputs)
     report = newest(HeadReport.TYPE_NAME, outputs)
+    statistics = newest("ExampleStatistics", outputs)
     # One artifact used under several input keys (the model as its own baseline)
     # gets ONE event whose path lists every key, in no fixed order.
     baseline_ids = {
@@ -120,6 +122,7 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
         ),
         baseline_model=baseline.uri if baseline else None,
         report=report.uri if report else None,
+        statistics=statistics.uri if statistics else None,
         reused=reused,
     )
 
@@ -129,7 +132,8 @@ def report_config(config: PipelineConfig) -> dict:
     from components.report.summary import report_config_of
 
     gated = [s.features for s in config.slices if s.gated]
-    return report_config_of(config.model.heads, gated, config.min_slice_examples, config.confidence)
+    inputs = [key for feature in config.model.features for key in feature.raw_keys]
+    return report_config_of(config.model.heads, gated, config.min_slice_examples, config.confidence, inputs)
 
 
 def head_outcomes(config: PipelineConfig, run: RunArtifacts) -> list[HeadOutcome]:

@@ -171,15 +171,23 @@ def create_pipeline(
         custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor),
     )
 
+    local_store = (
+        metadata_connection_config.sqlite.filename_uri
+        if metadata_connection_config is not None and metadata_connection_config.HasField("sqlite")
+        else ""
+    )
     report = PerHeadReport(
         evaluation=evaluator.outputs["evaluation"],
         blessing=head_gate.outputs["blessing"],
         model=trainer.outputs["model"],
         pushed_model=pusher.outputs["pushed_model"],
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
         baseline_model=baseline_resolver.outputs["model"],
         report_config=heads_and_gates,
         pipeline_name=config.name,
         spans=spans_parameter,
+        **({"history_store": local_store} if local_store else {}),
     )
 
     return tfx.dsl.Pipeline(

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from components.gate.component import DECISIONS_FILE
 from components.report.component import write_report
+from components.report.drift import data_changes, window_splits
+from components.report.history import read_history
 from components.report.identity import report_identity
 from components.report.render import text_summary
 from components.report.summary import build_summary
@@ -34,12 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         if args.gate:
             gate_folder, run_id, identity = args.gate, "gate", {"pipeline": config.name}
+            statistics = None
             blessed = pushed = None
         else:
             run = latest_run(config.metadata_path, config.name, args.run_id)
             if not run.blessing:
                 raise LookupError(f"run {run.run_id} has no gate decision (it stopped before the HeadGate)")
-            gate_folder, run_id = run.blessing, run.run_id
+            gate_folder, run_id, statistics = run.blessing, run.run_id, run.statistics
             blessed, pushed = run.blessed, run.pushed
             identity = report_identity(
                 config.name,
@@ -55,8 +58,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if blessed is None:
         blessed = decisions["blessed"]
+    view = report_config(config)
+    heads = [head["name"] for head in view["heads"]]
     summary = build_summary(
-        report_config(config), decisions["evaluation"], decisions, blessed=blessed, pushed=pushed, identity=identity
+        view,
+        decisions["evaluation"],
+        decisions,
+        blessed=blessed,
+        pushed=pushed,
+        identity=identity,
+        history=read_history(str(config.metadata_path), config.name, heads),
+        data=(
+            data_changes(statistics, str(config.schema_path), window_splits(statistics), view["inputs"], view["heads"])
+            if statistics
+            else None
+        ),
     )
     out = args.out or Path(config.output_root) / "reports" / run_id.replace(":", "-")
     html_path, json_path = write_report(summary, str(out), config.min_slice_examples)

@@ -17,8 +17,11 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 from tfx.types.artifact import Artifact
+from tfx.utils import io_utils
 
 from components.gate.component import DECISIONS_FILE
+from components.report.drift import data_changes, window_splits
+from components.report.history import read_history
 from components.report.identity import artifact_location, report_identity
 from components.report.markdown import render_markdown
 from components.report.render import render_html
@@ -73,12 +76,16 @@ def PerHeadReport(  # noqa: N802 (a component class name)
     blessing: InputArtifact[tfx.types.standard_artifacts.ModelBlessing],
     model: InputArtifact[tfx.types.standard_artifacts.Model],
     pushed_model: InputArtifact[tfx.types.standard_artifacts.PushedModel],
+    statistics: InputArtifact[tfx.types.standard_artifacts.ExampleStatistics],
+    schema: InputArtifact[tfx.types.standard_artifacts.Schema],
     report: OutputArtifact[HeadReport],
     report_html: OutputArtifact[ReportHtml],
     report_markdown: OutputArtifact[ReportMarkdown],
     report_config: Parameter[str],
     pipeline_name: Parameter[str],
     spans: Parameter[str] = "",
+    # The local runner's SQLite store, for each head's history; empty where there is none to read (Kubeflow).
+    history_store: Parameter[str] = "",
     # Optional input (a first run has no baseline): TFX's form is a None default, no Optional[].
     baseline_model: InputArtifact[tfx.types.standard_artifacts.Model] = None,
 ) -> None:
@@ -107,6 +114,14 @@ def PerHeadReport(  # noqa: N802 (a component class name)
         blessed=blessing.get_int_custom_property("blessed") == 1,
         pushed=pushed,
         identity=identity,
+        history=read_history(history_store, pipeline_name, [head["name"] for head in config["heads"]]),
+        data=data_changes(
+            statistics.uri,
+            io_utils.get_only_uri_in_dir(schema.uri),
+            window_splits(statistics.uri),
+            config["inputs"],
+            config["heads"],
+        ),
     )
     html_path, _ = write_report(summary, report.uri, config["min_slice_examples"])
     with fileio.open(html_path) as handle:

@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 
 from components.gate.metrics import OVERALL
-from components.report.render import fmt
+from components.report import formats
 from components.report.summary import headline
 
 TEMPLATE = """\
@@ -25,8 +25,8 @@ TEMPLATE = """\
 | head | gate metric | candidate | baseline | change [interval] | lift over naive | result |
 |---|---|---|---|---|---|---|
 {% for head in heads %}| {{ head.name | cell }} | {{ head.metric | cell }} | {{ head.candidate | number }} \
-| {{ head.baseline | number }} | {{ head.change | number }}{% if head.interval %} \
-[{{ head.interval[0] | number }}, {{ head.interval[1] | number }}]{% endif %} \
+| {{ head.baseline | number }} | {{ head.change | signed }}{% if head.interval %} \
+[{{ head.interval[0] | signed }}, {{ head.interval[1] | signed }}]{% endif %} \
 | {{ head.lift | percent }} | {{ "pass" if head.passed else "**FAIL**" }} |
 {% endfor %}
 {% if failing %}
@@ -34,15 +34,11 @@ TEMPLATE = """\
 
 | head | slice | examples | candidate | baseline | change | why |
 |---|---|---|---|---|---|---|
-{% for row in failing %}| {{ row.head | cell }} | {{ row.slice | cell }} | {{ "{:,}".format(row.examples | int) }} \
-| {{ row.candidate | number }} | {{ row.baseline | number }} | {{ row.change | number }} | {{ row.why | cell }} |
+{% for row in failing %}| {{ row.head | cell }} | {{ row.slice | cell }} | {{ row.examples | count }} \
+| {{ row.candidate | number }} | {{ row.baseline | number }} | {{ row.change | signed }} | {{ row.why | cell }} |
 {% endfor %}{% endif %}
 Full report: `{{ report | code }}`
 """
-
-
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{value:+.1%}"
 
 
 def _cell(value: Any) -> str:
@@ -60,7 +56,9 @@ def _code(value: Any) -> str:
 
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    environment.filters.update(number=fmt, percent=_percent, cell=_cell, code=_code)
+    environment.filters.update(
+        number=formats.metric, count=formats.count, signed=formats.signed, percent=formats.lift, cell=_cell, code=_code
+    )
     return environment
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from components.gate.metrics import BASELINE, CANDIDATE_NAMES, OVERALL, load_estimates, slice_columns, slice_name
 
 HEADINGS = {"pushed": "Pushed: every head passed", "blocked": "Blocked: not pushed", "blessed": "Blessed"}
+TOP_MOVERS = 5  # features shown next to a head that regressed
 ALL_PASSED = "Every head passed its gate on the overall slice and on every gated slice."
 
 
@@ -55,6 +56,15 @@ def threshold_text(head: Mapping, diff: bool) -> str:
     if gate["at_least"] is not None:
         return f"must be at least {gate['at_least']:g}"
     return f"must be at most {gate['at_most']:g}"
+
+
+def badness(row: Mapping, higher_is_better: bool, by_change: bool = True) -> float:
+    """How bad a slice looks, larger is worse: its change against the baseline (a row without one last), or,
+    with no baseline at all (`by_change` False), its value."""
+    value = row["change"] if by_change else row["candidate"]
+    if value is None:
+        return -math.inf
+    return -value if higher_is_better else value
 
 
 def _overall_rows(head: Mapping, metrics: Mapping, failed: set) -> list[dict]:
@@ -113,12 +123,8 @@ def _slice_rows(head: Mapping, metrics: Mapping, failed: set, gated_columns: set
             }
         )
 
-    def badness(row: dict) -> float:
-        if row["change"] is None:
-            return -math.inf
-        return -row["change"] if higher_is_better else row["change"]
-
-    return sorted(rows, key=lambda r: (-badness(r), r["slice"]))
+    by_change = any(row["change"] is not None for row in rows)
+    return sorted(rows, key=lambda r: (not r["gated"], -badness(r, higher_is_better, by_change=by_change), r["slice"]))
 
 
 def _plots(head: Mapping, evaluation_uri: str, metrics: Mapping) -> dict[str, Any]:
@@ -181,12 +187,17 @@ def build_summary(
     blessed: bool,
     pushed: bool | None,
     identity: Mapping[str, Any],
+    history: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The whole report as JSON-ready data.
 
     `report_config`: {"heads": [HeadSpec dicts + gate key], "gated_slices": [[columns]],
     "min_slice_examples": n, "confidence": c}, as `report_config_of` writes it.
     `decisions`: the HeadGate's gate.json (per head: passed, reasons, gated rows).
+    `history`: per head, the gate metric of every evaluation of the pipeline (history.py); None where no
+    ML Metadata store is at hand (the report then says so).
+    `data`: what changed in the data (drift.py), None where the statistics are not at hand.
     """
     metrics = load_metrics(evaluation_uri)
     heads = {head["name"]: head for head in report_config["heads"]}
@@ -210,6 +221,8 @@ def build_summary(
                 "overall": _overall_rows(head, metrics, failed),
                 "slices": _slice_rows(head, metrics, failed, gated_columns, report_config["min_slice_examples"]),
                 "plots": _plots(head, evaluation_uri, metrics),
+                "history": None if history is None else list(history.get(name, [])),
+                "top_movers": [] if data is None or decision["passed"] else list(data["features"][:TOP_MOVERS]),
             }
         )
     serving_check = decisions.get("canary")  # absent in gate.json written before the canary existed
@@ -227,11 +240,16 @@ def build_summary(
         "canary": serving_check,
         "heads": head_sections,
         "identity": dict(identity),
+        "data": None if data is None else dict(data),
     }
 
 
 def report_config_of(
-    heads: Sequence[Any], gated_slices: Sequence[Sequence[str]], min_slice_examples: int, confidence: float
+    heads: Sequence[Any],
+    gated_slices: Sequence[Sequence[str]],
+    min_slice_examples: int,
+    confidence: float,
+    inputs: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The gate's and the report's view of the config (plain JSON, for a component parameter)."""
     import dataclasses
@@ -248,4 +266,5 @@ def report_config_of(
         "gated_slices": [list(s) for s in gated_slices],
         "min_slice_examples": min_slice_examples,
         "confidence": confidence,
+        "inputs": sorted(set(inputs)),  # the raw features the model reads: what the drift table compares
     }

@@ -16,8 +16,8 @@ def summary(slice_name: str, failures: list[str]) -> dict:
 def test_a_failing_slice_is_listed_with_its_reason_and_counts():
     text = render_markdown(summary("origin=JFK", ["AUC fell by 0.04"]), "/r/report.html")
     assert text.startswith("# Blocked: not pushed\n\n- AUC fell by 0.04\n")
-    assert "| late | AUC | 0.61 | 0.65 | -0.04 [-0.06, -0.02] | +3.1% | **FAIL** |" in text
-    assert "| late | origin=JFK | 12,345 | 0.61 | 0.65 | -0.04 | AUC fell by 0.04 |" in text
+    assert "| late | AUC | 0.6100 | 0.6500 | -0.0400 [-0.0600, -0.0200] | +3.1% | **FAIL** |" in text
+    assert "| late | origin=JFK | 12,345 | 0.6100 | 0.6500 | -0.0400 | AUC fell by 0.04 |" in text
     assert text.rstrip().endswith("Full report: `/r/report.html`")
 
 
