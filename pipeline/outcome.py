@@ -59,8 +59,11 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
     store = open_store(metadata_path)
     runs = [ctx for ctx in store.get_contexts_by_type("pipeline_run") if run_id is None or ctx.name == run_id]
     pipeline_ctx = store.get_context_by_type_and_name("pipeline", pipeline_name)
-    if pipeline_ctx is None or not runs:
+    if pipeline_ctx is None:
         raise LookupError(f"no run of pipeline {pipeline_name!r} in {metadata_path}")
+    if not runs:
+        known = sorted(ctx.name for ctx in store.get_contexts_by_type("pipeline_run"))[-5:]
+        raise LookupError(f"no run {run_id!r} of pipeline {pipeline_name!r} in {metadata_path}; newest: {known}")
     in_pipeline = {e.id for e in store.get_executions_by_context(pipeline_ctx.id)}
     runs = [r for r in runs if any(e.id in in_pipeline for e in store.get_executions_by_context(r.id))]
     if not runs:

@@ -1,9 +1,13 @@
 """Render the per-head report of any finished run, and print its text summary.
 
     python -m pipeline.report [--config configs/flights.yaml] [--run-id RUN | --gate URI] [--out DIR]
+    python -m pipeline.report [--config ...] --compare RUN_A RUN_B [--out DIR]
 
 Default: the newest run of the config's pipeline. The files land in
 `<output_root>/reports/<run id>/` (report.html, summary.json) unless --out.
+`--compare` puts two runs' reports side by side (each head, each gated slice,
+the second minus the first), from the summary.json each run's report wrote,
+into `<output_root>/reports/compare-<A>-<B>/compare.html`.
 """
 
 from __future__ import annotations
@@ -14,14 +18,18 @@ import sys
 from pathlib import Path
 
 from components.gate.component import DECISIONS_FILE
-from components.report.component import write_report
+from components.report import formats
+from components.report.compare import compare_summaries
+from components.report.component import JSON_FILE, write_report
 from components.report.drift import data_changes, window_splits
 from components.report.history import read_history
 from components.report.identity import report_identity
-from components.report.render import text_summary
+from components.report.render import render_comparison, text_summary
 from components.report.summary import build_summary
-from pipeline.config import REPO_ROOT, ConfigError, load_config
+from pipeline.config import REPO_ROOT, ConfigError, PipelineConfig, load_config
 from pipeline.outcome import latest_run, report_config
+
+COMPARE_FILE = "compare.html"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,10 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--run-id", help="a pipeline run id (see ML Metadata; default: the newest)")
     which.add_argument("--gate", help="a HeadGate blessing folder (holds gate.json), outside any run")
+    which.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="two run ids, side by side")
     parser.add_argument("--out", type=Path, help="folder for report.html and summary.json")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
+        if args.compare:
+            return compare(config, *args.compare, args.out)
         if args.gate:
             gate_folder, run_id, identity = args.gate, "gate", {"pipeline": config.name}
             statistics = None
@@ -78,6 +89,31 @@ def main(argv: list[str] | None = None) -> int:
     html_path, json_path = write_report(summary, str(out), config.min_slice_examples)
     print("\n".join(text_summary(summary)))
     print(f"report: {html_path}\nsummary: {json_path}")
+    return 0
+
+
+def run_summary(config: PipelineConfig, run_id: str) -> dict:
+    """The summary.json that a run's report wrote."""
+    run = latest_run(config.metadata_path, config.name, run_id)
+    if not run.report:
+        raise LookupError(f"run {run_id} has no report (it stopped before the PerHeadReport)")
+    return json.loads((Path(run.report) / JSON_FILE).read_text())
+
+
+def compare(config: PipelineConfig, first: str, second: str, out: Path | None) -> int:
+    """Writes the side-by-side view of two runs; prints where."""
+    comparison = compare_summaries(run_summary(config, first), run_summary(config, second))
+    folder = out or Path(config.output_root) / "reports" / f"compare-{first}-{second}".replace(":", "-")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / COMPARE_FILE
+    path.write_text(render_comparison(comparison, first, second), encoding="utf-8")
+    for head in comparison["heads"]:
+        overall = head["rows"][0]
+        print(
+            f"  {head['name']:<16}{head['metric']} {formats.metric(overall['first'])} -> "
+            f"{formats.metric(overall['second'])} ({formats.signed(overall['difference'])})"
+        )
+    print(f"comparison: {path}")
     return 0
 
 

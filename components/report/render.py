@@ -231,6 +231,16 @@ def render_html(summary: Mapping[str, Any], min_examples: int) -> str:
     )
 
 
+def render_comparison(comparison: Mapping[str, Any], first_name: str, second_name: str) -> str:
+    """Two runs side by side (compare.py's data)."""
+    keys = list(dict.fromkeys([*comparison["first"]["identity"], *comparison["second"]["identity"]]))
+    return (
+        _environment()
+        .get_template("compare.html.j2")
+        .render(comparison=comparison, first_name=first_name, second_name=second_name, keys=keys, csp=CSP)
+    )
+
+
 def text_summary(summary: Mapping[str, Any]) -> list[str]:
     """A few lines for the terminal."""
     lines = [f"Verdict: {summary['verdict'].upper()}"]

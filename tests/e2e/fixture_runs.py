@@ -35,6 +35,17 @@ def corrupt_labels(source: Path, target: Path, label: str, value: int) -> None:
                 writer.write(example.SerializeToString())
 
 
+def rewrite_span(source: Path, target: Path, change) -> None:
+    """Copies a span's gzipped TFRecord files, calling change(row index, tf.train.Example) on every row."""
+    target.mkdir(parents=True)
+    for path in sorted(source.glob("*.gz")):
+        with tf.io.TFRecordWriter(str(target / path.name), options="GZIP") as writer:
+            for i, record in enumerate(tf.data.TFRecordDataset(str(path), compression_type="GZIP")):
+                example = tf.train.Example.FromString(record.numpy())
+                change(i, example)
+                writer.write(example.SerializeToString())
+
+
 def set_value(feature: tf.train.Feature, value) -> None:
     """Replaces a tf.train.Feature's values with one value of the list kind its Python type calls for."""
     feature.Clear()

@@ -13,21 +13,11 @@ from ml_metadata.proto import metadata_store_pb2
 from components.example_gate import DataAnomalyError
 from pipeline.config import load_config
 from pipeline.run_local import run_pipeline
-from tests.e2e.fixture_runs import set_value
+from tests.e2e.fixture_runs import rewrite_span, set_value
 
 pytestmark = pytest.mark.e2e
 
 CONFIG = Path(__file__).with_name("flights_fixture.yaml")
-
-
-def rewrite_span(source: Path, target: Path, change) -> None:
-    target.mkdir(parents=True)
-    for path in sorted(source.glob("*.gz")):
-        with tf.io.TFRecordWriter(str(target / path.name), options="GZIP") as writer:
-            for i, record in enumerate(tf.data.TFRecordDataset(str(path), compression_type="GZIP")):
-                example = tf.train.Example.FromString(record.numpy())
-                change(i, example)
-                writer.write(example.SerializeToString())
 
 
 def unknown_destinations(i: int, example: tf.train.Example) -> None:

@@ -1,8 +1,9 @@
 """The report in a real headless Chromium: visible, offline, error-free.
 
 Chromium is Debian's package, installed in the runtime by the setup
-(pipeline/runtime.py); Playwright only drives it. The screenshot is kept as
-a test artifact under out/test-artifacts/ (MHP_TEST_ARTIFACTS moves it).
+(pipeline/runtime.py); Playwright only drives it. The screenshots are kept as
+test artifacts under out/test-artifacts/ (MHP_TEST_ARTIFACTS moves them): the first
+screen, and the whole page of a blocked run.
 """
 
 from __future__ import annotations
@@ -64,9 +65,18 @@ def test_report_renders_in_headless_chromium_without_requests_or_errors(runs, tm
             assert head.name in section.locator("h2").inner_text()
         assert page.locator("#head-delay_band h2 .fail").is_visible()
         assert page.locator("svg").count() >= len(config.model.heads)
+        # The first screen holds the verdict and every head's row, with the failing head marked.
+        heads_table = page.locator("#heads")
+        assert heads_table.is_visible()
+        box = heads_table.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 900, box
+        assert heads_table.locator("tr").count() == len(config.model.heads) + 1
+        assert heads_table.locator(".fail").count() == 1
+        first_screen = artifacts_dir / "report-first-screen.png"
+        page.screenshot(path=str(first_screen))
         screenshot = artifacts_dir / "report-blocked-run.png"
         page.screenshot(path=str(screenshot), full_page=True)
         browser.close()
     assert requests == [page_url]  # the page itself, and nothing else
     assert problems == []
-    assert screenshot.stat().st_size > 10_000
+    assert screenshot.stat().st_size > 10_000 and first_screen.stat().st_size > 10_000
