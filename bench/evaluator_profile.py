@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.config import REPO_ROOT, load_config
+from pipeline.config import DEFAULT_CONFIG, load_config
 from pipeline.spans import span_folder
 
 # Function groups that the profile of 2026-11-29 showed to bound the Evaluator: (label, file suffix, function).
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.run_local import resolve_spans
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "flights.yaml")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--output-root", help="the pipeline's output root (default: the config's)")
     parser.add_argument("--whole-span", action="store_true", help="every file of the span, not only the first")
     parser.add_argument("--top", type=int, default=40)

@@ -34,10 +34,8 @@ import sys
 from pathlib import Path
 
 from pipeline.calibrate import gate_values, seeded
-from pipeline.config import PipelineConfig, load_config
+from pipeline.config import DEFAULT_CONFIG, PipelineConfig, load_config
 from pipeline.data.corrupt import corrupt_span
-
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
 
 
 def decisions(blessing_uri: str) -> dict:

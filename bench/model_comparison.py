@@ -42,10 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import PipelineConfig
+from pipeline.config import DEFAULT_CONFIG, PipelineConfig
 from trainer.specs import LOWER_IS_BETTER, HeadSpec, ModelSpecs
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
 LIGHTGBM_ROUNDS = 400
 MODELS = ("naive", "multi-head", "single-head", "LightGBM")
 # Variants of the multi-head model (`--ablation`): what each training choice is worth.

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.config import REPO_ROOT, load_config
+from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, load_config
 from pipeline.progress import COMPLETE
 from pipeline.spans import Window, list_spans, resolve_window, span_folder
 
@@ -412,7 +412,7 @@ class Results:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "flights.yaml")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     parser.add_argument("--scales", nargs="*", type=int, default=[])
     parser.add_argument("--full-year", action="store_true", help="also train on spans 1-11, evaluate on 12")

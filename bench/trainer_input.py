@@ -18,17 +18,13 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from pipeline.config import REPO_ROOT, load_config
+from pipeline.config import DEFAULT_CONFIG, load_config
+from pipeline.metadata import open_store
 from trainer import data
 
 
 def newest_artifact(config, type_name: str) -> str:
-    from ml_metadata.metadata_store import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
-
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = config.metadata_path
-    store = metadata_store.MetadataStore(connection)
+    store = open_store(config.metadata_path)
     artifacts = store.get_artifacts_by_type(type_name)
     if not artifacts:
         raise SystemExit(f"no {type_name} in {config.metadata_path}: run `make run` first")
@@ -77,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow_transform as tft
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "flights.yaml")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output-root", type=Path, help="read that run's outputs instead of the config's")

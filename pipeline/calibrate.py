@@ -23,9 +23,8 @@ import sys
 from pathlib import Path
 
 from components.gate.metrics import OVERALL
-from pipeline.config import PipelineConfig
+from pipeline.config import DEFAULT_CONFIG, PipelineConfig
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
 SPREAD_TO_ALLOWANCE = 2 * math.sqrt(2)
 
 

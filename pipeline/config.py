@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from pipeline.spans import DEFAULT_SPAN_DIR
 from trainer.specs import (
     DEFAULT_HUBER_DELTA,
     DEFAULT_MIN_LIFT,
@@ -36,6 +37,7 @@ from trainer.specs import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "flights.yaml"  # what every command runs without --config
 
 
 class ConfigError(ValueError):
@@ -298,7 +300,7 @@ def _check_kubeflow(r: _Reader, section: Mapping | None) -> Mapping | None:
 def _parse_data(r: _Reader, data: Mapping) -> DataSpec:
     r.only(data, "data", DATA_KEYS)
     root = _resolve(r.get(data, "root", "data.root", str))
-    span_dir = r.get(data, "span_dir", "data.span_dir", str, "span-{span}")
+    span_dir = r.get(data, "span_dir", "data.span_dir", str, DEFAULT_SPAN_DIR)
     if "{span}" not in span_dir:
         raise r.fail("data.span_dir", span_dir, "must contain {span}, e.g. span-{span}")
     prepare = r.get(data, "prepare", "data.prepare", str, None)

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import REPO_ROOT, ConfigError, PipelineConfig, load_config
+from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, ConfigError, PipelineConfig, load_config
 
 IMAGE_WORKDIR = "/pipeline"  # where the Dockerfile copies the repository
 REMOTE_SCHEMES = ("gs://", "s3://")
@@ -259,7 +259,7 @@ def compile_pipeline(config: PipelineConfig, output: Path, settings: KubeflowSet
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "flights.yaml")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--out", type=Path, default=None, help="default: out/kubeflow/<name>.json")
     parser.add_argument(
         "--local-root",

@@ -26,7 +26,7 @@ from components.report.history import read_history
 from components.report.identity import report_identity
 from components.report.render import render_comparison, text_summary
 from components.report.summary import build_summary
-from pipeline.config import REPO_ROOT, ConfigError, PipelineConfig, load_config
+from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
 from pipeline.outcome import latest_run, report_config
 
 COMPARE_FILE = "compare.html"
@@ -34,7 +34,7 @@ COMPARE_FILE = "compare.html"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "flights.yaml")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--run-id", help="a pipeline run id (see ML Metadata; default: the newest)")
     which.add_argument("--gate", help="a HeadGate blessing folder (holds gate.json), outside any run")

@@ -29,12 +29,10 @@ import traceback
 from pathlib import Path
 from typing import TextIO
 
-from pipeline.config import ConfigError, PipelineConfig, load_config
+from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
 from pipeline.run_lock import exclusive_run
 from pipeline.run_log import Terminal, is_known_noise, is_project_record, log_file_for, terminal_and_log
 from pipeline.spans import SpanError, Window, check_not_empty, list_spans, resolve_window, span_folder, spans_present
-
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
 
 
 class _ProgressFilter(logging.Filter):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from components.previous_blessed_model import ROLLED_BACK as ROLLED_BACK_PROPERTY
 from components.pusher import ROLLED_BACK_DIR, pushed_versions
-from pipeline.config import REPO_ROOT, ConfigError, PipelineConfig, load_config
+from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
 from pipeline.run_lock import RunLockedError, exclusive_run
 
 ROLLED_BACK_LOG = "log.jsonl"
@@ -154,7 +154,7 @@ def mark_rolled_back(config: PipelineConfig, version: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["list", "rollback"])
-    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "flights.yaml")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)

@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 
+DEFAULT_SPAN_DIR = "span-{span}"  # data.span_dir's default, and what the converters write
 TRAIN_SPLIT_PREFIX = "train_"
 EVAL_SPLIT = "eval"
 

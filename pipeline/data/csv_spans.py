@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.data import tfrecords
+from pipeline.spans import DEFAULT_SPAN_DIR, span_folder
 
 
 def schema_types(schema_path: Path) -> dict[str, str]:
@@ -56,7 +57,7 @@ def convert(csv_path: Path, schema_path: Path, span_column: str, out_dir: Path, 
         raise ValueError(f"{csv_path} lacks the schema's features {unknown}")
     counts = {}
     for span, span_rows in rows.groupby(span_column, sort=True):
-        tfrecords.write_span(_records(span_rows, types), out_dir / f"span-{span}", shards)
+        tfrecords.write_span(_records(span_rows, types), out_dir / span_folder(DEFAULT_SPAN_DIR, span), shards)
         counts[str(span)] = len(span_rows)
     return counts
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.data import tfrecords
+from pipeline.spans import DEFAULT_SPAN_DIR, span_folder
 
 LOG = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ LABELS_INT = ("late", "cancelled", "delay_band")
 LATE_MINUTES = 15
 VERY_LATE_MINUTES = 60
 DELAY_BANDS = ("on_time", "late", "very_late", "cancelled")
-SPAN_DIR = "span-{span}"
 _KNUTH = 2654435761  # multiplicative hash: a deterministic, well-spread sample
 
 
@@ -131,7 +131,7 @@ def convert(
         if not 1 <= month <= 12:
             raise ValueError(f"month {month} is not in 1..12")
         span_rows = rows[rows["month"] == month]
-        span_dir = out_dir / SPAN_DIR.format(span=month)
+        span_dir = out_dir / span_folder(DEFAULT_SPAN_DIR, month)
         tfrecords.write_span(_serialized(span_rows), span_dir, shards)
         counts[month] = len(span_rows)
         LOG.info("span %d: %d rows -> %s", month, len(span_rows), span_dir)

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import tensorflow as tf
-from ml_metadata.metadata_store import metadata_store
-from ml_metadata.proto import metadata_store_pb2
 
 from components.example_gate import DataAnomalyError
 from pipeline.config import load_config
+from pipeline.metadata import open_store
 from pipeline.run_local import run_pipeline
 from tests.e2e.fixture_runs import rewrite_span, set_value
 
@@ -27,9 +26,7 @@ def unknown_destinations(i: int, example: tf.train.Example) -> None:
 
 
 def executed_components(metadata_path: str) -> set[str]:
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = str(metadata_path)
-    store = metadata_store.MetadataStore(connection)
+    store = open_store(metadata_path)
     types = {t.id: t.name.rsplit(".", 1)[-1] for t in store.get_execution_types()}
     return {types[e.type_id] for e in store.get_executions()}
 

@@ -23,6 +23,7 @@ import tensorflow as tf
 from components.gate.component import DECISIONS_FILE
 from components.report.component import JSON_FILE
 from pipeline import outcome
+from pipeline.metadata import open_store
 from tests.e2e.fixture_runs import CORRUPTED_HEAD
 from trainer import label_units
 from trainer.export import in_label_units
@@ -99,14 +100,11 @@ def test_a_run_where_every_head_holds_pushes_a_new_version(runs):
 
 
 def test_rerun_without_new_data_is_served_from_the_cache(runs):
-    from ml_metadata.metadata_store import metadata_store
     from ml_metadata.proto import metadata_store_pb2
 
     config, artifacts, outcomes, serving = runs["rerun"]
     _, clean, _, clean_serving = runs["clean"]
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = str(config.metadata_path)
-    store = metadata_store.MetadataStore(connection)
+    store = open_store(config.metadata_path)
     run_ctx = store.get_context_by_type_and_name("pipeline_run", artifacts.run_id)
     types = {t.id: t.name for t in store.get_execution_types()}
     states = {
@@ -144,7 +142,7 @@ def test_rerun_without_new_data_is_served_from_the_cache(runs):
 def test_a_killed_attempt_leaves_nothing_running_and_its_finished_work_is_reused(runs):
     from ml_metadata.proto import metadata_store_pb2
 
-    from pipeline.metadata import ABANDONED_NOTE, open_store, running_executions
+    from pipeline.metadata import ABANDONED_NOTE, running_executions
 
     config, artifacts, _, _ = runs["clean"]
     killed = runs["killed"]
