@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from components.gate.canary import run_canary
+from tests.helpers import write_records
 
 HEADS = [
     {"name": "delay", "label": "delay_label", "kind": "regression", "classes": []},
@@ -14,13 +15,12 @@ HEADS = [
 
 def write_split(folder, rows: int = 40) -> str:
     folder.mkdir()
-    with tf.io.TFRecordWriter(str(folder / "part-0.gz"), options="GZIP") as writer:
-        for i in range(rows):
-            example = tf.train.Example()
-            example.features.feature["x"].float_list.value.append(float(i))
-            example.features.feature["delay_label"].float_list.value.append(2.0 * i)
-            example.features.feature["band_label"].int64_list.value.append(i % 3)
-            writer.write(example.SerializeToString())
+    examples = [tf.train.Example() for _ in range(rows)]
+    for i, example in enumerate(examples):
+        example.features.feature["x"].float_list.value.append(float(i))
+        example.features.feature["delay_label"].float_list.value.append(2.0 * i)
+        example.features.feature["band_label"].int64_list.value.append(i % 3)
+    write_records(folder / "part-0.gz", examples)
     return str(folder)
 
 

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import pytest
-import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from tensorflow_data_validation.statistics import stats_impl
 from tfx.types import artifact_utils, standard_artifacts
 from tfx_bsl.coders import example_coder
 
 from components.example_gate import ANOMALIES_FILE, DataAnomalyError, check_anomalies
+from tests.helpers import span_examples
 
 SPANS = '{"splits": [{"name": "train_1", "pattern": "span-1/*"}, {"name": "eval", "pattern": "span-2/*"}]}'
-
-
-def span_examples(span_dir, limit=60) -> list[tf.train.Example]:
-    records = tf.data.TFRecordDataset(sorted(str(p) for p in span_dir.glob("*.gz")), compression_type="GZIP")
-    return [tf.train.Example.FromString(r.numpy()) for r in records.take(limit)]
 
 
 def anomalies_artifact(tmp_path, schema, examples_by_split) -> standard_artifacts.ExampleAnomalies:
@@ -44,21 +39,21 @@ def test_clean_spans_pass(tmp_path, schema, flights_fixture_dir):
         tmp_path,
         schema,
         {
-            "train_1": span_examples(flights_fixture_dir / "span-1"),
-            "eval": span_examples(flights_fixture_dir / "span-2"),
+            "train_1": span_examples(flights_fixture_dir / "span-1", limit=60),
+            "eval": span_examples(flights_fixture_dir / "span-2", limit=60),
         },
     )
     check_anomalies(artifact, SPANS)  # raises on any anomaly
 
 
 def test_an_anomaly_stops_the_run_naming_span_feature_and_problem(tmp_path, schema, flights_fixture_dir):
-    broken = span_examples(flights_fixture_dir / "span-2")
+    broken = span_examples(flights_fixture_dir / "span-2", limit=60)
     broken[5].features.feature["carrier"].bytes_list.value[:] = [b"ZZ"]
     artifact = anomalies_artifact(
         tmp_path,
         schema,
         {
-            "train_1": span_examples(flights_fixture_dir / "span-1"),
+            "train_1": span_examples(flights_fixture_dir / "span-1", limit=60),
             "eval": broken,
         },
     )
@@ -72,7 +67,9 @@ def test_an_anomaly_stops_the_run_naming_span_feature_and_problem(tmp_path, sche
 
 
 def test_an_empty_span_is_named(tmp_path, schema, flights_fixture_dir):
-    artifact = anomalies_artifact(tmp_path, schema, {"train_1": span_examples(flights_fixture_dir / "span-1")})
+    artifact = anomalies_artifact(
+        tmp_path, schema, {"train_1": span_examples(flights_fixture_dir / "span-1", limit=60)}
+    )
     # An empty span: statistics of zero examples, as StatisticsGen writes them.
     empty = tfdv.validate_statistics(_empty_statistics(), schema)
     split_dir = tmp_path / "anomalies" / "Split-eval"

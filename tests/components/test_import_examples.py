@@ -8,14 +8,14 @@ import shutil
 import tensorflow as tf
 
 from components.import_examples import unreadable_file, unreadable_span_files
+from tests.helpers import write_records
 
 
 def write_examples(path, count: int = 200) -> None:
-    with tf.io.TFRecordWriter(str(path), options="GZIP" if str(path).endswith(".gz") else None) as writer:
-        for i in range(count):
-            example = tf.train.Example()
-            example.features.feature["x"].float_list.value.append(float(i))
-            writer.write(example.SerializeToString())
+    examples = [tf.train.Example() for _ in range(count)]
+    for i, example in enumerate(examples):
+        example.features.feature["x"].float_list.value.append(float(i))
+    write_records(path, examples)
 
 
 def test_complete_files_pass_and_a_cut_or_foreign_file_is_explained(tmp_path):

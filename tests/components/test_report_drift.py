@@ -9,7 +9,7 @@ import pytest
 from components.report.drift import JENSEN_SHANNON, L_INFINITY, STATS_FILE, data_changes, window_splits
 from pipeline.config import REPO_ROOT, load_config
 from pipeline.outcome import report_config
-from tests.e2e.fixture_runs import rewrite_span
+from tests.helpers import rewrite_span
 
 SCHEMA = REPO_ROOT / "schemas" / "flights" / "schema.pbtxt"
 

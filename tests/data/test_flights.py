@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from pipeline.data import flights
+from tests.helpers import span_examples
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +32,6 @@ def february(tmp_path_factory) -> Path:
     return out
 
 
-def read_span(span_dir: Path) -> list[tf.train.Example]:
-    examples = []
-    for path in sorted(span_dir.glob("*.tfrecord.gz")):
-        for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP"):
-            examples.append(tf.train.Example.FromString(record.numpy()))
-    return examples
-
-
 def value(example: tf.train.Example, name: str):
     feature = example.features.feature[name]
     kind = feature.WhichOneof("kind")
@@ -49,14 +42,14 @@ def value(example: tf.train.Example, name: str):
 
 def test_row_count_per_span_equals_the_source(february, source_rows):
     expected = Counter(int(row["month"]) for row in source_rows)
-    assert len(read_span(february / "span-2")) == expected[2] == 24951
+    assert len(span_examples(february / "span-2")) == expected[2] == 24951
     shards = sorted(p.name for p in (february / "span-2").iterdir())
     assert shards == ["part-00000-of-00002.tfrecord.gz", "part-00001-of-00002.tfrecord.gz"]
 
 
 def test_first_row_parsed_back_with_exact_values(february, source_rows):
     first_source = next(row for row in source_rows if row["month"] == "2")
-    first = next(iter(read_span_shard0(february / "span-2")))
+    first = span_examples(february / "span-2", limit=1)[0]  # the first row of shard 0
     assert value(first, "carrier") == first_source["carrier"].encode()
     assert value(first, "origin") == first_source["origin"].encode()
     assert value(first, "dest") == first_source["dest"].encode()
@@ -74,14 +67,8 @@ def test_first_row_parsed_back_with_exact_values(february, source_rows):
         assert leak not in first.features.feature
 
 
-def read_span_shard0(span_dir: Path):
-    path = span_dir / "part-00000-of-00002.tfrecord.gz"
-    for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP"):
-        yield tf.train.Example.FromString(record.numpy())
-
-
 def test_missing_labels_are_left_out(february, source_rows):
-    examples = read_span(february / "span-2")
+    examples = span_examples(february / "span-2")
     cancelled = [e for e in examples if value(e, "cancelled") == 1]
     source_cancelled = [r for r in source_rows if r["month"] == "2" and r["dep_time"] == "NA"]
     assert len(cancelled) == len(source_cancelled) > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import tensorflow as tf
+from tests.helpers import rewrite_span
 
 CONFIG = Path(__file__).with_name("flights_fixture.yaml")
 CORRUPTED_HEAD = "delay_band"
@@ -25,33 +25,9 @@ def snapshot(directory: Path) -> dict[str, str]:
 
 def corrupt_labels(source: Path, target: Path, label: str, value: int) -> None:
     """Copies a span, setting one label to `value` wherever it is present."""
-    target.mkdir(parents=True)
-    for path in sorted(source.glob("*.gz")):
-        with tf.io.TFRecordWriter(str(target / path.name), options="GZIP") as writer:
-            for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP"):
-                example = tf.train.Example.FromString(record.numpy())
-                if label in example.features.feature:
-                    example.features.feature[label].int64_list.value[:] = [value]
-                writer.write(example.SerializeToString())
 
+    def change(_: int, example) -> None:
+        if label in example.features.feature:
+            example.features.feature[label].int64_list.value[:] = [value]
 
-def rewrite_span(source: Path, target: Path, change) -> None:
-    """Copies a span's gzipped TFRecord files, calling change(row index, tf.train.Example) on every row."""
-    target.mkdir(parents=True)
-    for path in sorted(source.glob("*.gz")):
-        with tf.io.TFRecordWriter(str(target / path.name), options="GZIP") as writer:
-            for i, record in enumerate(tf.data.TFRecordDataset(str(path), compression_type="GZIP")):
-                example = tf.train.Example.FromString(record.numpy())
-                change(i, example)
-                writer.write(example.SerializeToString())
-
-
-def set_value(feature: tf.train.Feature, value) -> None:
-    """Replaces a tf.train.Feature's values with one value of the list kind its Python type calls for."""
-    feature.Clear()
-    if isinstance(value, bytes):
-        feature.bytes_list.value.append(value)
-    elif isinstance(value, int):
-        feature.int64_list.value.append(value)
-    else:
-        feature.float_list.value.append(value)
+    rewrite_span(source, target, change)

@@ -12,7 +12,7 @@ from components.example_gate import DataAnomalyError
 from pipeline.config import load_config
 from pipeline.metadata import open_store
 from pipeline.run_local import run_pipeline
-from tests.e2e.fixture_runs import rewrite_span, set_value
+from tests.helpers import rewrite_span, set_value
 
 pytestmark = pytest.mark.e2e
 

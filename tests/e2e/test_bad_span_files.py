@@ -17,8 +17,9 @@ import pytest
 import yaml
 
 from pipeline.config import REPO_ROOT
-from tests.e2e.fixture_runs import rewrite_span, snapshot
+from tests.e2e.fixture_runs import snapshot
 from tests.e2e.test_bad_data_stops_the_run import change_rows, executed_components
+from tests.helpers import rewrite_span
 
 pytestmark = pytest.mark.e2e
 

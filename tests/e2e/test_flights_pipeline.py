@@ -25,6 +25,7 @@ from components.report.component import JSON_FILE
 from pipeline import outcome
 from pipeline.metadata import open_store
 from tests.e2e.fixture_runs import CORRUPTED_HEAD
+from tests.helpers import span_records
 from trainer import label_units
 from trainer.export import in_label_units
 
@@ -163,12 +164,7 @@ def test_pushed_model_serves_raw_examples_like_the_trained_model(runs, flights_f
 
     config, artifacts, _, _ = runs["clean"]
     heads = config.model.heads
-    raw = [
-        record.numpy()
-        for record in tf.data.TFRecordDataset(
-            sorted(str(p) for p in (flights_fixture_dir / "span-3").glob("*.gz")), compression_type="GZIP"
-        ).take(40)
-    ]
+    raw = span_records(flights_fixture_dir / "span-3", limit=40)
     without_labels = []
     for record in raw:
         example = tf.train.Example.FromString(record)
@@ -212,8 +208,7 @@ def test_pushed_model_serves_raw_examples_like_the_trained_model(runs, flights_f
 def test_an_example_served_alone_gets_the_output_it_gets_in_a_batch(runs, flights_fixture_dir):
     """TFMA batches examples as Beam bundles them; one-row batches must not change outputs."""
     _, artifacts, _, _ = runs["clean"]
-    files = sorted(str(p) for p in (flights_fixture_dir / "span-3").glob("*.gz"))
-    raw = [record.numpy() for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(64)]
+    raw = span_records(flights_fixture_dir / "span-3", limit=64)
     serve = tf.saved_model.load(artifacts.pushed_destination).signatures["serving_default"]
     batched = {name: value.numpy() for name, value in serve(examples=tf.constant(raw)).items()}
     for row, record in enumerate(raw):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import tensorflow as tf
 
 from components.gate.decide import decide_head
 from components.gate.metrics import load_estimates
@@ -14,6 +13,7 @@ from components.report.summary import build_summary
 from pipeline import outcome
 from pipeline.config import SliceSpec
 from pipeline.eval_config import build_eval_config
+from tests.helpers import span_examples, write_records
 
 pytestmark = pytest.mark.e2e
 
@@ -34,15 +34,10 @@ def test_a_slice_value_with_a_script_tag_is_escaped(runs, flights_fixture_dir, t
     eval_config.options.compute_confidence_intervals.value = False  # this run is about rendering
 
     data = tmp_path / "hostile.tfrecord"
-    with tf.io.TFRecordWriter(str(data)) as writer:
-        records = tf.data.TFRecordDataset(
-            sorted(str(p) for p in (flights_fixture_dir / "span-3").glob("*.gz")), compression_type="GZIP"
-        )
-        for i, record in enumerate(records):
-            example = tf.train.Example.FromString(record.numpy())
-            if i % 3 == 0:
-                example.features.feature["dest"].bytes_list.value[:] = [HOSTILE.encode()]
-            writer.write(example.SerializeToString())
+    examples = span_examples(flights_fixture_dir / "span-3")
+    for example in examples[::3]:
+        example.features.feature["dest"].bytes_list.value[:] = [HOSTILE.encode()]
+    write_records(data, examples)
     model = tfma.default_eval_shared_model(
         eval_saved_model_path=str(Path(artifacts.model) / "Format-Serving"), eval_config=eval_config
     )

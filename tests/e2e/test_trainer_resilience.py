@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from pipeline.config import REPO_ROOT
 from tests.e2e.trainer_process import trainer_inputs, with_trainer_settings
+from tests.helpers import span_records
 from trainer.run import BACKUP_DIR
 
 pytestmark = pytest.mark.e2e
@@ -47,8 +48,7 @@ def listing(directory: Path) -> set[str]:
 
 def serves(model_dir: Path, flights_fixture_dir: Path) -> dict[str, np.ndarray]:
     """Raw span-3 examples through the serving signature: every head's output, all finite."""
-    files = sorted(str(p) for p in (flights_fixture_dir / "span-3").glob("*.gz"))
-    records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP").take(16)]
+    records = span_records(flights_fixture_dir / "span-3", limit=16)
     outputs = tf.saved_model.load(str(model_dir)).signatures["serving_default"](examples=tf.constant(records))
     for name, value in outputs.items():
         assert value.shape[0] == 16 and np.isfinite(value.numpy()).all(), name

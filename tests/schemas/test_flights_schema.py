@@ -8,7 +8,7 @@ import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from pipeline.data import flights
-from tests.e2e.fixture_runs import set_value
+from tests.helpers import set_value, span_examples
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +26,6 @@ def stats_of(examples: list[tf.train.Example]):
     return stats_impl.generate_statistics_in_memory(batch, tfdv.StatsOptions())
 
 
-def read_examples(span_dir) -> list[tf.train.Example]:
-    examples = []
-    for path in sorted(span_dir.glob("*.gz")):
-        for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP"):
-            examples.append(tf.train.Example.FromString(record.numpy()))
-    return examples
-
-
 def anomalies_of(schema, examples, environment="TRAINING") -> dict[str, set[int]]:
     result = tfdv.validate_statistics(stats_of(examples), schema, environment=environment)
     return {name: {reason.type for reason in info.reason} for name, info in result.anomaly_info.items()}
@@ -43,11 +35,11 @@ def test_every_fixture_span_validates_with_zero_anomalies(schema, flights_fixtur
     spans = sorted(flights_fixture_dir.glob("span-*"))
     assert len(spans) == 3
     for span in spans:
-        assert anomalies_of(schema, read_examples(span)) == {}, span
+        assert anomalies_of(schema, span_examples(span)) == {}, span
 
 
 def test_serving_environment_needs_no_labels(schema, flights_fixture_dir):
-    examples = read_examples(flights_fixture_dir / "span-1")
+    examples = span_examples(flights_fixture_dir / "span-1")
     for example in examples:
         for label in (*flights.LABELS_FLOAT, *flights.LABELS_INT):
             if label in example.features.feature:
@@ -71,7 +63,7 @@ Reason = anomalies_pb2.AnomalyInfo
     ],
 )
 def test_a_bad_example_gets_the_expected_anomaly(schema, flights_fixture_dir, feature, bad_value, expected_reason):
-    examples = read_examples(flights_fixture_dir / "span-1")[:50]
+    examples = span_examples(flights_fixture_dir / "span-1")[:50]
     broken = examples[7]
     set_value(broken.features.feature[feature], bad_value)
     found = anomalies_of(schema, examples)
@@ -80,7 +72,7 @@ def test_a_bad_example_gets_the_expected_anomaly(schema, flights_fixture_dir, fe
 
 
 def test_a_missing_required_feature_is_an_anomaly(schema, flights_fixture_dir):
-    examples = read_examples(flights_fixture_dir / "span-1")[:50]
+    examples = span_examples(flights_fixture_dir / "span-1")[:50]
     del examples[3].features.feature["origin"]
     found = anomalies_of(schema, examples)
     assert set(found) == {"origin"}
@@ -89,7 +81,7 @@ def test_a_missing_required_feature_is_an_anomaly(schema, flights_fixture_dir):
 
 def test_a_feature_of_the_wrong_dtype_is_an_anomaly(schema, flights_fixture_dir):
     """A producer that starts writing distance as text (say "1400 mi")."""
-    examples = read_examples(flights_fixture_dir / "span-1")[:50]
+    examples = span_examples(flights_fixture_dir / "span-1")[:50]
     for example in examples:
         miles = example.features.feature["distance"].float_list.value[0]
         example.features.feature["distance"].Clear()
@@ -102,7 +94,7 @@ def test_a_feature_of_the_wrong_dtype_is_an_anomaly(schema, flights_fixture_dir)
 @pytest.mark.parametrize("label", ["arr_delay", "late", "delay_band"])
 def test_a_head_whose_label_is_missing_on_every_row_is_an_anomaly(schema, flights_fixture_dir, label):
     """A label may be missing on some rows (cancelled flights have no arrival delay), never on most."""
-    examples = read_examples(flights_fixture_dir / "span-1")[:50]
+    examples = span_examples(flights_fixture_dir / "span-1")[:50]
     for example in examples:
         del example.features.feature[label]
     found = anomalies_of(schema, examples)
@@ -112,7 +104,7 @@ def test_a_head_whose_label_is_missing_on_every_row_is_an_anomaly(schema, flight
 
 def test_a_feature_the_schema_does_not_know_is_an_anomaly(schema, flights_fixture_dir):
     """Drift in the producer: a new column is not used silently, the schema has to be updated first."""
-    examples = read_examples(flights_fixture_dir / "span-1")[:50]
+    examples = span_examples(flights_fixture_dir / "span-1")[:50]
     for example in examples:
         example.features.feature["gate_number"].int64_list.value.append(12)
     found = anomalies_of(schema, examples)
@@ -121,7 +113,7 @@ def test_a_feature_the_schema_does_not_know_is_an_anomaly(schema, flights_fixtur
 
 def test_a_new_route_is_tolerated_and_a_flood_of_unknown_destinations_is_not(schema, flights_fixture_dir):
     """The dest domain allows up to 1% of a span's flights to go to an airport it does not list."""
-    examples = read_examples(flights_fixture_dir / "span-2")
+    examples = span_examples(flights_fixture_dir / "span-2")
     assert len(examples) > 200
     examples[5].features.feature["dest"].bytes_list.value[:] = [b"NEW"]  # one new route: under 1%
     assert anomalies_of(schema, examples) == {}
