@@ -8,7 +8,7 @@
 # Debian 13 base it builds with mmdebstrap where no registry is reachable. Any
 # Debian 13 image with python3, python3-venv, python3-dev and g++ (or apt to
 # install g++) works. Same lock file and uv as the local runtime
-# (pipeline/runtime.py), installed hash-checked into a venv: Debian's own
+# (tooling/runtime.py), installed hash-checked into a venv: Debian's own
 # Python refuses system-wide installs (PEP 668).
 ARG BASE_IMAGE=python:3.13-slim-trixie
 FROM ${BASE_IMAGE} AS cpu
@@ -40,6 +40,9 @@ RUN UV_VERSION="$(sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)" \
 
 COPY setup.py README.md ./
 COPY pipeline ./pipeline
+COPY converters ./converters
+COPY orchestration ./orchestration
+COPY results ./results
 COPY trainer ./trainer
 COPY components ./components
 COPY schemas ./schemas

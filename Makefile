@@ -1,8 +1,8 @@
-# Every target runs inside the project's runtime (see pipeline/runtime.py),
+# Every target runs inside the project's runtime (see tooling/runtime.py),
 # which the first target to need it builds from nothing.
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
-RUNTIME := python3 -m pipeline.runtime
+RUNTIME := python3 -m tooling.runtime
 IN_RUNTIME := $(RUNTIME) exec --
 DATA_DIR ?= out/data/flights
 FIXTURE_DIR := tests/fixtures/flights
@@ -18,17 +18,17 @@ setup:  ## build the runtime (a venv, or a Debian 13 rootfs on older hosts); no-
 
 CONFIG ?= configs/flights.yaml
 run: setup  ## main job: the pipeline on LocalDagRunner (CONFIG=configs/flights.yaml; spans made on first use)
-	@$(IN_RUNTIME) python -m pipeline.run_local --config $(CONFIG)
+	@$(IN_RUNTIME) python -m orchestration.run_local --config $(CONFIG)
 
 serving: setup  ## list CONFIG's pushed versions: serving, previous, rolled back, with run and gate metrics
-	@$(IN_RUNTIME) python -m pipeline.serving list --config $(CONFIG)
+	@$(IN_RUNTIME) python -m orchestration.serving list --config $(CONFIG)
 
 rollback: setup  ## serve the previous version again: the newest is moved aside (kept) and skipped as a baseline
-	@$(IN_RUNTIME) python -m pipeline.serving rollback --config $(CONFIG)
+	@$(IN_RUNTIME) python -m orchestration.serving rollback --config $(CONFIG)
 
 SEEDS ?= 5
 calibrate: setup  ## train CONFIG's window SEEDS times: the gate metric's seed spread and a suggested max_regression
-	@$(IN_RUNTIME) python -m pipeline.calibrate --config $(CONFIG) --seeds $(SEEDS)
+	@$(IN_RUNTIME) python -m orchestration.calibrate --config $(CONFIG) --seeds $(SEEDS)
 
 BENCH_ARGS ?= --scales 2 4 --full-year --write
 bench: setup  ## every pipeline stage against its limit, side by side, into bench/RESULTS.md (BENCH_ARGS; about 70 min)
@@ -43,7 +43,7 @@ test: setup  ## set up and run ruff and the whole test suite
 	@$(IN_RUNTIME) python -m pytest $(PYTEST_ARGS)
 
 compile: setup  ## compile for Kubeflow Pipelines v2 (CONFIG's kubeflow: section) to out/kubeflow/<name>.json
-	@$(IN_RUNTIME) python -m pipeline.kubeflow --config $(CONFIG)
+	@$(IN_RUNTIME) python -m orchestration.kubeflow --config $(CONFIG)
 
 IMAGE ?= localhost/multihead-tfx:local
 image:  ## build the container image here with podman (TARGET=cpu|gpu; installs podman and runc if missing)
@@ -53,11 +53,11 @@ kfp-check: setup image  ## run the compiled Kubeflow pipeline task by task in th
 	@python3 -m container.kfp_check --image $(IMAGE)
 
 data: setup  ## write the 12 monthly flights spans to DATA_DIR (FRACTION=0.1 for a sample)
-	@$(IN_RUNTIME) python -m pipeline.data.flights --out $(DATA_DIR) --fraction $(or $(FRACTION),1)
+	@$(IN_RUNTIME) python -m converters.flights --out $(DATA_DIR) --fraction $(or $(FRACTION),1)
 
 fixtures: setup  ## regenerate the small committed test fixtures (flights, penguins)
-	@$(IN_RUNTIME) python -m pipeline.data.flights --out $(FIXTURE_DIR) --fraction 0.01 --months 1 2 3
-	@$(IN_RUNTIME) python -m pipeline.data.csv_spans --csv palmerpenguins \
+	@$(IN_RUNTIME) python -m converters.flights --out $(FIXTURE_DIR) --fraction 0.01 --months 1 2 3
+	@$(IN_RUNTIME) python -m converters.csv_spans --csv palmerpenguins \
 	  --schema schemas/penguins/schema.pbtxt --span-column year --out tests/fixtures/penguins
 
 lint: setup  ## ruff, configured in pyproject.toml
@@ -73,4 +73,4 @@ lock: setup  ## recompile requirements.lock (CPU pins, then the GPU image's `#gp
 	@$(IN_RUNTIME) sh -c 'uv pip compile requirements.in -o requirements.lock $(LOCK_FLAGS) && \
 	  echo "tensorflow[and-cuda]==2.21.0" > /tmp/gpu.in && \
 	  uv pip compile /tmp/gpu.in -c requirements.lock -o /tmp/gpu.lock $(LOCK_FLAGS) && \
-	  python -m pipeline.lockfile /tmp/gpu.lock requirements.lock'
+	  python -m tooling.lockfile /tmp/gpu.lock requirements.lock'

@@ -12,7 +12,19 @@ setup(
     version="0.1.0",
     description="A TFX training pipeline for multi-head Keras models, gated per head by TFMA.",
     python_requires=">=3.11",
-    packages=find_packages(include=["pipeline", "pipeline.*", "trainer", "trainer.*", "components", "components.*"]),
+    # tooling/ (host provisioning, run from the repository on a bare Python) is not part of the package.
+    packages=find_packages(
+        include=[
+            "pipeline",
+            "trainer",
+            "trainer.*",
+            "components",
+            "components.*",
+            "converters",
+            "orchestration",
+            "results",
+        ]
+    ),
     include_package_data=True,
     package_data={"components.report": ["templates/*.j2"]},
     install_requires=[
@@ -31,8 +43,7 @@ setup(
     ],
     entry_points={
         "console_scripts": [
-            "mhp-data-flights=pipeline.data.flights:main",
-            "mhp-runtime=pipeline.runtime:main",
+            "mhp-data-flights=converters.flights:main",
         ],
     },
 )

@@ -37,7 +37,7 @@ GROUPS = (
 
 
 def newest_model(config) -> str:
-    from pipeline.metadata import open_store
+    from results.metadata import open_store
 
     models = open_store(config.metadata_path).get_artifacts_by_type("Model")
     if not models:
@@ -67,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from components.evaluator import fast_reproducible_intervals
+    from orchestration.run_local import resolve_spans
     from pipeline.eval_config import build_eval_config
     from pipeline.pipeline import EVALUATOR_DIRECT_ARGS
-    from pipeline.run_local import resolve_spans
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)

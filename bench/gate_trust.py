@@ -33,9 +33,9 @@ import statistics
 import sys
 from pathlib import Path
 
-from pipeline.calibrate import gate_values, seeded
+from converters.corrupt import corrupt_span
+from orchestration.calibrate import gate_values, seeded
 from pipeline.config import DEFAULT_CONFIG, PipelineConfig, load_config
-from pipeline.data.corrupt import corrupt_span
 
 
 def decisions(blessing_uri: str) -> dict:
@@ -45,7 +45,7 @@ def decisions(blessing_uri: str) -> dict:
 
 
 def run(config: PipelineConfig) -> tuple[object, dict]:
-    from pipeline.run_local import run_pipeline
+    from orchestration.run_local import run_pipeline
 
     artifacts, elapsed = run_pipeline(config)
     print(f"[bench] run {artifacts.run_id}: blessed={artifacts.blessed} in {elapsed:.0f} s", flush=True)
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from pipeline.run_local import ensure_flights_data, resolve_spans, show_progress
+    from orchestration.run_local import ensure_flights_data, resolve_spans, show_progress
 
     show_progress()
     base = load_config(args.config)

@@ -424,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds < 1:
         print("error: --seeds: at least 1", file=sys.stderr)
         return 2
-    from pipeline.run_local import command_line_overrides, load_for_command
+    from orchestration.run_local import command_line_overrides, load_for_command
 
     config = load_for_command(args.config, command_line_overrides(args))
     if config is None:

@@ -3,7 +3,7 @@
     python -m bench.pipeline_stages [--config configs/flights.yaml] [--modes multi_processing in_memory default]
                                     [--scales 1 2 4] [--full-year] [--write]
 
-Each measurement is the main job itself (`python -m pipeline.run_local`, a
+Each measurement is the main job itself (`python -m orchestration.run_local`, a
 child process, on a fresh output root) with one setting changed, on the same
 span files; per-component times come from ML Metadata (an execution's
 creation to its last update), peak memory from the child's resource usage.
@@ -42,8 +42,8 @@ from pathlib import Path
 
 import yaml
 
+from orchestration.progress import COMPLETE
 from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, load_config
-from pipeline.progress import COMPLETE
 from pipeline.spans import Window, list_spans, resolve_window, span_folder
 
 # The first is the shipped setting (configs/flights.yaml), the base of the rerun, start-up and scale
@@ -96,7 +96,7 @@ _PEAK_WRAPPER = (
 
 
 def run_main_job(config_file: Path, output_root: Path, label: str) -> Measured:
-    """`python -m pipeline.run_local` in a child process; what ML Metadata and the kernel say about it."""
+    """`python -m orchestration.run_local` in a child process; what ML Metadata and the kernel say about it."""
     peak_file = output_root.parent / f"{output_root.name}.peak-kib"
     started = time.monotonic()
     done = subprocess.run(
@@ -107,7 +107,7 @@ def run_main_job(config_file: Path, output_root: Path, label: str) -> Measured:
             str(peak_file),
             sys.executable,
             "-m",
-            "pipeline.run_local",
+            "orchestration.run_local",
             "--config",
             str(config_file),
             "--output-root",
@@ -140,8 +140,8 @@ def run_main_job(config_file: Path, output_root: Path, label: str) -> Measured:
 
 def component_times(output_root: Path) -> tuple[dict[str, float], list[str]]:
     """The newest run's executions: seconds of each executed component, and the names of the cached ones."""
-    from pipeline.metadata import open_store
-    from pipeline.progress import CACHED, steps_since
+    from orchestration.progress import CACHED, steps_since
+    from results.metadata import open_store
 
     store = open_store(output_root / "metadata.sqlite")
     runs = store.get_contexts_by_type("pipeline_run")
@@ -215,7 +215,7 @@ def predict_rows_per_second(model_dir: str, eval_files: list[str]) -> float:
 
 
 def newest_model_and_eval_files(output_root: Path, config) -> tuple[str, list[str]]:
-    from pipeline.outcome import latest_run
+    from results.outcome import latest_run
 
     artifacts = latest_run(str(output_root / "metadata.sqlite"), config.name)
     eval_span = Path(config.data.root) / span_folder(config.data.span_dir, default_window(config).evaluate)

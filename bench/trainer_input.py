@@ -19,7 +19,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from pipeline.config import DEFAULT_CONFIG, load_config
-from pipeline.metadata import open_store
+from results.metadata import open_store
 from trainer import data
 
 

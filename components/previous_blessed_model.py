@@ -9,7 +9,7 @@ the rerun the baseline its model was first judged against: every input of the
 Evaluator and of the nodes after it is unchanged, and they are reused from the
 cache too. For a new model nothing changes: it is never blessed yet, so the
 latest blessed model other than it is the latest blessed model. A model whose
-version was rolled back (`python -m pipeline.serving rollback`) is skipped.
+version was rolled back (`python -m orchestration.serving rollback`) is skipped.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import La
 MODEL = "model"
 MODEL_BLESSING = "model_blessing"
 CANDIDATE = "candidate"
-ROLLED_BACK = "rolled_back"  # set on a ModelBlessing by `python -m pipeline.serving rollback`
+ROLLED_BACK = "rolled_back"  # set on a ModelBlessing by `python -m orchestration.serving rollback`
 
 
 class PreviousBlessedModelStrategy(LatestBlessedModelStrategy):
@@ -29,7 +29,7 @@ class PreviousBlessedModelStrategy(LatestBlessedModelStrategy):
     def resolve_artifacts(self, store, input_dict: dict[str, list[types.Artifact]]) -> dict[str, list[types.Artifact]]:
         candidate_ids = {artifact.id for artifact in input_dict.get(CANDIDATE, [])}
         others = [model for model in input_dict.get(MODEL, []) if model.id not in candidate_ids]
-        # A model whose pushed version was rolled back (pipeline/serving.py) is no baseline any more.
+        # A model whose pushed version was rolled back (orchestration/serving.py) is no baseline any more.
         standing = [b for b in input_dict.get(MODEL_BLESSING, []) if b.get_int_custom_property(ROLLED_BACK) != 1]
         result = self._resolve({MODEL: others, MODEL_BLESSING: standing}, MODEL, MODEL_BLESSING)
         result[CANDIDATE] = list(input_dict.get(CANDIDATE, []))

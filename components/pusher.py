@@ -24,7 +24,9 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 PARTIAL_PREFIX = ".partial-"
-ROLLED_BACK_DIR = ".rolled-back"  # versions withdrawn by `python -m pipeline.serving rollback` (pipeline/serving.py)
+ROLLED_BACK_DIR = (
+    ".rolled-back"  # versions withdrawn by `python -m orchestration.serving rollback` (orchestration/serving.py)
+)
 
 
 def tree_digest(directory: Path) -> str:

@@ -116,7 +116,7 @@ def build(target: str, tag: str, base: str) -> None:
     run(
         f"build the {target} image {tag} from {base}",
         cmd,
-        "read podman's output above; the Dockerfile's steps are the same as pipeline/runtime.py's",
+        "read podman's output above; the Dockerfile's steps are the same as tooling/runtime.py's",
         quiet=False,
     )
 

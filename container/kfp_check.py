@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         if root.exists():
             shutil.rmtree(root)
         root.mkdir(parents=True)
-        prepare = ["python3", "-m", "pipeline.runtime", "exec", "--", "python", "-m", "container.kfp_prepare"]
+        prepare = ["python3", "-m", "tooling.runtime", "exec", "--", "python", "-m", "container.kfp_prepare"]
         if subprocess.run([*prepare, "--root", str(root), "--image", args.image], cwd=REPO_ROOT).returncode != 0:
             raise CheckError("could not compile the pipeline or write the check's data (see above)")
         spec = json.loads((root / SPEC_FILE).read_text())

@@ -32,8 +32,8 @@ CORRUPTED_SPAN = 3  # span 2's rows, CORRUPTED_HEAD's labels all wrong: the next
 def prepare(root: Path, image: str) -> Path:
     """Data and compiled spec under `root`; returns the spec's path."""
     from components.gate.component import DECISIONS_FILE
-    from pipeline.data.corrupt import corrupt_span
-    from pipeline.kubeflow import compile_pipeline, local_check_settings
+    from converters.corrupt import corrupt_span
+    from orchestration.kubeflow import compile_pipeline, local_check_settings
 
     root = root.resolve()
     data, staging = root / "data", root / "staging"

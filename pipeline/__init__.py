@@ -1,1 +1,1 @@
-"""Pipeline definition, configuration, runners and the runtime they run in."""
+"""The pipeline definition: configuration, span windows, the TFMA EvalConfig and the TFX pipeline."""

@@ -66,7 +66,7 @@ class DataSpec:
     train_spans: tuple[int, ...] = ()
     eval_span: int | None = None
     train_window: int | None = None
-    # A data set this project can write itself (`flights`: the embedded NYC flights, pipeline/data/flights.py):
+    # A data set this project can write itself (`flights`: the embedded NYC flights, converters/flights.py):
     # its missing span folders are written on first use. Without it, missing spans are an error.
     prepare: str | None = None
 
@@ -286,7 +286,7 @@ def _check_kubeflow(r: _Reader, section: Mapping | None) -> Mapping | None:
     r.only(section, "kubeflow", KUBEFLOW_KEYS)
     for key in ("pipeline_root", "data_root", "serving_dir", "image", "gpu_image"):
         r.get(section, key, f"kubeflow.{key}", str, None)
-    r.get(section, "beam_args", "kubeflow.beam_args", list, [])  # each argument: pipeline/kubeflow.py
+    r.get(section, "beam_args", "kubeflow.beam_args", list, [])  # each argument: orchestration/kubeflow.py
     trainer = r.get(section, "trainer", "kubeflow.trainer", dict, {})
     r.only(trainer, "kubeflow.trainer", KUBEFLOW_TRAINER_KEYS)
     for key in ("cpu", "memory_gb", "accelerator_count"):

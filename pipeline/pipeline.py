@@ -28,8 +28,8 @@ from components.span_window import OUTPUT_KEY as SPAN_WINDOW_OUTPUT
 from components.span_window import SpanWindow
 from pipeline.config import PipelineConfig
 from pipeline.eval_config import build_eval_config
-from pipeline.outcome import report_config
 from pipeline.spans import EVAL_SPLIT, Window, input_config_json, train_split_names
+from results.outcome import report_config
 
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.run.run_fn"
@@ -38,7 +38,7 @@ RUN_FN = "trainer.run.run_fn"
 def input_config(config: PipelineConfig) -> example_gen_pb2.Input:
     """One ExampleGen split per span of the config's resolved window: the training spans, then the evaluation span."""
     if not config.data.resolved:
-        raise ValueError("the config's window is not resolved yet: call pipeline.run_local.resolve_spans first")
+        raise ValueError("the config's window is not resolved yet: call orchestration.run_local.resolve_spans first")
     window = Window(train=config.data.train_spans, evaluate=config.data.eval_span)
     return json_format.Parse(input_config_json(window, config.data.span_dir), example_gen_pb2.Input())
 

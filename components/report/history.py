@@ -127,6 +127,6 @@ def read_history(metadata_path: str, pipeline_name: str, heads: Sequence[str]) -
     """The history from the SQLite store at `metadata_path`; None without one (e.g. on Kubeflow)."""
     if not metadata_path or not os.path.exists(metadata_path):
         return None
-    from pipeline.metadata import open_store
+    from results.metadata import open_store
 
     return head_history(evaluations(open_store(metadata_path), pipeline_name), heads)

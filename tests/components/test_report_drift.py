@@ -8,7 +8,7 @@ import pytest
 
 from components.report.drift import JENSEN_SHANNON, L_INFINITY, STATS_FILE, data_changes, window_splits
 from pipeline.config import REPO_ROOT, load_config
-from pipeline.outcome import report_config
+from results.outcome import report_config
 from tests.helpers import rewrite_span
 
 SCHEMA = REPO_ROOT / "schemas" / "flights" / "schema.pbtxt"

@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import outcome
+from orchestration.run_local import resolve_spans, run_pipeline
 from pipeline.config import REPO_ROOT, load_config
-from pipeline.metadata import open_store, running_executions
-from pipeline.run_local import resolve_spans, run_pipeline
+from results import outcome
+from results.metadata import open_store, running_executions
 from tests.e2e.fixture_runs import CONFIG, FAKE_TOKEN, FAKE_TOKEN_VARIABLE, VERY_LATE, corrupt_labels, snapshot
 
 
@@ -45,7 +45,7 @@ def running(config, component: str) -> bool:
 
 def kill_when_running(config_file: Path, config, component: str, log: Path) -> set[int]:
     """Starts the run with the command line, SIGKILLs it once `component` runs; returns the ids left RUNNING."""
-    command = [sys.executable, "-m", "pipeline.run_local", "--config", str(config_file)]
+    command = [sys.executable, "-m", "orchestration.run_local", "--config", str(config_file)]
     with open(log, "w") as handle:
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True

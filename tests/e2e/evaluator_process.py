@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from components.evaluator import EvaluatorExecutor
-from pipeline.metadata import open_store
 from pipeline.pipeline import EVALUATOR_DIRECT_ARGS
+from results.metadata import open_store
 
 
 def evaluate_as_own_baseline(metadata_path: str, evaluation_uri: str, out: Path) -> str:

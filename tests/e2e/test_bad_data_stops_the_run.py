@@ -9,9 +9,9 @@ import pytest
 import tensorflow as tf
 
 from components.example_gate import DataAnomalyError
+from orchestration.run_local import run_pipeline
 from pipeline.config import load_config
-from pipeline.metadata import open_store
-from pipeline.run_local import run_pipeline
+from results.metadata import open_store
 from tests.helpers import rewrite_span, set_value
 
 pytestmark = pytest.mark.e2e

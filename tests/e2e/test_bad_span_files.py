@@ -36,7 +36,7 @@ def config_file(tmp_path: Path, data: Path) -> Path:
 
 
 def main_job(config: Path, *options: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "pipeline.run_local", "--config", str(config), *options]
+    command = [sys.executable, "-m", "orchestration.run_local", "--config", str(config), *options]
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
 
 

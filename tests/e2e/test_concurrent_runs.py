@@ -15,8 +15,8 @@ import time
 
 import pytest
 
+from orchestration.run_lock import LOCK_FILE, exclusive_run
 from pipeline.config import REPO_ROOT
-from pipeline.run_lock import LOCK_FILE, exclusive_run
 from tests.e2e.test_bad_span_files import config_file, main_job
 
 pytestmark = pytest.mark.e2e
@@ -27,7 +27,7 @@ def test_a_second_run_on_the_same_root_refuses_and_names_the_first(tmp_path, fli
     for span in (1, 2):
         shutil.copytree(flights_fixture_dir / f"span-{span}", data / f"span-{span}")
     config = config_file(tmp_path, data)
-    command = [sys.executable, "-m", "pipeline.run_local", "--config", str(config)]
+    command = [sys.executable, "-m", "orchestration.run_local", "--config", str(config)]
     first = subprocess.Popen(
         command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -41,7 +41,7 @@ def test_a_second_run_on_the_same_root_refuses_and_names_the_first(tmp_path, fli
         terminal = second.stdout + second.stderr
         assert second.returncode == 1, terminal
         assert f"RunLockedError: another run is using {tmp_path / 'out'} (process {first.pid} on " in terminal
-        assert "pipeline/run_local.py --config" in terminal and "Traceback" not in terminal
+        assert "orchestration/run_local.py --config" in terminal and "Traceback" not in terminal
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()

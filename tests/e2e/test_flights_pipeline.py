@@ -22,8 +22,8 @@ import tensorflow as tf
 
 from components.gate.component import DECISIONS_FILE
 from components.report.component import JSON_FILE
-from pipeline import outcome
-from pipeline.metadata import open_store
+from results import outcome
+from results.metadata import open_store
 from tests.e2e.fixture_runs import CORRUPTED_HEAD
 from tests.helpers import span_records
 from trainer import label_units
@@ -143,7 +143,7 @@ def test_rerun_without_new_data_is_served_from_the_cache(runs):
 def test_a_killed_attempt_leaves_nothing_running_and_its_finished_work_is_reused(runs):
     from ml_metadata.proto import metadata_store_pb2
 
-    from pipeline.metadata import ABANDONED_NOTE, running_executions
+    from results.metadata import ABANDONED_NOTE, running_executions
 
     config, artifacts, _, _ = runs["clean"]
     killed = runs["killed"]

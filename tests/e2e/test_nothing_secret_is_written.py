@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 
 from components.report.component import HTML_FILE, JSON_FILE
+from orchestration.kubeflow import compile_pipeline
 from pipeline.config import REPO_ROOT, load_config
-from pipeline.kubeflow import compile_pipeline
 from tests.e2e.fixture_runs import FAKE_TOKEN, FAKE_TOKEN_VARIABLE
 
 FLIGHTS = REPO_ROOT / "configs" / "flights.yaml"

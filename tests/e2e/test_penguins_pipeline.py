@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from pipeline import outcome
+from orchestration.run_local import resolve_spans, run_pipeline
 from pipeline.config import load_config
-from pipeline.run_local import resolve_spans, run_pipeline
+from results import outcome
 from trainer.run import LEARNED_WEIGHTS_FILE
 
 pytestmark = pytest.mark.e2e
@@ -69,7 +69,7 @@ def test_a_retrain_with_another_seed_on_unchanged_data_is_not_blocked(first_run)
     its seed, is gated against it (every head's change has an interval) and still pushed.
     Runs after the test above, on the same pipeline root."""
     from components.gate.component import DECISIONS_FILE
-    from pipeline.calibrate import seeded
+    from orchestration.calibrate import seeded
 
     config, first = first_run
     assert first.blessed

@@ -75,7 +75,7 @@ def test_small_slices_are_marked(runs):
 
 
 def test_report_command_renders_the_latest_run(runs, tmp_path, capsys):
-    from pipeline import report
+    from results import report
 
     config, artifacts, _, _ = runs["rerun"]
     config_file = tmp_path / "config.yaml"
@@ -205,7 +205,7 @@ def overall_gate_row(summary: dict, head: str) -> dict:
 def test_compare_puts_two_runs_side_by_side(runs, tmp_path, capsys):
     import yaml
 
-    from pipeline import report
+    from results import report
 
     config, _, _, _ = runs["rerun"]
     first, corrupted = runs["first"][1], runs["corrupted"][1]

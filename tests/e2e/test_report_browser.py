@@ -1,7 +1,7 @@
 """The report in a real headless Chromium: visible, offline, error-free.
 
 Chromium is Debian's package, installed in the runtime by the setup
-(pipeline/runtime.py); Playwright only drives it. The screenshots are kept as
+(tooling/runtime.py); Playwright only drives it. The screenshots are kept as
 test artifacts under out/test-artifacts/ (MHP_TEST_ARTIFACTS moves them): the first
 screen, and the whole page of a blocked run.
 """

@@ -10,9 +10,9 @@ from components.gate.decide import decide_head
 from components.gate.metrics import load_estimates
 from components.report.render import render_html
 from components.report.summary import build_summary
-from pipeline import outcome
 from pipeline.config import SliceSpec
 from pipeline.eval_config import build_eval_config
+from results import outcome
 from tests.helpers import span_examples, write_records
 
 pytestmark = pytest.mark.e2e

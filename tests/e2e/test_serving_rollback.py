@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from pipeline import serving
-from pipeline.metadata import open_store
+from orchestration import serving
+from results.metadata import open_store
 
 
 def test_rollback_serves_the_previous_model_and_the_next_baseline_skips_the_withdrawn_one(runs, tmp_path):

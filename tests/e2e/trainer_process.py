@@ -21,7 +21,7 @@ def trainer_inputs(metadata_path: str) -> dict:
     """The first Trainer execution's input artifacts (URI, split names) and properties, as JSON-ready data."""
     from ml_metadata.proto import metadata_store_pb2
 
-    from pipeline.metadata import open_store
+    from results.metadata import open_store
 
     store = open_store(metadata_path)
     types = {t.id: t.name for t in store.get_execution_types()}

@@ -160,7 +160,7 @@ def test_an_unknown_key_at_any_level_is_rejected_with_the_closest_known_key(raw,
 
 
 def test_command_line_overrides_obey_the_same_rules():
-    from pipeline.run_local import main
+    from orchestration.run_local import main
 
     fixed = {"train_window": None, "train_spans": [10, 11]}
     config = load_config(FLIGHTS, {"data": {**fixed, "eval_span": 12}})

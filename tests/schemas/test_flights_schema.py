@@ -7,7 +7,7 @@ import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
-from pipeline.data import flights
+from converters import flights
 from tests.helpers import set_value, span_examples
 
 

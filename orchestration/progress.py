@@ -178,7 +178,7 @@ class ProgressWatcher:
             self._poll_once()
 
     def _poll_once(self) -> None:
-        from pipeline.metadata import open_store
+        from results.metadata import open_store
 
         if not self.metadata_path.exists():
             return

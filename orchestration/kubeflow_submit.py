@@ -1,8 +1,9 @@
 """Upload a compiled pipeline to Kubeflow Pipelines, then run it once or on a schedule.
 
-    python -m pipeline.kubeflow_submit --host https://KFP_HOST --package out/kubeflow/flights.json \
+    python -m orchestration.kubeflow_submit --host https://KFP_HOST --package out/kubeflow/flights.json \
         --version GIT_SHA schedule --cron "0 0 3 * * *"
-    python -m pipeline.kubeflow_submit --host ... --package ... --version ... run [--train-spans 9 10 11 --eval-span 12]
+    python -m orchestration.kubeflow_submit --host ... --package ... --version ... \
+        run [--train-spans 9 10 11 --eval-span 12]
 
 Each run resolves its spans when it starts (the SpanWindow task: the newest
 span folder under the data root is evaluated, the compiled window size before
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.kubeflow import WINDOW_PARAMETER
+from orchestration.kubeflow import WINDOW_PARAMETER
 from pipeline.spans import SpanError, Window
 
 

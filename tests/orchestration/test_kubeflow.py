@@ -14,8 +14,8 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from orchestration.kubeflow import compile_pipeline, parse_kubeflow
 from pipeline.config import REPO_ROOT, ConfigError, load_config, parse_config
-from pipeline.kubeflow import compile_pipeline, parse_kubeflow
 
 FLIGHTS = REPO_ROOT / "configs" / "flights.yaml"
 GOLDEN = REPO_ROOT / "tests" / "golden" / "flights_kubeflow.json"

@@ -37,7 +37,7 @@ def gpu_section(gpu_compiled: str, cpu_lock: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Usage: python -m pipeline.lockfile GPU_COMPILED LOCK  (appends to LOCK)."""
+    """Usage: python -m tooling.lockfile GPU_COMPILED LOCK  (appends to LOCK)."""
     gpu_compiled, lock = Path(argv[0]).read_text(), Path(argv[1])
     text = lock.read_text()
     lock.write_text(text.split("\n# GPU image only")[0].rstrip("\n") + "\n" + gpu_section(gpu_compiled, text))

@@ -1,7 +1,7 @@
 """The serving directory's versions: list them, and roll the newest back.
 
-    python -m pipeline.serving list     [--config configs/flights.yaml]
-    python -m pipeline.serving rollback [--config configs/flights.yaml]
+    python -m orchestration.serving list     [--config configs/flights.yaml]
+    python -m orchestration.serving rollback [--config configs/flights.yaml]
 
 A model server loads the highest numeric version under the serving directory
 (components/pusher.py writes them, named by push time). `rollback` moves the
@@ -25,8 +25,8 @@ from pathlib import Path
 
 from components.previous_blessed_model import ROLLED_BACK as ROLLED_BACK_PROPERTY
 from components.pusher import ROLLED_BACK_DIR, pushed_versions
+from orchestration.run_lock import RunLockedError, exclusive_run
 from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
-from pipeline.run_lock import RunLockedError, exclusive_run
 
 ROLLED_BACK_LOG = "log.jsonl"
 
@@ -67,7 +67,7 @@ def push_records(config: PipelineConfig) -> dict[str, tuple[str, str | None, int
     from ml_metadata.proto import metadata_store_pb2
 
     from components.gate.component import DECISIONS_FILE
-    from pipeline.metadata import open_store
+    from results.metadata import open_store
 
     store = open_store(config.metadata_path)
     run_type = store.get_context_type("pipeline_run").id
@@ -143,7 +143,7 @@ def mark_rolled_back(config: PipelineConfig, version: str) -> None:
     _, _, blessing_id = push_records(config).get(version, (None, None, None))
     if blessing_id is None:
         return
-    from pipeline.metadata import open_store
+    from results.metadata import open_store
 
     store = open_store(config.metadata_path, writable=True)
     (blessing,) = store.get_artifacts_by_id([blessing_id])

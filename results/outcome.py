@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.config import PipelineConfig
-from pipeline.metadata import open_store
+from results.metadata import open_store
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The progress lines a local run prints, from snapshots of ML Metadata (pure; the e2e tests read real ones)."""
 
-from pipeline.progress import CACHED, COMPLETE, FAILED, RUNNING, ProgressLines, Step, format_duration
+from orchestration.progress import CACHED, COMPLETE, FAILED, RUNNING, ProgressLines, Step, format_duration
 
 
 def test_durations_read_as_a_person_would_say_them():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from pipeline.run_log import TerminalFilter, TerminalFormatter
+from orchestration.run_log import TerminalFilter, TerminalFormatter
 
 
 def record_with_traceback(level: int = logging.ERROR, name: str = "tfx.orchestration") -> logging.LogRecord:
@@ -28,4 +28,4 @@ def test_library_errors_reach_the_terminal_and_known_noise_does_not():
     assert keep.filter(record_with_traceback())
     noise = logging.LogRecord("absl", logging.WARNING, __file__, 1, "Fallback to non-ZetaSQL", (), None)
     assert not keep.filter(noise)
-    assert not keep.filter(logging.LogRecord("pipeline.progress", logging.ERROR, __file__, 1, "own", (), None))
+    assert not keep.filter(logging.LogRecord("orchestration.progress", logging.ERROR, __file__, 1, "own", (), None))

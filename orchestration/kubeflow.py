@@ -1,6 +1,6 @@
 """Compile the pipeline for Kubeflow Pipelines v2, from the same config file.
 
-    python -m pipeline.kubeflow --config configs/flights.yaml --out out/kubeflow/flights.json
+    python -m orchestration.kubeflow --config configs/flights.yaml --out out/kubeflow/flights.json
 
 The config's `kubeflow:` section says where the pipeline runs: pipeline root,
 data root and serving directory on object storage, the CPU image for every

@@ -1,6 +1,6 @@
 """calibrate: how much does each head's gate metric move from seed to seed alone?
 
-    python -m pipeline.calibrate [--config configs/flights.yaml] [--seeds 5] [--write-yaml gates.yaml]
+    python -m orchestration.calibrate [--config configs/flights.yaml] [--seeds 5] [--write-yaml gates.yaml]
 
 Trains the config's window K times with seeds seed, seed+1, ... under
 `<output_root>/calibrate` (its own pipeline root and serving folder: nothing
@@ -52,7 +52,7 @@ def gate_values(config: PipelineConfig, evaluation_uri: str) -> dict[tuple[str, 
 
 
 def calibrate(config: PipelineConfig, seeds: int) -> dict[tuple[str, str], list[float]]:
-    from pipeline.run_local import run_pipeline
+    from orchestration.run_local import run_pipeline
 
     root = Path(config.output_root) / "calibrate"
     config = dataclasses.replace(config.with_output_root(root), serving_root=str(root / "serving"))
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds < 2:
         print("error: --seeds: a spread needs at least 2 trainings", file=sys.stderr)
         return 2
-    from pipeline.run_local import load_for_command, show_progress
+    from orchestration.run_local import load_for_command, show_progress
 
     show_progress()
     config = load_for_command(args.config)

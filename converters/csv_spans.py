@@ -1,6 +1,6 @@
 """Any CSV -> TFRecord span folders, typed by the data set's curated schema.
 
-    python -m pipeline.data.csv_spans --csv FILE --schema schemas/X/schema.pbtxt \
+    python -m converters.csv_spans --csv FILE --schema schemas/X/schema.pbtxt \
         --span-column year --out DIR [--shards 2]
 
 Each column the schema lists becomes a feature of the schema's type (INT,
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.data import tfrecords
+from converters import tfrecords
 from pipeline.spans import DEFAULT_SPAN_DIR, span_folder
 
 

@@ -40,7 +40,8 @@ KNOWN_NOISE = (
     "`custom_executor_spec` is deprecated",
     "is slow compared to the batch time",
 )
-PROJECT_LOGGER = "pipeline"  # this project's own progress (e.g. spans being written) always shows
+# This project's own loggers (module names): their progress (e.g. spans being written) always shows.
+PROJECT_LOGGERS = ("pipeline", "orchestration", "converters", "results")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +54,7 @@ class Terminal:
 
 
 def is_project_record(record: logging.LogRecord) -> bool:
-    return record.name == PROJECT_LOGGER or record.name.startswith(PROJECT_LOGGER + ".")
+    return any(record.name == name or record.name.startswith(name + ".") for name in PROJECT_LOGGERS)
 
 
 def is_known_noise(record: logging.LogRecord) -> bool:
@@ -114,11 +115,12 @@ def terminal_and_log(log_path: Path) -> Iterator[Terminal]:
     log = open(log_path, "a", buffering=1)  # noqa: SIM115 (closed in the finally below)
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
-    project = logging.getLogger(PROJECT_LOGGER)
-    # The project's logger has its own terminal handler: libraries that reset the root's handlers
+    projects = [logging.getLogger(name) for name in PROJECT_LOGGERS]
+    # The project's loggers have their own terminal handler: libraries that reset the root's handlers
     # mid-run must not silence it.
     project_handler = _handler(terminal.err, "%(asctime)s  %(message)s", logging.INFO)
-    project.addHandler(project_handler)
+    for project in projects:
+        project.addHandler(project_handler)
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     root.handlers[:] = [
@@ -143,7 +145,8 @@ def terminal_and_log(log_path: Path) -> Iterator[Terminal]:
             os.close(fd)
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
-        project.removeHandler(project_handler)
+        for project in projects:
+            project.removeHandler(project_handler)
         log.close()
         terminal.out.close()
         terminal.err.close()

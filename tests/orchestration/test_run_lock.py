@@ -1,4 +1,4 @@
-"""One run per output root (pipeline/run_lock.py), with real processes and the kernel's lock."""
+"""One run per output root (orchestration/run_lock.py), with real processes and the kernel's lock."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.run_lock import LOCK_FILE, RunLockedError, exclusive_run
 from pipeline.config import REPO_ROOT
-from pipeline.run_lock import LOCK_FILE, RunLockedError, exclusive_run
 
 HOLD = """
 import sys, time
-from pipeline.run_lock import exclusive_run
+from orchestration.run_lock import exclusive_run
 with exclusive_run(sys.argv[1]):
     print("held", flush=True)
     time.sleep(600)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from pipeline.data import flights
+from converters import flights
 from tests.helpers import span_examples
 
 
@@ -130,8 +130,8 @@ def test_committed_fixture_matches_a_fresh_conversion(tmp_path):
 
 def test_the_main_job_writes_only_missing_flights_spans_and_only_when_the_config_says_so(tmp_path):
     """A span folder that is there is never replaced: a user's data is not overwritten by the embedded set."""
+    from orchestration.run_local import ensure_flights_data
     from pipeline.config import REPO_ROOT, load_config
-    from pipeline.run_local import ensure_flights_data
 
     root = tmp_path / "data"
     (root / "span-1").mkdir(parents=True)

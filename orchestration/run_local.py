@@ -1,6 +1,6 @@
 """The main job: run the pipeline with LocalDagRunner and say what happened.
 
-    python -m pipeline.run_local [--config configs/flights.yaml] [--train-spans 10 11 --eval-span 12]
+    python -m orchestration.run_local [--config configs/flights.yaml] [--train-spans 10 11 --eval-span 12]
 
 Prepares the embedded flights spans on first use, resolves the window from
 the span folders present (the newest span is evaluated, the config's
@@ -11,10 +11,10 @@ and where the model and the evaluation are.
 
 The terminal shows the run's own lines: one per component as it starts and
 ends, with its duration and its time in the last run that executed it
-(pipeline/progress.py, from ML Metadata). TensorFlow's C++ messages, Beam's
+(orchestration/progress.py, from ML Metadata). TensorFlow's C++ messages, Beam's
 workers and the libraries' warnings go to a log file per run under
 `<output_root>/logs/`, whose path is printed first and last
-(pipeline/run_log.py); a failure prints its one-line cause and the log path.
+(orchestration/run_log.py); a failure prints its one-line cause and the log path.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import traceback
 from pathlib import Path
 from typing import TextIO
 
+from orchestration.run_lock import exclusive_run
+from orchestration.run_log import Terminal, is_known_noise, is_project_record, log_file_for, terminal_and_log
 from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
-from pipeline.run_lock import exclusive_run
-from pipeline.run_log import Terminal, is_known_noise, is_project_record, log_file_for, terminal_and_log
 from pipeline.spans import SpanError, Window, check_not_empty, list_spans, resolve_window, span_folder, spans_present
 
 
@@ -70,7 +70,7 @@ def ensure_flights_data(config: PipelineConfig, out: TextIO | None = None) -> No
         missing = [] if root.is_dir() and spans_present(os.listdir(root), config.data.span_dir) else ["any"]
     if not missing or config.data.prepare != "flights":
         return  # resolve_spans says what is missing and what to do
-    from pipeline.data import flights
+    from converters import flights
 
     months = None if missing == ["any"] else [s for s in missing if 1 <= s <= 12]
     if months == []:
@@ -93,7 +93,7 @@ def resolve_spans(config: PipelineConfig, out: TextIO | None = None) -> Pipeline
 
 def tidy_abandoned(config: PipelineConfig) -> None:
     """Marks CANCELED what an interrupted or killed run left RUNNING in ML Metadata, and says so."""
-    from pipeline import metadata, outcome
+    from results import metadata, outcome
 
     if not metadata.running_executions(config.metadata_path, config.name):
         return
@@ -102,7 +102,7 @@ def tidy_abandoned(config: PipelineConfig) -> None:
     except LookupError:
         by_run = "a later local run"
     cancelled = metadata.cancel_abandoned(config.metadata_path, config.name, by_run)
-    logging.getLogger("pipeline.run_local").warning(
+    logging.getLogger("orchestration.run_local").warning(
         "ML Metadata: %d execution(s) left RUNNING by an interrupted or killed run marked CANCELED (ids %s)",
         len(cancelled),
         ", ".join(map(str, cancelled)),
@@ -113,17 +113,17 @@ def run_pipeline(config: PipelineConfig, progress: TextIO | None = None):
     """Runs the pipeline with LocalDagRunner; returns the run's artifacts and seconds taken.
 
     One run at a time per output root: another run holding it raises
-    RunLockedError naming that run (pipeline/run_lock.py). With `progress`, a
+    RunLockedError naming that run (orchestration/run_lock.py). With `progress`, a
     line per component start and end goes there as the run goes
-    (pipeline/progress.py). Whether it finishes or fails, executions that an
+    (orchestration/progress.py). Whether it finishes or fails, executions that an
     earlier killed run left RUNNING in ML Metadata are then marked CANCELED
-    (pipeline/metadata.py): safe, as no other run can be using the store.
+    (results/metadata.py): safe, as no other run can be using the store.
     """
     from tfx import v1 as tfx
 
-    from pipeline import outcome
+    from orchestration.progress import ProgressWatcher
     from pipeline.pipeline import create_pipeline
-    from pipeline.progress import ProgressWatcher
+    from results import outcome
 
     Path(config.output_root).mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -150,7 +150,7 @@ def run(config: PipelineConfig, terminal: Terminal) -> int:
 
     from components.report.component import HTML_FILE, JSON_FILE
     from components.report.render import text_summary
-    from pipeline.serving import rolled_back_location
+    from orchestration.serving import rolled_back_location
 
     out = terminal.out
     run_artifacts, elapsed = run_pipeline(config, progress=out)

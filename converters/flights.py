@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.data import tfrecords
+from converters import tfrecords
 from pipeline.spans import DEFAULT_SPAN_DIR, span_folder
 
 LOG = logging.getLogger(__name__)

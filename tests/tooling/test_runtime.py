@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import runtime
-from pipeline.runtime import Choice, HostFacts, Runtime, SetupError, choose_runtime
+from tooling import runtime
+from tooling.runtime import Choice, HostFacts, Runtime, SetupError, choose_runtime
 
 
 def facts(glibc=(2, 36), python="/usr/bin/python3.13", root=True, forced=None) -> HostFacts:

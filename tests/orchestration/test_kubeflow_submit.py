@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.kubeflow import compile_pipeline
+from orchestration.kubeflow_submit import SubmitError, main, validate_cron
 from pipeline.config import REPO_ROOT, load_config
-from pipeline.kubeflow import compile_pipeline
-from pipeline.kubeflow_submit import SubmitError, main, validate_cron
 
 
 class FakeClient:

@@ -10,9 +10,9 @@ absolute path so that every path printed is valid outside too.
 This module is stdlib-only: it runs on the host's Python before any
 dependency exists. Usage:
 
-    python3 -m pipeline.runtime setup            # build (or reuse) the runtime
-    python3 -m pipeline.runtime exec -- CMD ...  # run CMD inside it
-    python3 -m pipeline.runtime info             # what would be chosen, and why
+    python3 -m tooling.runtime setup            # build (or reuse) the runtime
+    python3 -m tooling.runtime exec -- CMD ...  # run CMD inside it
+    python3 -m tooling.runtime info             # what would be chosen, and why
 """
 
 from __future__ import annotations
@@ -447,7 +447,7 @@ def run_step(step: str, cmd: list[str], env: dict[str, str] | None = None, fix: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python3 -m pipeline.runtime",
+        prog="python3 -m tooling.runtime",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

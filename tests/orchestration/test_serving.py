@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from components.pusher import PARTIAL_PREFIX, ROLLED_BACK_DIR, push_atomically, pushed_versions
-from pipeline import serving
+from orchestration import serving
 from pipeline.config import load_config
 from tests.e2e.fixture_runs import CONFIG
 

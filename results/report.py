@@ -1,7 +1,7 @@
 """Render the per-head report of any finished run, and print its text summary.
 
-    python -m pipeline.report [--config configs/flights.yaml] [--run-id RUN | --gate URI] [--out DIR]
-    python -m pipeline.report [--config ...] --compare RUN_A RUN_B [--out DIR]
+    python -m results.report [--config configs/flights.yaml] [--run-id RUN | --gate URI] [--out DIR]
+    python -m results.report [--config ...] --compare RUN_A RUN_B [--out DIR]
 
 Default: the newest run of the config's pipeline. The files land in
 `<output_root>/reports/<run id>/` (report.html, summary.json) unless --out.
@@ -27,7 +27,7 @@ from components.report.identity import report_identity
 from components.report.render import render_comparison, text_summary
 from components.report.summary import build_summary
 from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
-from pipeline.outcome import latest_run, report_config
+from results.outcome import latest_run, report_config
 
 COMPARE_FILE = "compare.html"
 

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from pipeline.calibrate import SPREAD_TO_ALLOWANCE, suggestions, table, yaml_snippet
+from orchestration.calibrate import SPREAD_TO_ALLOWANCE, suggestions, table, yaml_snippet
 
 
 def test_suggestions_are_two_root_two_spreads_overall_and_on_the_noisiest_gated_slice():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.outcome import latest_run
+from results.outcome import latest_run
 
 
 def _record_run(path, input_keys: list[str]) -> None:

@@ -1,0 +1,1 @@
+"""Data set converters: source data -> span folders of gzipped TFRecords."""

@@ -1,1 +1,0 @@
-"""Converters that turn public example data into TFRecord spans."""

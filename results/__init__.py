@@ -1,0 +1,1 @@
+"""Reading finished runs: ML Metadata, a run's outcome, the report command."""
