@@ -4,7 +4,7 @@
 
 Reads the transformed training examples of the newest run of the pipeline
 (run `make run` first) both ways, alternating, and reports examples/s of each
-and their ratio (DESIGN.md section 5, target >= 0.9). Both iterate only: no
+and their ratio (target >= 0.9: the input must not starve the model). Both iterate only: no
 training step.
 """
 

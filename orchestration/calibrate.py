@@ -37,13 +37,12 @@ def gate_values(config: PipelineConfig, evaluation_uri: str) -> dict[tuple[str, 
     """(head, slice) -> the candidate's gate metric, for the overall and gated slices."""
     from components.gate.component import gated_slice_names
     from components.gate.metrics import candidate, load_estimates
-    from trainer.specs import metric_key
 
     metrics = load_estimates(evaluation_uri)
     gated = gated_slice_names(metrics, [s.features for s in config.slices if s.gated])
     values = {}
     for head in config.model.heads:
-        key = metric_key(head.kind, head.gate.metric)
+        key = head.gate_key
         for where in [OVERALL, *gated]:
             found = candidate(metrics.get(where, {}), head.name, key)
             if found is not None:

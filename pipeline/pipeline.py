@@ -6,7 +6,6 @@ from globals or the environment, and importing this module does nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from google.protobuf import json_format
@@ -28,8 +27,8 @@ from components.span_window import OUTPUT_KEY as SPAN_WINDOW_OUTPUT
 from components.span_window import SpanWindow
 from pipeline.config import PipelineConfig
 from pipeline.eval_config import build_eval_config
+from pipeline.evaluation_plan import EvaluationPlan
 from pipeline.spans import EVAL_SPLIT, Window, input_config_json, train_split_names
-from results.outcome import report_config
 
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.run.run_fn"
@@ -153,7 +152,7 @@ def create_pipeline(
     if uses_direct_runner(config.beam_args):
         evaluator.with_beam_pipeline_args(EVALUATOR_DIRECT_ARGS)
 
-    heads_and_gates = json.dumps(report_config(config), sort_keys=True)  # read by the gate and the report
+    heads_and_gates = EvaluationPlan.of(config).to_json()  # read by the gate and the report
     head_gate = HeadGate(
         evaluation=evaluator.outputs["evaluation"],
         model=trainer.outputs["model"],

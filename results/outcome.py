@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.config import PipelineConfig
+from pipeline.evaluation_plan import EvaluationPlan
 from results.metadata import open_store
 
 
@@ -130,15 +131,6 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
     )
 
 
-def report_config(config: PipelineConfig) -> dict:
-    """The gate's and the report's view of the config: heads with their gate keys, gated slices."""
-    from components.report.summary import report_config_of
-
-    gated = [s.features for s in config.slices if s.gated]
-    inputs = [key for feature in config.model.features for key in feature.raw_keys]
-    return report_config_of(config.model.heads, gated, config.min_slice_examples, config.confidence, inputs)
-
-
 def head_outcomes(config: PipelineConfig, run: RunArtifacts) -> list[HeadOutcome]:
     """Per head: passed or failed, with a sentence per failure (from the report's summary)."""
     import json
@@ -147,7 +139,8 @@ def head_outcomes(config: PipelineConfig, run: RunArtifacts) -> list[HeadOutcome
     from components.report.summary import build_summary
 
     decisions = json.loads((Path(run.blessing) / DECISIONS_FILE).read_text())
-    summary = build_summary(report_config(config), run.evaluation, decisions, blessed=False, pushed=None, identity={})
+    plan = EvaluationPlan.of(config)
+    summary = build_summary(plan, run.evaluation, decisions, blessed=False, pushed=None, identity={})
     outcomes = []
     for head in summary["heads"]:
         gate = (

@@ -27,7 +27,8 @@ from components.report.identity import report_identity
 from components.report.render import render_comparison, text_summary
 from components.report.summary import build_summary
 from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
-from results.outcome import latest_run, report_config
+from pipeline.evaluation_plan import EvaluationPlan
+from results.outcome import latest_run
 
 COMPARE_FILE = "compare.html"
 
@@ -69,18 +70,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if blessed is None:
         blessed = decisions["blessed"]
-    view = report_config(config)
-    heads = [head["name"] for head in view["heads"]]
+    plan = EvaluationPlan.of(config)
     summary = build_summary(
-        view,
+        plan,
         decisions["evaluation"],
         decisions,
         blessed=blessed,
         pushed=pushed,
         identity=identity,
-        history=read_history(str(config.metadata_path), config.name, heads),
+        history=read_history(str(config.metadata_path), config.name, [head.name for head in plan.heads]),
         data=(
-            data_changes(statistics, str(config.schema_path), window_splits(statistics), view["inputs"], view["heads"])
+            data_changes(statistics, str(config.schema_path), window_splits(statistics), plan.inputs, plan.heads)
             if statistics
             else None
         ),

@@ -119,12 +119,11 @@ class Gate:
     def higher_is_better(self) -> bool:
         return self.metric not in LOWER_IS_BETTER
 
-
-def allowed_regression(gate: Mapping[str, Any], overall: bool) -> float | None:
-    """The allowed regression from a gate's plain-dict form (component parameters are JSON)."""
-    if not overall and gate.get("slice_max_regression") is not None:
-        return gate["slice_max_regression"]
-    return gate.get("max_regression")
+    def allowed_regression(self, overall: bool) -> float | None:
+        """The regression allowed on the overall slice, or on a gated slice."""
+        if not overall and self.slice_max_regression is not None:
+            return self.slice_max_regression
+        return self.max_regression
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +139,26 @@ class HeadSpec:
     loss: str = ""
     loss_weight: float | None = None  # None: learned (trainer/model.py); a number: that fixed weight
     huber_delta: float = DEFAULT_HUBER_DELTA  # in standard deviations of the label (regression heads)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HeadSpec:
+        """Back from `dataclasses.asdict` (JSON); a gate's `key` (written for readers) is derived, not read."""
+        gate = {k: v for k, v in (data.get("gate") or {}).items() if k != "key"}
+        return cls(
+            **{
+                **data,
+                "metrics": tuple(data["metrics"]),
+                "classes": tuple(data.get("classes", ())),
+                "gate": Gate(**gate) if gate else None,
+            }
+        )
+
+    @property
+    def gate_key(self) -> str:
+        """The TFMA metric key of the gate metric (e.g. `auc`)."""
+        if self.gate is None:
+            raise ValueError(f"head {self.name} has no gate in this view (the training view leaves it out)")
+        return metric_key(self.kind, self.gate.metric)
 
     @property
     def label_key(self) -> str:
@@ -217,17 +236,7 @@ class ModelSpecs:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelSpecs:
         features = tuple(FeatureSpec(**{**f, "of": tuple(f.get("of", ()))}) for f in data["features"])
-        heads = tuple(
-            HeadSpec(
-                **{
-                    **h,
-                    "metrics": tuple(h["metrics"]),
-                    "classes": tuple(h.get("classes", ())),
-                    "gate": Gate(**h["gate"]) if h.get("gate") else None,
-                }
-            )
-            for h in data["heads"]
-        )
+        heads = tuple(HeadSpec.from_dict(h) for h in data["heads"])
         settings = dict(data.get("trainer", {}))
         for key in ("hidden_units", "tower_units"):
             if key in settings:

@@ -15,31 +15,30 @@ class for multiclass), and the batch's time within a budget.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
+
+from trainer.specs import HeadSpec
 
 SAMPLE = 256  # raw evaluation examples, one batch
 BUDGET_MS = 2000.0  # for that batch on a 2-core machine, after one warm-up call (flights measured: 3.1 ms)
 SIGNATURE = "serving_default"
 
 
-def expected_width(head: Mapping[str, Any]) -> int:
-    return len(head["classes"]) if head["kind"] == "multiclass" else 1
-
-
-def check(model_dir: str, split_dir: str, heads: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def check(model_dir: str, split_dir: str, heads: Sequence[HeadSpec]) -> dict[str, Any]:
     """Runs in the fresh process: the canary's findings as JSON-ready data."""
     import glob
 
     import numpy as np
     import tensorflow as tf
 
-    labels = {head["label"] for head in heads}
+    labels = {head.label for head in heads}
     batch = []
     for path in sorted(glob.glob(os.path.join(split_dir, "*"))):
         for record in tf.data.TFRecordDataset(path, compression_type="GZIP").take(SAMPLE - len(batch)):
@@ -60,7 +59,7 @@ def check(model_dir: str, split_dir: str, heads: Sequence[Mapping[str, Any]]) ->
     batch_ms = (time.perf_counter() - started) * 1000
     reasons = []
     for head in heads:
-        name, width = head["name"], expected_width(head)
+        name, width = head.name, head.output_units
         if name not in outputs:
             reasons.append(f"serving canary: the serving signature has no output for head {name}")
             continue
@@ -80,9 +79,10 @@ def check(model_dir: str, split_dir: str, heads: Sequence[Mapping[str, Any]]) ->
     return {"passed": not reasons, "examples": len(batch), "batch_ms": round(batch_ms, 1), "reasons": reasons}
 
 
-def run_canary(model_dir: str, split_dir: str, heads: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def run_canary(model_dir: str, split_dir: str, heads: Sequence[HeadSpec]) -> dict[str, Any]:
     """The canary in a fresh process; a crash or a model that does not load is a failed canary, not an error."""
-    command = [sys.executable, "-m", __name__, model_dir, split_dir, json.dumps(list(heads))]
+    specs = json.dumps([dataclasses.asdict(head) for head in heads])
+    command = [sys.executable, "-m", __name__, model_dir, split_dir, specs]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if done.returncode == 0 and done.stdout.strip():
         return json.loads(done.stdout.strip().splitlines()[-1])
@@ -92,7 +92,7 @@ def run_canary(model_dir: str, split_dir: str, heads: Sequence[Mapping[str, Any]
 
 def main(argv: Sequence[str]) -> int:
     model_dir, split_dir, heads = argv
-    print(json.dumps(check(model_dir, split_dir, json.loads(heads))))
+    print(json.dumps(check(model_dir, split_dir, [HeadSpec.from_dict(head) for head in json.loads(heads)])))
     return 0
 
 

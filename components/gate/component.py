@@ -12,6 +12,7 @@ the same properties as the Evaluator's, plus `gate.json` with every decision.
 
 import json  # no `from __future__ import annotations`: TFX reads the type hints
 import os
+from collections.abc import Sequence
 
 import numpy as np
 from tfx import v1 as tfx
@@ -24,54 +25,55 @@ from tfx.utils import path_utils
 from components.gate import canary, decide, naive
 from components.gate.metrics import OVERALL, MetricTable, load_estimates, slice_columns
 from components.served_baseline import has_model
+from pipeline.evaluation_plan import EvaluationPlan
 from pipeline.spans import EVAL_SPLIT
 
 DECISIONS_FILE = "gate.json"
 
 
-def gated_slice_names(metrics: MetricTable, gated_columns: list) -> list[str]:
+def gated_slice_names(metrics: MetricTable, gated_columns: Sequence[Sequence[str]]) -> list[str]:
     """The slices of the evaluation that belong to a gated slicing, sorted."""
     wanted = {tuple(columns) for columns in gated_columns}
     return sorted(name for name in metrics if name != OVERALL and slice_columns(name) in wanted)
 
 
-def naive_scores(examples, config: dict) -> dict[str, tuple[dict[str, float | None], str]]:
+def naive_scores(examples, plan: EvaluationPlan) -> dict[str, tuple[dict[str, float | None], str]]:
     """Per head: the naive predictor's gate metric per gated slice, and what it predicts."""
     splits = artifact_utils.decode_split_names(examples.split_names)
-    labels = [head["label"] for head in config["heads"]]
-    slice_columns = sorted({c for columns in config["gated_slices"] for c in columns})
+    labels = [head.label for head in plan.heads]
+    slice_columns = sorted({c for columns in plan.gated_slices for c in columns})
     train = [naive.read_columns(artifact_utils.get_split_uri([examples], s), labels) for s in splits if s != EVAL_SPLIT]
     evaluation = naive.read_columns(artifact_utils.get_split_uri([examples], EVAL_SPLIT), labels + slice_columns)
     rows = len(evaluation[labels[0]]) if labels else 0
-    masks = naive.slice_masks(evaluation, config["gated_slices"], rows)
+    masks = naive.slice_masks(evaluation, plan.gated_slices, rows)
     result = {}
-    for head in config["heads"]:
-        classes = head.get("classes", [])
-        fitted = [naive.label_array(part[head["label"]], classes) for part in train]
+    for head in plan.heads:
+        classes = list(head.classes)
+        fitted = [naive.label_array(part[head.label], classes) for part in train]
         train_labels = [values[present] for values, present in fitted]
-        predictor = naive.fit(head["kind"], head["gate"]["metric"], np.concatenate(train_labels), classes)
-        values, present = naive.label_array(evaluation[head["label"]], classes)
-        metric = head["gate"]["metric"]
+        predictor = naive.fit(head.kind, head.gate.metric, np.concatenate(train_labels), classes)
+        values, present = naive.label_array(evaluation[head.label], classes)
+        metric = head.gate.metric
         scores = {where: naive.score(predictor, metric, values[mask & present]) for where, mask in masks.items()}
-        result[head["name"]] = (scores, predictor.description)
+        result[head.name] = (scores, predictor.description)
     return result
 
 
-def decide_all(config: dict, evaluation_uri: str, examples) -> list[decide.HeadDecision]:
+def decide_all(plan: EvaluationPlan, evaluation_uri: str, examples) -> list[decide.HeadDecision]:
     metrics = load_estimates(evaluation_uri)
-    gated = gated_slice_names(metrics, config["gated_slices"])
-    scores = naive_scores(examples, config)
+    gated = gated_slice_names(metrics, plan.gated_slices)
+    scores = naive_scores(examples, plan)
     return [
         decide.decide_head(
             head,
             metrics,
-            scores[head["name"]][0],
-            scores[head["name"]][1],
+            scores[head.name][0],
+            scores[head.name][1],
             gated,
-            config["min_slice_examples"],
-            config["confidence"],
+            plan.min_slice_examples,
+            plan.confidence,
         )
-        for head in config["heads"]
+        for head in plan.heads
     ]
 
 
@@ -86,12 +88,12 @@ def HeadGate(  # noqa: N802 (a component class name)
     baseline_model: InputArtifact[tfx.types.standard_artifacts.Model] = None,
 ) -> None:
     """Blesses the candidate when every head passes every rule (see module docstring)."""
-    config = json.loads(gate_config)
-    decisions = decide_all(config, evaluation.uri, examples)
+    plan = EvaluationPlan.from_json(gate_config)
+    decisions = decide_all(plan, evaluation.uri, examples)
     serving_check = canary.run_canary(
         path_utils.serving_model_path(model.uri),
         artifact_utils.get_split_uri([examples], EVAL_SPLIT),
-        config["heads"],
+        plan.heads,
     )
     blessed = all(d.passed for d in decisions) and serving_check["passed"]
     os.makedirs(blessing.uri, exist_ok=True)
@@ -99,7 +101,7 @@ def HeadGate(  # noqa: N802 (a component class name)
         json.dump(
             {
                 "blessed": blessed,
-                "confidence": config["confidence"],
+                "confidence": plan.confidence,
                 "evaluation": evaluation.uri,
                 "heads": [d.to_dict() for d in decisions],
                 "canary": serving_check,

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.gate.metrics import BASELINE, OVERALL, MetricTable, candidate
-from trainer.specs import allowed_regression
+from trainer.specs import HeadSpec
 
 # TFMA computes in float32, the naive score in float64: equal scores may differ by ~1e-7.
 LIFT_TOLERANCE = 1e-6
@@ -84,7 +84,7 @@ def relative_lift(model: float, naive: float, higher_is_better: bool) -> float:
 
 
 def decide_head(
-    head: Mapping[str, Any],
+    head: HeadSpec,
     metrics: MetricTable,
     naive_scores: Mapping[str, float | None],
     naive_description: str,
@@ -92,10 +92,9 @@ def decide_head(
     min_slice_examples: int,
     confidence: float,
 ) -> HeadDecision:
-    """The decision for one head; `head` is its report-config entry (name, gate with key, ...)."""
-    gate = head["gate"]
-    name, key = head["name"], gate["key"]
-    higher = gate["at_least"] is not None
+    """The decision for one head (its spec, with its gate)."""
+    name, key = head.name, head.gate_key
+    higher = head.gate.higher_is_better
     rows = []
     for where in [OVERALL, *gated_slices]:
         values = metrics.get(where, {})
@@ -123,21 +122,21 @@ def decide_head(
     return HeadDecision(name, key, not reasons, reasons, rows, naive_description)
 
 
-def _check(head: Mapping, row: SliceRow, where: str, confidence: float, *, with_lift: bool, naive: str) -> list[str]:
-    gate, name, key = head["gate"], head["name"], head["gate"]["key"]
-    higher = gate["at_least"] is not None
+def _check(head: HeadSpec, row: SliceRow, where: str, confidence: float, *, with_lift: bool, naive: str) -> list[str]:
+    gate, name, key = head.gate, head.name, head.gate_key
+    higher = gate.higher_is_better
     failures = []
     if row.candidate is None:
         return [f"Head {name}: {key} on slice {where} was not computed, so the head cannot be judged."]
-    if higher and row.candidate < gate["at_least"]:
+    if gate.at_least is not None and row.candidate < gate.at_least:
         failures.append(
-            f"Head {name}: {key} on slice {where} is {_fmt(row.candidate)}; it must be at least {gate['at_least']:g}."
+            f"Head {name}: {key} on slice {where} is {_fmt(row.candidate)}; it must be at least {gate.at_least:g}."
         )
-    if not higher and row.candidate > gate["at_most"]:
+    if gate.at_most is not None and row.candidate > gate.at_most:
         failures.append(
-            f"Head {name}: {key} on slice {where} is {_fmt(row.candidate)}; it must be at most {gate['at_most']:g}."
+            f"Head {name}: {key} on slice {where} is {_fmt(row.candidate)}; it must be at most {gate.at_most:g}."
         )
-    allowed = allowed_regression(gate, overall=where == OVERALL)
+    allowed = gate.allowed_regression(overall=where == OVERALL)
     if allowed is not None and row.change is not None:
         worse = "fall" if higher else "rise"
         if row.interval is not None:
@@ -154,7 +153,7 @@ def _check(head: Mapping, row: SliceRow, where: str, confidence: float, *, with_
                 f"Head {name}: {key} on slice {where} changed by {row.change:+.4g} ({evidence}; "
                 f"baseline {_fmt(row.baseline)}, candidate {_fmt(row.candidate)}); {rule}."
             )
-    min_lift = gate.get("min_lift")
+    min_lift = gate.min_lift
     if with_lift and min_lift is not None and row.lift is not None and row.lift < min_lift - LIFT_TOLERANCE:
         failures.append(
             f"Head {name}: {key} on slice {where} is {_fmt(row.candidate)}, against {_fmt(row.naive)} for the naive "

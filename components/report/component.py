@@ -27,6 +27,7 @@ from components.report.markdown import render_markdown
 from components.report.render import render_html
 from components.report.summary import build_summary
 from components.served_baseline import has_model
+from pipeline.evaluation_plan import EvaluationPlan
 
 HTML_FILE = "report.html"
 JSON_FILE = "summary.json"
@@ -90,7 +91,7 @@ def PerHeadReport(  # noqa: N802 (a component class name)
     baseline_model: InputArtifact[tfx.types.standard_artifacts.Model] = None,
 ) -> None:
     """Writes the report of this run's evaluation (see module docstring)."""
-    config = json.loads(report_config)
+    plan = EvaluationPlan.from_json(report_config)
     pushed = pushed_model.get_int_custom_property("pushed") == 1
     spans_text = ", ".join(f"{s['name']}: {s['pattern']}" for s in json.loads(spans)["splits"]) if spans else ""
     identity = report_identity(
@@ -108,22 +109,22 @@ def PerHeadReport(  # noqa: N802 (a component class name)
     with fileio.open(os.path.join(blessing.uri, DECISIONS_FILE)) as handle:
         decisions = json.load(handle)
     summary = build_summary(
-        config,
+        plan,
         evaluation.uri,
         decisions,
         blessed=blessing.get_int_custom_property("blessed") == 1,
         pushed=pushed,
         identity=identity,
-        history=read_history(history_store, pipeline_name, [head["name"] for head in config["heads"]]),
+        history=read_history(history_store, pipeline_name, [head.name for head in plan.heads]),
         data=data_changes(
             statistics.uri,
             io_utils.get_only_uri_in_dir(schema.uri),
             window_splits(statistics.uri),
-            config["inputs"],
-            config["heads"],
+            plan.inputs,
+            plan.heads,
         ),
     )
-    html_path, _ = write_report(summary, report.uri, config["min_slice_examples"])
+    html_path, _ = write_report(summary, report.uri, plan.min_slice_examples)
     with fileio.open(html_path) as handle:
         write_text(report_html.uri, handle.read())
     write_text(report_markdown.uri, render_markdown(summary, artifact_location(report.uri) + "/" + HTML_FILE))

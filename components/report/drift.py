@@ -12,10 +12,11 @@ that moved most.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pipeline.spans import EVAL_SPLIT
+from trainer.specs import HeadSpec
 
 STATS_FILE = "FeatureStats.pb"  # StatisticsGen's file in each Split-<name> folder
 L_INFINITY, JENSEN_SHANNON = "L-infinity", "Jensen-Shannon"
@@ -61,17 +62,17 @@ def _feature(statistics, name: str):
     return next((f for f in statistics.datasets[0].features if ".".join(f.path.step) == name), None)
 
 
-def label_rates(statistics, head: Mapping[str, Any]) -> dict[str, Any] | None:
+def label_rates(statistics, head: HeadSpec) -> dict[str, Any] | None:
     """A head's label in one split: the share of positives, the mean, or each class's share."""
-    feature = _feature(statistics, head["label"])
+    feature = _feature(statistics, head.label)
     if feature is None or not feature.HasField("num_stats"):
         return None
     stats = feature.num_stats
     present = stats.common_stats.num_non_missing
-    if head["kind"] != "multiclass":
+    if head.kind != "multiclass":
         return {"labelled": int(present), "mean": stats.mean}
     histogram = next((h for h in stats.histograms if h.type == h.STANDARD), None)
-    counts = [0.0] * len(head["classes"])
+    counts = [0.0] * len(head.classes)
     for bucket in histogram.buckets if histogram else []:
         for index in range(len(counts)):  # buckets are equal-width over [min, max]: a class is an integer
             if bucket.low_value <= index < bucket.high_value or (index == bucket.high_value == stats.max):
@@ -102,7 +103,7 @@ def data_changes(
     schema_path: str,
     splits: Sequence[str],
     inputs: Sequence[str],
-    heads: Sequence[Mapping[str, Any]],
+    heads: Sequence[HeadSpec],
 ) -> dict[str, Any]:
     """Input drift (newest training split against the evaluation split, the last of `splits`) and the
     labels' rates in every split, for summary.json."""
@@ -117,10 +118,10 @@ def data_changes(
         "features": feature_distances(statistics[train], statistics[evaluation], schema, inputs),
         "labels": [
             {
-                "head": head["name"],
-                "label": head["label"],
-                "kind": head["kind"],
-                "classes": list(head.get("classes", [])),
+                "head": head.name,
+                "label": head.label,
+                "kind": head.kind,
+                "classes": list(head.classes),
                 "rates": {split: label_rates(statistics[split], head) for split in splits},
             }
             for head in heads

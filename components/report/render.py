@@ -173,7 +173,7 @@ def confusion(plot: Mapping) -> dict[str, Any]:
 
 def head_view(head: Mapping[str, Any]) -> dict[str, Any]:
     """A head's summary with what the template shows: the overall gate row first, plots as geometry."""
-    higher_is_better = head["gate"]["at_least"] is not None
+    higher_is_better = head["higher_is_better"]
     overall_gate = next((row for row in head["gate_rows"] if row["slice"] == OVERALL), None)
     gate_rows = sorted(
         (row for row in head["gate_rows"] if row["slice"] != OVERALL),

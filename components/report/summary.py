@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from components.gate.metrics import BASELINE, CANDIDATE_NAMES, OVERALL, load_estimates, slice_columns, slice_name
+from pipeline.evaluation_plan import EvaluationPlan
+from trainer.specs import HeadSpec
 
 HEADINGS = {"pushed": "Pushed: every head passed", "blocked": "Blocked: not pushed", "blessed": "Blessed"}
 TOP_MOVERS = 5  # features shown next to a head that regressed
@@ -43,19 +45,19 @@ def _clean(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
-def threshold_text(head: Mapping, diff: bool) -> str:
-    gate = head["gate"]
+def threshold_text(head: HeadSpec, diff: bool) -> str:
+    gate = head.gate
     if diff:
-        direction = "fall" if gate["at_least"] is not None else "rise"
-        on_slices = gate.get("slice_max_regression")
+        direction = "fall" if gate.higher_is_better else "rise"
+        on_slices = gate.slice_max_regression
         slices = "" if on_slices is None else f", by {on_slices:g} on a gated slice"
         return (
-            f"may {direction} by at most {gate['max_regression']:g} against the baseline{slices} "
+            f"may {direction} by at most {gate.max_regression:g} against the baseline{slices} "
             "(blocks only when the whole interval of the change is beyond that)"
         )
-    if gate["at_least"] is not None:
-        return f"must be at least {gate['at_least']:g}"
-    return f"must be at most {gate['at_most']:g}"
+    if gate.at_least is not None:
+        return f"must be at least {gate.at_least:g}"
+    return f"must be at most {gate.at_most:g}"
 
 
 def badness(row: Mapping, higher_is_better: bool, by_change: bool = True) -> float:
@@ -67,14 +69,14 @@ def badness(row: Mapping, higher_is_better: bool, by_change: bool = True) -> flo
     return -value if higher_is_better else value
 
 
-def _overall_rows(head: Mapping, metrics: Mapping, failed: set) -> list[dict]:
+def _overall_rows(head: HeadSpec, metrics: Mapping, failed: set) -> list[dict]:
     rows = []
     overall = metrics.get(OVERALL, {})
-    names = sorted({k[1] for k in overall if k[0] == head["name"]})
+    names = sorted({k[1] for k in overall if k[0] == head.name})
     for metric in names:
-        candidate = _clean(_candidate(overall, head["name"], metric))
-        baseline = _clean(overall.get((head["name"], metric, BASELINE, False)))
-        gated = metric == head["gate"]["key"]
+        candidate = _clean(_candidate(overall, head.name, metric))
+        baseline = _clean(overall.get((head.name, metric, BASELINE, False)))
+        gated = metric == head.gate_key
         rows.append(
             {
                 "metric": metric,
@@ -83,7 +85,7 @@ def _overall_rows(head: Mapping, metrics: Mapping, failed: set) -> list[dict]:
                 "change": None if candidate is None or baseline is None else candidate - baseline,
                 "threshold": (
                     threshold_text(head, False)
-                    + (f"; {threshold_text(head, True)}" if head["gate"]["max_regression"] is not None else "")
+                    + (f"; {threshold_text(head, True)}" if head.gate.max_regression is not None else "")
                 )
                 if gated
                 else "",
@@ -94,19 +96,19 @@ def _overall_rows(head: Mapping, metrics: Mapping, failed: set) -> list[dict]:
     return rows
 
 
-def _slice_rows(head: Mapping, metrics: Mapping, failed: set, gated_columns: set, min_examples: int) -> list[dict]:
-    key = head["gate"]["key"]
-    higher_is_better = head["gate"]["at_least"] is not None
+def _slice_rows(head: HeadSpec, metrics: Mapping, failed: set, gated_columns: set, min_examples: int) -> list[dict]:
+    key = head.gate_key
+    higher_is_better = head.gate.higher_is_better
     rows = []
     for name, values in metrics.items():
         if name == OVERALL:
             continue
-        candidate = _clean(_candidate(values, head["name"], key))
+        candidate = _clean(_candidate(values, head.name, key))
         if candidate is None:
             continue
-        baseline = _clean(values.get((head["name"], key, BASELINE, False)))
-        weighted = _clean(_candidate(values, head["name"], "weighted_example_count"))
-        count = _clean(_candidate(values, head["name"], "example_count"))
+        baseline = _clean(values.get((head.name, key, BASELINE, False)))
+        weighted = _clean(_candidate(values, head.name, "weighted_example_count"))
+        count = _clean(_candidate(values, head.name, "example_count"))
         change = None if baseline is None else candidate - baseline
         gated = slice_columns(name) in gated_columns
         rows.append(
@@ -127,7 +129,7 @@ def _slice_rows(head: Mapping, metrics: Mapping, failed: set, gated_columns: set
     return sorted(rows, key=lambda r: (not r["gated"], -badness(r, higher_is_better, by_change=by_change), r["slice"]))
 
 
-def _plots(head: Mapping, evaluation_uri: str, metrics: Mapping) -> dict[str, Any]:
+def _plots(head: HeadSpec, evaluation_uri: str, metrics: Mapping) -> dict[str, Any]:
     """Plot data per head, from TFMA's plots (overall slice) and slice metrics."""
     import tensorflow_model_analysis as tfma
 
@@ -136,10 +138,10 @@ def _plots(head: Mapping, evaluation_uri: str, metrics: Mapping) -> dict[str, An
         if slice_name(plot.slice_key) != OVERALL:
             continue
         for item in plot.plot_keys_and_values:
-            if item.key.output_name != head["name"] or item.key.model_name not in CANDIDATE_NAMES:
+            if item.key.output_name != head.name or item.key.model_name not in CANDIDATE_NAMES:
                 continue
             value = item.value
-            if value.HasField("calibration_histogram_buckets") and head["kind"] == "binary":
+            if value.HasField("calibration_histogram_buckets") and head.kind == "binary":
                 points = []
                 for bucket in value.calibration_histogram_buckets.buckets:
                     weight = bucket.num_weighted_examples.value
@@ -155,24 +157,24 @@ def _plots(head: Mapping, evaluation_uri: str, metrics: Mapping) -> dict[str, An
             if value.HasField("multi_class_confusion_matrix_at_thresholds"):
                 matrices = value.multi_class_confusion_matrix_at_thresholds.matrices
                 if matrices:
-                    size = len(head["classes"])
+                    size = len(head.classes)
                     cells = [[0.0] * size for _ in range(size)]
                     for entry in matrices[0].entries:
                         if 0 <= entry.actual_class_id < size and 0 <= entry.predicted_class_id < size:
                             cells[entry.actual_class_id][entry.predicted_class_id] = entry.num_weighted_examples
-                    plots["confusion"] = {"classes": list(head["classes"]), "matrix": cells}
-    if head["kind"] == "regression":
+                    plots["confusion"] = {"classes": list(head.classes), "matrix": cells}
+    if head.kind == "regression":
         points = []
         for name, values in metrics.items():
-            predicted = _clean(_candidate(values, head["name"], "mean_prediction"))
-            actual = _clean(_candidate(values, head["name"], "mean_label"))
+            predicted = _clean(_candidate(values, head.name, "mean_prediction"))
+            actual = _clean(_candidate(values, head.name, "mean_label"))
             if predicted is not None and actual is not None:
                 points.append(
                     {
                         "slice": name,
                         "predicted": predicted,
                         "actual": actual,
-                        "weight": _clean(_candidate(values, head["name"], "weighted_example_count")) or 0,
+                        "weight": _clean(_candidate(values, head.name, "weighted_example_count")) or 0,
                     }
                 )
         plots["predicted_vs_actual"] = points
@@ -180,7 +182,7 @@ def _plots(head: Mapping, evaluation_uri: str, metrics: Mapping) -> dict[str, An
 
 
 def build_summary(
-    report_config: Mapping[str, Any],
+    plan: EvaluationPlan,
     evaluation_uri: str,
     decisions: Mapping[str, Any],
     *,
@@ -192,34 +194,34 @@ def build_summary(
 ) -> dict[str, Any]:
     """The whole report as JSON-ready data.
 
-    `report_config`: {"heads": [HeadSpec dicts + gate key], "gated_slices": [[columns]],
-    "min_slice_examples": n, "confidence": c}, as `report_config_of` writes it.
+    `plan`: the heads with their gates, the gated slicings and thresholds (pipeline/evaluation_plan.py).
     `decisions`: the HeadGate's gate.json (per head: passed, reasons, gated rows).
     `history`: per head, the gate metric of every evaluation of the pipeline (history.py); None where no
     ML Metadata store is at hand (the report then says so).
     `data`: what changed in the data (drift.py), None where the statistics are not at hand.
     """
     metrics = load_metrics(evaluation_uri)
-    heads = {head["name"]: head for head in report_config["heads"]}
-    gated_columns = {tuple(columns) for columns in report_config["gated_slices"]}
+    gated_columns = set(plan.gated_slices)
     decided = {d["head"]: d for d in decisions["heads"]}
     head_sections = []
-    for name, head in heads.items():
+    for head in plan.heads:
+        name = head.name
         decision = decided[name]
-        failed = {(row["slice"], head["gate"]["key"]) for row in decision["rows"] if not row["passed"]}
+        failed = {(row["slice"], head.gate_key) for row in decision["rows"] if not row["passed"]}
         head_sections.append(
             {
                 "name": name,
-                "kind": head["kind"],
-                "label": head["label"],
-                "classes": list(head.get("classes", [])),
-                "gate": head["gate"],
+                "kind": head.kind,
+                "label": head.label,
+                "classes": list(head.classes),
+                "gate": EvaluationPlan.head_dict(head)["gate"],
+                "higher_is_better": head.gate.higher_is_better,
                 "passed": decision["passed"],
                 "reasons": decision["reasons"],
                 "naive": decision["naive"],
                 "gate_rows": decision["rows"],
                 "overall": _overall_rows(head, metrics, failed),
-                "slices": _slice_rows(head, metrics, failed, gated_columns, report_config["min_slice_examples"]),
+                "slices": _slice_rows(head, metrics, failed, gated_columns, plan.min_slice_examples),
                 "plots": _plots(head, evaluation_uri, metrics),
                 "history": None if history is None else list(history.get(name, [])),
                 "top_movers": [] if data is None or decision["passed"] else list(data["features"][:TOP_MOVERS]),
@@ -241,30 +243,4 @@ def build_summary(
         "heads": head_sections,
         "identity": dict(identity),
         "data": None if data is None else dict(data),
-    }
-
-
-def report_config_of(
-    heads: Sequence[Any],
-    gated_slices: Sequence[Sequence[str]],
-    min_slice_examples: int,
-    confidence: float,
-    inputs: Sequence[str] = (),
-) -> dict[str, Any]:
-    """The gate's and the report's view of the config (plain JSON, for a component parameter)."""
-    import dataclasses
-
-    from trainer.specs import metric_key
-
-    out = []
-    for head in heads:
-        data = dataclasses.asdict(head)
-        data["gate"]["key"] = metric_key(head.kind, head.gate.metric)
-        out.append(data)
-    return {
-        "heads": out,
-        "gated_slices": [list(s) for s in gated_slices],
-        "min_slice_examples": min_slice_examples,
-        "confidence": confidence,
-        "inputs": sorted(set(inputs)),  # the raw features the model reads: what the drift table compares
     }

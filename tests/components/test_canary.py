@@ -6,10 +6,11 @@ import tensorflow as tf
 
 from components.gate.canary import run_canary
 from tests.helpers import write_records
+from trainer.specs import HeadSpec
 
 HEADS = [
-    {"name": "delay", "label": "delay_label", "kind": "regression", "classes": []},
-    {"name": "band", "label": "band_label", "kind": "multiclass", "classes": ["a", "b", "c"]},
+    HeadSpec(name="delay", label="delay_label", kind="regression", metrics=(), gate=None),
+    HeadSpec(name="band", label="band_label", kind="multiclass", metrics=(), gate=None, classes=("a", "b", "c")),
 ]
 
 

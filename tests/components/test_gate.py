@@ -7,23 +7,29 @@ import pytest
 
 from components.gate import decide, naive
 from components.gate.metrics import BASELINE, CANDIDATE, Estimate
-
-HEAD = {
-    "name": "late",
-    "kind": "binary",
-    "label": "late",
-    "gate": {"metric": "AUC", "key": "auc", "at_least": 0.6, "at_most": None, "max_regression": 0.02, "min_lift": 0.01},
-}
+from trainer.specs import Gate, HeadSpec
 
 
-def table(candidate, baseline=None, diff=None, se=None, count=1000.0, where="overall"):
+def spec(kind: str = "binary", metric: str = "AUC", **gate) -> HeadSpec:
+    """Head `late`, gated on `metric` (by default: AUC at least 0.6, a 0.02 allowed fall, a 1% lift)."""
+    settings = {"at_least": 0.6, "max_regression": 0.02, "min_lift": 0.01} | gate
+    classes = ("on_time", "late", "very_late") if kind == "multiclass" else ()
+    return HeadSpec(
+        name="late", label="late", kind=kind, metrics=(metric,), gate=Gate(metric, **settings), classes=classes
+    )
+
+
+HEAD = spec()
+
+
+def table(candidate, baseline=None, diff=None, se=None, count=1000.0, where="overall", key="auc"):
     values = {
-        ("late", "auc", CANDIDATE, False): Estimate(candidate),
+        ("late", key, CANDIDATE, False): Estimate(candidate),
         ("late", "weighted_example_count", CANDIDATE, False): Estimate(count),
     }
     if baseline is not None:
-        values[("late", "auc", BASELINE, False)] = Estimate(baseline)
-        values[("late", "auc", CANDIDATE, True)] = Estimate(diff, se, 19 if se is not None else None)
+        values[("late", key, BASELINE, False)] = Estimate(baseline)
+        values[("late", key, CANDIDATE, True)] = Estimate(diff, se, 19 if se is not None else None)
     return {where: values}
 
 
@@ -59,8 +65,8 @@ def test_value_floor_still_blocks():
 
 
 def test_a_head_no_better_than_naive_fails_with_the_lift_sentence():
-    head = {**HEAD, "kind": "multiclass", "gate": {**HEAD["gate"], "at_least": 0.5, "min_lift": 0.01}}
-    decision = run(table(0.6421), naive_score=0.6403, head=head)
+    head = spec("multiclass", "SparseCategoricalAccuracy", at_least=0.5)
+    decision = run(table(0.6421, key=head.gate_key), naive_score=0.6403, head=head)
     assert not decision.passed
     (reason,) = decision.reasons
     assert "naive predictor" in reason and "+0.28%" in reason and "at least 1%" in reason
@@ -68,23 +74,12 @@ def test_a_head_no_better_than_naive_fails_with_the_lift_sentence():
 
 
 def test_lower_is_better_lift_and_change():
-    head = {
-        "name": "late",
-        "kind": "regression",
-        "label": "late",
-        "gate": {
-            "metric": "MeanAbsoluteError",
-            "key": "auc",
-            "at_least": None,
-            "at_most": 45.0,
-            "max_regression": 2.0,
-            "min_lift": 0.01,
-        },
-    }
-    decision = run(table(26.84, 26.0, 0.84, se=0.2), naive_score=29.72, head=head)
+    head = spec("regression", "MeanAbsoluteError", at_least=None, at_most=45.0, max_regression=2.0)
+    key = head.gate_key
+    decision = run(table(26.84, 26.0, 0.84, se=0.2, key=key), naive_score=29.72, head=head)
     assert decision.passed, decision.reasons
     assert decision.rows[0].lift == pytest.approx((29.72 - 26.84) / 29.72)
-    assert not run(table(30.0, 26.0, 4.0, se=0.2), naive_score=29.72, head=head).passed
+    assert not run(table(30.0, 26.0, 4.0, se=0.2, key=key), naive_score=29.72, head=head).passed
 
 
 def test_a_small_slice_never_gates():
@@ -99,7 +94,7 @@ def test_a_small_slice_never_gates():
 def test_a_gated_slice_gets_its_own_allowance():
     # JFK falls by 0.064 (interval -0.084..-0.044): beyond the overall allowance 0.02, inside the slice one 0.065.
     metrics = table(0.70, 0.70, 0.0, se=0.001) | table(0.679, 0.743, -0.064, se=0.01, count=9000.0, where="origin=JFK")
-    loose_on_slices = {**HEAD, "gate": {**HEAD["gate"], "slice_max_regression": 0.065}}
+    loose_on_slices = spec(slice_max_regression=0.065)
     assert run(metrics, gated=["origin=JFK"], head=loose_on_slices).passed
     (reason,) = run(metrics, gated=["origin=JFK"]).reasons  # no slice allowance: the overall one applies
     assert "origin=JFK" in reason and "at most 0.02" in reason

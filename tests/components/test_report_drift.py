@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from components.report.drift import JENSEN_SHANNON, L_INFINITY, STATS_FILE, data_changes, window_splits
-from pipeline.config import REPO_ROOT, load_config
-from results.outcome import report_config
+from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, load_config
+from pipeline.evaluation_plan import EvaluationPlan
 from tests.helpers import rewrite_span
 
 SCHEMA = REPO_ROOT / "schemas" / "flights" / "schema.pbtxt"
@@ -32,7 +32,7 @@ def lengthen_distance(i, example) -> None:
 
 @pytest.fixture(scope="module")
 def view():
-    return report_config(load_config(REPO_ROOT / "configs" / "flights.yaml"))
+    return EvaluationPlan.of(load_config(DEFAULT_CONFIG))
 
 
 def test_a_shifted_feature_tops_the_table_and_labels_get_their_rates(tmp_path, flights_fixture_dir, view):
@@ -45,14 +45,14 @@ def test_a_shifted_feature_tops_the_table_and_labels_get_their_rates(tmp_path, f
     )
     assert window_splits(shifted) == ["train_1", "eval"]
 
-    before = data_changes(as_is, str(SCHEMA), ["train_1", "eval"], view["inputs"], view["heads"])
-    after = data_changes(shifted, str(SCHEMA), ["train_1", "eval"], view["inputs"], view["heads"])
+    before = data_changes(as_is, str(SCHEMA), ["train_1", "eval"], view.inputs, view.heads)
+    after = data_changes(shifted, str(SCHEMA), ["train_1", "eval"], view.inputs, view.heads)
     assert before["features"][0]["feature"] != "distance"
     top = after["features"][0]
     assert top["feature"] == "distance" and top["measure"] == JENSEN_SHANNON
     assert top["distance"] > 5 * next(r["distance"] for r in before["features"] if r["feature"] == "distance")
     assert next(r for r in after["features"] if r["feature"] == "carrier")["measure"] == L_INFINITY
-    assert {r["feature"] for r in after["features"]} == set(view["inputs"])
+    assert {r["feature"] for r in after["features"]} == set(view.inputs)
 
     labels = {label["head"]: label for label in after["labels"]}
     late = labels["late"]["rates"]

@@ -12,7 +12,7 @@ from components.report.render import render_html
 from components.report.summary import build_summary
 from pipeline.config import SliceSpec
 from pipeline.eval_config import build_eval_config
-from results import outcome
+from pipeline.evaluation_plan import EvaluationPlan
 from tests.helpers import span_examples, write_records
 
 pytestmark = pytest.mark.e2e
@@ -51,18 +51,18 @@ def test_a_slice_value_with_a_script_tag_is_escaped(runs, flights_fixture_dir, t
     )
     assert isinstance(eval_config, config_pb2.EvalConfig)
 
-    report_config = outcome.report_config(config)
+    plan = EvaluationPlan.of(config)
     metrics = load_estimates(str(output))
     decisions = {
         "heads": [
             decide_head(
                 head, metrics, {}, "not scored here", [], config.min_slice_examples, config.confidence
             ).to_dict()
-            for head in report_config["heads"]
+            for head in plan.heads
         ]
     }
     summary = build_summary(
-        report_config,
+        plan,
         str(output),
         decisions,
         blessed=True,
