@@ -19,6 +19,7 @@ from typing import Any
 
 from components.gate.component import DECISIONS_FILE
 from components.gate.metrics import OVERALL
+from results.metadata import open_store
 
 HEAD_GATE, PUSHER = "HeadGate", "Pusher"
 RUN_CONTEXT = "pipeline_run"  # TFX's context type of one run
@@ -127,6 +128,4 @@ def read_history(metadata_path: str, pipeline_name: str, heads: Sequence[str]) -
     """The history from the SQLite store at `metadata_path`; None without one (e.g. on Kubeflow)."""
     if not metadata_path or not os.path.exists(metadata_path):
         return None
-    from results.metadata import open_store
-
     return head_history(evaluations(open_store(metadata_path), pipeline_name), heads)
