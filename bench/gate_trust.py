@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import shutil
 import statistics
 import sys
@@ -38,18 +37,13 @@ from orchestration.calibrate import gate_values, seeded
 from pipeline.config import DEFAULT_CONFIG, PipelineConfig, load_config
 
 
-def decisions(blessing_uri: str) -> dict:
-    from components.gate.component import DECISIONS_FILE
-
-    return json.loads((Path(blessing_uri) / DECISIONS_FILE).read_text())
-
-
 def run(config: PipelineConfig) -> tuple[object, dict]:
+    from components.gate.component import read_decisions
     from orchestration.run_local import run_pipeline
 
     artifacts, elapsed = run_pipeline(config)
     print(f"[bench] run {artifacts.run_id}: blessed={artifacts.blessed} in {elapsed:.0f} s", flush=True)
-    return artifacts, decisions(artifacts.blessing)
+    return artifacts, read_decisions(artifacts.blessing)
 
 
 def had_baseline(decided: dict) -> bool:

@@ -64,39 +64,19 @@ def push_records(config: PipelineConfig) -> dict[str, tuple[str, str | None, int
     without a store). By name: the serving directory may have been moved or copied since the push."""
     if not Path(config.metadata_path).exists():
         return {}
-    from ml_metadata.proto import metadata_store_pb2
+    from components.gate.component import read_decisions
+    from results.metadata import open_store, pushes
 
-    from components.gate.component import DECISIONS_FILE
-    from results.metadata import open_store
-
-    store = open_store(config.metadata_path)
-    run_type = store.get_context_type("pipeline_run").id
     records = {}
-    for pushed in store.get_artifacts_by_type("PushedModel"):
-        destination = pushed.custom_properties.get("pushed_destination")
-        if destination is None or not destination.string_value:
-            continue
-        events = store.get_events_by_artifact_ids([pushed.id])
-        producers = [e.execution_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
-        if not producers:
-            continue
-        producer = min(producers)  # the execution that pushed; a cached rerun's only points at its output
-        inputs = store.get_events_by_execution_ids([producer])
-        blessing_ids = [
-            e.artifact_id
-            for e in inputs
-            if e.type == metadata_store_pb2.Event.INPUT and any(s.key == "model_blessing" for s in e.path.steps)
-        ]
-        runs = [c.name for c in store.get_contexts_by_execution(producer) if c.type_id == run_type]
-        gate, blessing_id = None, None
-        if blessing_ids:
-            (blessing,) = store.get_artifacts_by_id(blessing_ids[:1])
-            blessing_id = blessing.id
-            decisions = Path(blessing.uri) / DECISIONS_FILE
-            if decisions.exists():
-                heads = json.loads(decisions.read_text())["heads"]
-                gate = ", ".join(f"{h['head']} {h['metric']} {h['rows'][0]['candidate']:.4g}" for h in heads)
-        records.setdefault(Path(destination.string_value).name, (runs[0] if runs else None, gate, blessing_id))
+    for push in pushes(open_store(config.metadata_path)):
+        gate = None
+        try:
+            heads = read_decisions(push.blessing_uri)["heads"] if push.blessing_uri else None
+        except FileNotFoundError:
+            heads = None
+        if heads is not None:
+            gate = ", ".join(f"{h['head']} {h['metric']} {h['rows'][0]['candidate']:.4g}" for h in heads)
+        records.setdefault(Path(push.destination).name, (push.run, gate, push.blessing_id))
     return records
 
 

@@ -133,12 +133,10 @@ def latest_run(metadata_path: str | Path, pipeline_name: str, run_id: str | None
 
 def head_outcomes(config: PipelineConfig, run: RunArtifacts) -> list[HeadOutcome]:
     """Per head: passed or failed, with a sentence per failure (from the report's summary)."""
-    import json
-
-    from components.gate.component import DECISIONS_FILE
+    from components.gate.component import read_decisions
     from components.report.summary import build_summary
 
-    decisions = json.loads((Path(run.blessing) / DECISIONS_FILE).read_text())
+    decisions = read_decisions(run.blessing)
     plan = EvaluationPlan.of(config)
     summary = build_summary(plan, run.evaluation, decisions, blessed=False, pushed=None, identity={})
     outcomes = []

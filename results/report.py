@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from components.gate.component import DECISIONS_FILE
+from components.gate.component import read_decisions
 from components.report import formats
 from components.report.compare import compare_summaries
 from components.report.component import JSON_FILE, write_report
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                 pushed_destination=run.pushed_destination,
                 extra={"run": run.run_id},
             )
-        decisions = json.loads((Path(gate_folder) / DECISIONS_FILE).read_text())
+        decisions = read_decisions(gate_folder)
     except (ConfigError, LookupError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ from tfx import v1 as tfx
 from tfx.components.evaluator import constants
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
@@ -29,6 +30,16 @@ from pipeline.evaluation_plan import EvaluationPlan
 from pipeline.spans import EVAL_SPLIT
 
 DECISIONS_FILE = "gate.json"
+
+
+def read_decisions(blessing_uri: str) -> dict:
+    """The gate's decisions in a ModelBlessing folder (local or object storage): what every reader of a
+    run's verdict reads. FileNotFoundError when there are none (a gate that did not finish)."""
+    path = os.path.join(blessing_uri, DECISIONS_FILE)
+    if not fileio.exists(path):
+        raise FileNotFoundError(f"no {DECISIONS_FILE} in {blessing_uri}: the gate did not finish there")
+    with fileio.open(path) as handle:
+        return json.load(handle)
 
 
 def gated_slice_names(metrics: MetricTable, gated_columns: Sequence[Sequence[str]]) -> list[str]:

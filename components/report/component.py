@@ -19,7 +19,7 @@ from tfx.types import standard_artifacts
 from tfx.types.artifact import Artifact
 from tfx.utils import io_utils
 
-from components.gate.component import DECISIONS_FILE
+from components.gate.component import read_decisions
 from components.report.drift import data_changes, window_splits
 from components.report.history import read_history
 from components.report.identity import artifact_location, report_identity
@@ -106,8 +106,7 @@ def PerHeadReport(  # noqa: N802 (a component class name)
     )
     identity["blessing"] = artifact_location(blessing.uri)
     identity["report"] = artifact_location(report.uri)
-    with fileio.open(os.path.join(blessing.uri, DECISIONS_FILE)) as handle:
-        decisions = json.load(handle)
+    decisions = read_decisions(blessing.uri)
     summary = build_summary(
         plan,
         evaluation.uri,

@@ -12,17 +12,15 @@ once).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from typing import Any
 
-from components.gate.component import DECISIONS_FILE
+from components.gate.component import read_decisions
 from components.gate.metrics import OVERALL
-from results.metadata import open_store
+from results.metadata import RUN_CONTEXT, open_store, pushes
 
-HEAD_GATE, PUSHER = "HeadGate", "Pusher"
-RUN_CONTEXT = "pipeline_run"  # TFX's context type of one run
+HEAD_GATE = "HeadGate"
 
 
 def _type_names(store) -> dict[int, str]:
@@ -30,13 +28,10 @@ def _type_names(store) -> dict[int, str]:
 
 
 def _read_decisions(uri: str) -> dict | None:
-    from tfx.dsl.io import fileio
-
-    path = os.path.join(uri, DECISIONS_FILE)
-    if not fileio.exists(path):
+    try:
+        return read_decisions(uri)
+    except FileNotFoundError:
         return None
-    with fileio.open(path) as handle:
-        return json.load(handle)
 
 
 def evaluations(store, pipeline_name: str) -> list[dict[str, Any]]:
@@ -53,8 +48,7 @@ def evaluations(store, pipeline_name: str) -> list[dict[str, Any]]:
         for e in executions
         if names.get(e.type_id) == HEAD_GATE and e.last_known_state == metadata_store_pb2.Execution.COMPLETE
     ]
-    pushers = [e for e in executions if names.get(e.type_id) == PUSHER]
-    events = store.get_events_by_execution_ids([e.id for e in gates + pushers])
+    events = store.get_events_by_execution_ids([e.id for e in gates])
     by_execution: dict[int, list] = {}
     for event in events:
         by_execution.setdefault(event.execution_id, []).append(event)
@@ -67,12 +61,7 @@ def evaluations(store, pipeline_name: str) -> list[dict[str, Any]]:
             if e.type == kind and any(step.key == key for step in e.path.steps) and e.artifact_id in artifacts
         ]
 
-    pushed_blessings = set()
-    for pusher in pushers:
-        outputs = keyed(pusher.id, metadata_store_pb2.Event.OUTPUT, "pushed_model")
-        if any(a.custom_properties["pushed"].int_value == 1 for a in outputs if "pushed" in a.custom_properties):
-            pushed_blessings |= {a.id for a in keyed(pusher.id, metadata_store_pb2.Event.INPUT, "model_blessing")}
-
+    pushed_blessings = {push.blessing_id for push in pushes(store, pipeline_name)}
     run_type = store.get_context_type(RUN_CONTEXT)
     runs = {
         gate.id: next((c.name for c in store.get_contexts_by_execution(gate.id) if c.type_id == run_type.id), "")

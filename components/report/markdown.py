@@ -13,9 +13,8 @@ from typing import Any
 
 import jinja2
 
-from components.gate.metrics import OVERALL
 from components.report import formats
-from components.report.summary import headline
+from components.report.summary import headline, overall_gate_row
 
 TEMPLATE = """\
 # {{ heading }}
@@ -65,7 +64,7 @@ def _environment() -> jinja2.Environment:
 def render_markdown(summary: Mapping[str, Any], report_location: str) -> str:
     heads, failing = [], []
     for head in summary["heads"]:
-        overall = next((row for row in head["gate_rows"] if row["slice"] == OVERALL), None) or {}
+        overall = overall_gate_row(head) or {}
         heads.append(
             {
                 "name": head["name"],

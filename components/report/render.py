@@ -19,7 +19,7 @@ import jinja2
 
 from components.gate.metrics import OVERALL
 from components.report import formats
-from components.report.summary import badness, headline
+from components.report.summary import badness, headline, overall_gate_row
 
 MAX_SLICE_ROWS = 40
 BAR_CHART_ROWS = 20
@@ -174,7 +174,7 @@ def confusion(plot: Mapping) -> dict[str, Any]:
 def head_view(head: Mapping[str, Any]) -> dict[str, Any]:
     """A head's summary with what the template shows: the overall gate row first, plots as geometry."""
     higher_is_better = head["higher_is_better"]
-    overall_gate = next((row for row in head["gate_rows"] if row["slice"] == OVERALL), None)
+    overall_gate = overall_gate_row(head)
     gate_rows = sorted(
         (row for row in head["gate_rows"] if row["slice"] != OVERALL),
         key=lambda row: (-badness(row, higher_is_better), row["slice"]),
@@ -248,7 +248,7 @@ def text_summary(summary: Mapping[str, Any]) -> list[str]:
     if serving_check and not serving_check["passed"]:
         lines += [f"  FAIL  {reason}" for reason in serving_check["reasons"]]
     for head in summary["heads"]:
-        gate = next((r for r in head["gate_rows"] if r["slice"] == OVERALL), None)
+        gate = overall_gate_row(head)
         value = "" if gate is None else f" {head['gate']['key']} {formats.metric(gate['candidate'])}"
         if gate is not None and gate["baseline"] is not None:
             value += f" (baseline {formats.metric(gate['baseline'])}, change {formats.signed(gate['change'])}"

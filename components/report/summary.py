@@ -26,6 +26,11 @@ def headline(summary: Mapping[str, Any]) -> tuple[str, list[str]]:
     return HEADINGS.get(summary["verdict"], summary["verdict"]), reasons
 
 
+def overall_gate_row(head: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """A head's gate decision on the overall slice (None when the gate decided nothing for the head)."""
+    return next((row for row in head["gate_rows"] if row["slice"] == OVERALL), None)
+
+
 def load_metrics(evaluation_uri: str) -> dict[str, dict[tuple[str, str, str, bool], float]]:
     """slice -> (output, metric, model, is_diff) -> value, for scalar metrics."""
     return {
