@@ -178,33 +178,82 @@ def _resolve(path: str) -> str:
 def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> PipelineConfig:
     """Reads and validates a config file; raises ConfigError on the first problem.
 
+    A config with `base: configs/<name>.yaml` is that config with its own settings
+    merged in (merge_settings), so a variant states only what it changes.
     `overrides` (e.g. from the command line: {"data": {"eval_span": 12}}) are
-    merged into the file's settings before validation, so they obey the same rules.
+    merged in last, before validation, so they obey the same rules.
     """
     path = Path(path)
     source = str(path) + (" (with command-line overrides)" if overrides else "")
+    raw = _read_settings(path, source)
+    if isinstance(raw, Mapping) and BASE_KEY in raw:
+        base = raw[BASE_KEY]
+        if not isinstance(base, str):
+            raise ConfigError(
+                source, BASE_KEY, base, "the path of the config this one changes, e.g. configs/flights.yaml"
+            )
+        base_path = Path(_resolve(base))
+        base_raw = _read_settings(base_path, f"{base_path} (the base of {path})")
+        if not isinstance(base_raw, Mapping) or BASE_KEY in base_raw:
+            raise ConfigError(source, BASE_KEY, base, "the base must be a complete config, without a base of its own")
+        raw = merge_settings(base_raw, {k: v for k, v in raw.items() if k != BASE_KEY}, source)
+    if overrides and isinstance(raw, Mapping):
+        raw = merge_settings(raw, overrides, source)
+    return parse_config(raw, source)
+
+
+def _read_settings(path: Path, source: str) -> Any:
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(source, "(file)", str(path), "no such config file; see configs/") from None
     except yaml.YAMLError as err:
         raise ConfigError(source, "(file)", str(err).splitlines()[0], "fix the YAML syntax") from None
-    if overrides and isinstance(raw, Mapping):
-        raw = merge_settings(raw, overrides)
-    return parse_config(raw, source)
 
 
-def merge_settings(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of `raw` with `overrides` merged in, mapping by mapping."""
+def merge_settings(
+    raw: Mapping[str, Any], overrides: Mapping[str, Any], source: str = "<overrides>", field: str = ""
+) -> dict[str, Any]:
+    """A copy of `raw` with `overrides` merged in, mapping by mapping.
+
+    A list of named entries (heads, features) is merged entry by entry, by name, so
+    an override changes one head's gate without restating the head; a name the
+    list does not have is an error (a misspelt head would otherwise add a broken one).
+    Any other value, a list or null included, replaces the one in `raw`.
+    """
     merged = copy.deepcopy(dict(raw))
     for key, value in overrides.items():
+        where = f"{field}.{key}" if field else str(key)
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = merge_settings(merged[key], value)
+            merged[key] = merge_settings(merged[key], value, source, where)
+        elif _named_entries(value) and _named_entries(merged.get(key)):
+            merged[key] = _merge_by_name(merged[key], value, source, where)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
 
 
+def _named_entries(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) and "name" in v for v in value)
+
+
+def _merge_by_name(entries: list, overrides: list, source: str, field: str) -> list:
+    merged = [copy.deepcopy(dict(entry)) for entry in entries]
+    index = {entry["name"]: i for i, entry in enumerate(merged)}
+    for override in overrides:
+        name = override["name"]
+        if name not in index:
+            raise ConfigError(
+                source,
+                f"{field}[name={name}]",
+                name,
+                f"no entry of that name to change; the names are: {', '.join(map(str, index))}",
+            )
+        merged[index[name]] = merge_settings(merged[index[name]], override, source, f"{field}[name={name}]")
+    return merged
+
+
+BASE_KEY = "base"  # a config that changes another: see load_config
 TOP_LEVEL_KEYS = (
     "name",
     "schema",
@@ -299,6 +348,7 @@ def _check_kubeflow(r: _Reader, section: Mapping | None) -> Mapping | None:
 
 def _parse_data(r: _Reader, data: Mapping) -> DataSpec:
     r.only(data, "data", DATA_KEYS)
+    data = {k: v for k, v in data.items() if v is not None}  # null (set by an override) is absent
     root = _resolve(r.get(data, "root", "data.root", str))
     span_dir = r.get(data, "span_dir", "data.span_dir", str, DEFAULT_SPAN_DIR)
     if "{span}" not in span_dir:
@@ -311,7 +361,6 @@ def _parse_data(r: _Reader, data: Mapping) -> DataSpec:
             f"name a data set this project writes itself ({', '.join(PREPARED_DATA_SETS)}), or leave it out and "
             "put the span folders under data.root",
         )
-    data = {k: v for k, v in data.items() if v is not None}  # null (a command-line override) is absent
     window = r.get(data, "train_window", "data.train_window", int, None)
     train = r.get(data, "train_spans", "data.train_spans", list, None)
     eval_span = r.get(data, "eval_span", "data.eval_span", int, None)

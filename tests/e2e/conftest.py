@@ -23,13 +23,20 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from orchestration.run_local import resolve_spans, run_pipeline
 from pipeline.config import REPO_ROOT, load_config
 from results import outcome
 from results.metadata import open_store, running_executions
-from tests.e2e.fixture_runs import CONFIG, FAKE_TOKEN, FAKE_TOKEN_VARIABLE, VERY_LATE, corrupt_labels, snapshot
+from tests.e2e.fixture_runs import (
+    CONFIG,
+    FAKE_TOKEN,
+    FAKE_TOKEN_VARIABLE,
+    VERY_LATE,
+    corrupt_labels,
+    rolling_config_file,
+    snapshot,
+)
 
 
 def running(config, component: str) -> bool:
@@ -74,11 +81,7 @@ def runs(tmp_path_factory, flights_fixture_dir):
         shutil.copytree(flights_fixture_dir / f"span-{span}", data / f"span-{span}")
     base = load_config(CONFIG).with_output_root(work / "out")
     # The rolling-window runs come from a config file, as a user would write it.
-    raw = yaml.safe_load(CONFIG.read_text())
-    raw["data"] = {"root": str(data), "train_window": 1}
-    raw["output_root"] = base.output_root
-    rolling_file = work / "rolling.yaml"
-    rolling_file.write_text(yaml.safe_dump(raw, sort_keys=False))
+    rolling_file = rolling_config_file(work, data, Path(base.output_root))
     rolling = load_config(rolling_file)
     plan = {
         "first": rolling,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import yaml
+
 from tests.helpers import rewrite_span
 
-CONFIG = Path(__file__).with_name("flights_fixture.yaml")
+CONFIG = Path(__file__).with_name("flights_fixture.yaml")  # configs/flights.yaml with a visible overlay
 CORRUPTED_HEAD = "delay_band"
 VERY_LATE = 2  # every row labelled "very late": a labelling bug in one head
 # In the environment for the whole sequence, as a credential would be: nothing written for others may hold it.
@@ -31,3 +33,14 @@ def corrupt_labels(source: Path, target: Path, label: str, value: int) -> None:
             example.features.feature[label].int64_list.value[:] = [value]
 
     rewrite_span(source, target, change)
+
+
+def rolling_config_file(folder: Path, data: Path, output_root: Path) -> Path:
+    """The fixture config with a one-span rolling window over `data`, written as a user would write a
+    config file (the newest span is evaluated, the one before it trained on)."""
+    raw = yaml.safe_load(CONFIG.read_text())
+    raw["data"].update(root=str(data), train_window=1, train_spans=None, eval_span=None)
+    raw["output_root"] = str(output_root)
+    path = folder / "rolling.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path

@@ -14,25 +14,17 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from pipeline.config import REPO_ROOT
-from tests.e2e.fixture_runs import snapshot
+from tests.e2e.fixture_runs import rolling_config_file, snapshot
 from tests.e2e.test_bad_data_stops_the_run import change_rows, executed_components
 from tests.helpers import rewrite_span
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = Path(__file__).with_name("flights_fixture.yaml")
-
 
 def config_file(tmp_path: Path, data: Path) -> Path:
-    raw = yaml.safe_load(CONFIG.read_text())
-    raw["data"] = {"root": str(data), "train_window": 1}
-    raw["output_root"] = str(tmp_path / "out")
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
+    return rolling_config_file(tmp_path, data, tmp_path / "out")
 
 
 def main_job(config: Path, *options: str) -> subprocess.CompletedProcess:

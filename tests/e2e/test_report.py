@@ -31,9 +31,12 @@ def test_blocked_run_names_the_regressed_head_and_slice_and_no_other(runs):
     assert decisions["blessed"] is False and decisions["evaluation"] == artifacts.evaluation
     failures = [f for head in decisions["heads"] for row in head["rows"] for f in row["failures"]]
     assert summary["reasons"] == failures and failures  # one sentence per failure, nothing invented
+    config = runs["corrupted"][0]
+    head = next(h for h in config.model.heads if h.name == CORRUPTED_HEAD)  # the shipped head and gate
     for reason in summary["reasons"]:
-        assert reason.startswith(f"Head {CORRUPTED_HEAD}: sparse_categorical_accuracy on slice ")
-    assert any("on slice overall is" in reason and "must be at least 0.45" in reason for reason in summary["reasons"])
+        assert reason.startswith(f"Head {CORRUPTED_HEAD}: {head.gate_key} on slice ")
+    ceiling = f"must be at most {head.gate.at_most:g}"
+    assert any("on slice overall is" in reason and ceiling in reason for reason in summary["reasons"])
     heads = {h["name"]: h for h in summary["heads"]}
     assert [name for name, h in heads.items() if not h["passed"]] == [CORRUPTED_HEAD]
     gate_row = next(r for r in heads[CORRUPTED_HEAD]["overall"] if r["gated"])
@@ -42,9 +45,10 @@ def test_blocked_run_names_the_regressed_head_and_slice_and_no_other(runs):
     slices = heads[CORRUPTED_HEAD]["slices"]
     gated = [r for r in slices if r["gated"]]
     assert gated and slices[: len(gated)] == gated
+    worst_first = not heads[CORRUPTED_HEAD]["higher_is_better"]  # a loss: the largest rise first
     for group in (gated, slices[len(gated) :]):
         changes = [r["change"] for r in group]
-        assert None not in changes and changes == sorted(changes)  # accuracy: the largest fall first
+        assert None not in changes and changes == sorted(changes, reverse=worst_first)
     assert {r["slice"].split("=")[0] for r in gated} == {"origin"}
     assert 'id="verdict"' in page and "Blocked" in page
     for name in heads:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
-from pipeline.config import ConfigError, load_config, parse_config
+from pipeline.config import ConfigError, SliceSpec, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
 FLIGHTS = REPO / "configs" / "flights.yaml"
+FIXTURE = REPO / "tests" / "e2e" / "flights_fixture.yaml"
 
 
 @pytest.fixture
@@ -25,7 +27,7 @@ def test_shipped_configs_load():
     assert {h.kind for h in config.model.heads} == {"regression", "binary", "multiclass"}
     assert config.data.root == str(REPO / "out" / "data" / "flights")
     assert config.slices[0].features == ("origin",) and config.slices[0].gated
-    assert load_config(REPO / "tests" / "e2e" / "flights_fixture.yaml").data.train_spans == (1,)
+    assert load_config(FIXTURE).data.train_spans == (1,)
 
 
 def mutate(raw: dict, change) -> dict:
@@ -181,3 +183,83 @@ def test_loss_weights_are_learned_unless_a_head_fixes_one(raw):
     fixed = parse_config(mutate(raw, lambda c: c["heads"][0].update(loss_weight=0.5, huber_delta=2.0)), "f.yaml")
     assert fixed.model.heads[0].loss_weight == 0.5 and fixed.model.heads[0].huber_delta == 2.0
     assert fixed.model.heads[1].loss_weight is None
+
+
+def differences(a, b, path: str = "") -> set[str]:
+    """The paths (e.g. `model.heads[late].gate.at_least`) where two loaded configs differ."""
+    if dataclasses.is_dataclass(a) and type(a) is type(b):
+        return {
+            d
+            for f in dataclasses.fields(a)
+            for d in differences(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}")
+        }
+    named = isinstance(a, tuple) and a and all(hasattr(item, "name") for item in (*a, *b))
+    if named and [item.name for item in a] == [item.name for item in b]:
+        return {d for x, y in zip(a, b, strict=True) for d in differences(x, y, f"{path}[{x.name}]")}
+    return set() if a == b else {path.lstrip(".")}
+
+
+def test_the_end_to_end_config_is_the_shipped_one_with_only_its_overlay_changed():
+    """The e2e tests run the shipped features, heads, metrics, gate metrics, change rule and slices."""
+    shipped, fixture = load_config(FLIGHTS), load_config(FIXTURE)
+    overlay = {
+        "name",
+        "source",
+        "output_root",
+        "beam_args",
+        "min_slice_examples",
+        "slices",  # the same, less the origin x carrier slicing
+        *(f"data.{field}" for field in ("root", "prepare", "train_window", "train_spans", "eval_span")),
+        *(f"model.trainer.{field}" for field in ("batch_size", "train_steps", "eval_steps", "ema_momentum")),
+        *(f"model.heads[{head.name}].gate.min_lift" for head in shipped.model.heads),
+        "model.heads[late].gate.at_least",
+        "model.heads[cancelled].gate.at_least",
+    }
+    assert differences(shipped, fixture) == overlay
+    assert set(fixture.slices) == set(shipped.slices) - {SliceSpec(features=("origin", "carrier"))}
+
+
+def test_a_config_with_a_base_changes_only_what_it_states(tmp_path):
+    variant = tmp_path / "variant.yaml"
+    variant.write_text(
+        "base: configs/flights.yaml\n"
+        "name: flights-small\n"
+        "heads: [{name: late, gate: {max_regression: 0.05}}]\n"
+        "trainer: {train_steps: 10}\n"
+    )
+    shipped, changed = load_config(FLIGHTS), load_config(variant)
+    assert differences(shipped, changed) == {
+        "name",
+        "source",
+        "model.heads[late].gate.max_regression",
+        "model.trainer.train_steps",
+    }
+    assert changed.model.heads[1].gate.metric == "AUC" and changed.model.trainer.batch_size == 256
+    assert changed.output_root == shipped.output_root  # stated in the base, so inherited
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "fix"),
+    [
+        (
+            "base: configs/flights.yaml\nheads: [{name: lat, gate: {max_regression: 0.05}}]\n",
+            "heads[name=lat]",
+            "no entry of that name to change; the names are: arrival_delay, late, cancelled, delay_band",
+        ),
+        (
+            "base: configs/flights.yaml\nheads: [{name: late, gate: {max_regresion: 0.05}}]\n",
+            "heads[1].gate.max_regresion",
+            "did you mean 'max_regression'?",
+        ),
+        ("base: [configs/flights.yaml]\n", "base", "the path of the config this one changes"),
+        ("base: tests/e2e/flights_fixture.yaml\n", "base", "without a base of its own"),
+        ("base: configs/nope.yaml\n", "(file)", "no such config file"),
+    ],
+)
+def test_a_bad_base_or_change_names_the_field(tmp_path, text, field, fix):
+    variant = tmp_path / "variant.yaml"
+    variant.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(variant)
+    assert error.value.field == field, str(error.value)
+    assert fix in str(error.value)
