@@ -196,7 +196,6 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
         base_raw = _read_settings(base_path, f"{base_path} (the base of {path})")
         if not isinstance(base_raw, Mapping) or BASE_KEY in base_raw:
             raise ConfigError(source, BASE_KEY, base, "the base must be a complete config, without a base of its own")
-        source = f"{path} (on {base})" + (" (with command-line overrides)" if overrides else "")
         raw = merge_settings(base_raw, {k: v for k, v in raw.items() if k != BASE_KEY}, source)
     if overrides and isinstance(raw, Mapping):
         raw = merge_settings(raw, overrides, source)
