@@ -186,6 +186,7 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     path = Path(path)
     source = str(path) + (" (with command-line overrides)" if overrides else "")
     raw = _read_settings(path, source)
+    label = source
     if isinstance(raw, Mapping) and BASE_KEY in raw:
         base = raw[BASE_KEY]
         if not isinstance(base, str):
@@ -196,10 +197,11 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
         base_raw = _read_settings(base_path, f"{base_path} (the base of {path})")
         if not isinstance(base_raw, Mapping) or BASE_KEY in base_raw:
             raise ConfigError(source, BASE_KEY, base, "the base must be a complete config, without a base of its own")
-        raw = merge_settings(base_raw, {k: v for k, v in raw.items() if k != BASE_KEY}, source)
+        label = f"{path} (on {base})" + (" (with command-line overrides)" if overrides else "")
+        raw = merge_settings(base_raw, {k: v for k, v in raw.items() if k != BASE_KEY}, label)
     if overrides and isinstance(raw, Mapping):
-        raw = merge_settings(raw, overrides, source)
-    return parse_config(raw, source)
+        raw = merge_settings(raw, overrides, label)
+    return parse_config(raw, source, label)
 
 
 def _read_settings(path: Path, source: str) -> Any:
@@ -278,8 +280,9 @@ KUBEFLOW_KEYS = ("pipeline_root", "data_root", "serving_dir", "image", "gpu_imag
 KUBEFLOW_TRAINER_KEYS = ("cpu", "memory_gb", "accelerator", "accelerator_count")
 
 
-def parse_config(raw: Any, source: str = "<config>") -> PipelineConfig:
-    r = _Reader(source)
+def parse_config(raw: Any, source: str = "<config>", label: str | None = None) -> PipelineConfig:
+    """`source` is kept as the config's origin; errors name `label` (default: `source`)."""
+    r = _Reader(label or source)
     if not isinstance(raw, Mapping):
         raise r.fail("(top level)", raw, "expected a mapping with name, schema, data, features, heads")
     r.only(raw, "", TOP_LEVEL_KEYS)

@@ -236,6 +236,10 @@ def test_a_config_with_a_base_changes_only_what_it_states(tmp_path):
     }
     assert changed.model.heads[1].gate.metric == "AUC" and changed.model.trainer.batch_size == 256
     assert changed.output_root == shipped.output_root  # stated in the base, so inherited
+    assert changed.source == str(variant)  # the file it came from; its errors name both files:
+    variant.write_text(variant.read_text() + "trainer: {train_steps: 0}\n")
+    with pytest.raises(ConfigError, match=r"variant.yaml \(on configs/flights.yaml\): trainer.train_steps: 0 -- "):
+        load_config(variant)
 
 
 @pytest.mark.parametrize(
