@@ -16,6 +16,7 @@ number than any version ever pushed, rolled back or not.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -70,12 +71,10 @@ def push_records(config: PipelineConfig) -> dict[str, tuple[str, str | None, int
     records = {}
     for push in pushes(open_store(config.metadata_path)):
         gate = None
-        try:
-            heads = read_decisions(push.blessing_uri)["heads"] if push.blessing_uri else None
-        except FileNotFoundError:
-            heads = None
-        if heads is not None:
-            gate = ", ".join(f"{h['head']} {h['metric']} {h['rows'][0]['candidate']:.4g}" for h in heads)
+        if push.blessing_uri:
+            with contextlib.suppress(FileNotFoundError):  # a gate that did not finish: no metrics to show
+                heads = read_decisions(push.blessing_uri)["heads"]
+                gate = ", ".join(f"{h['head']} {h['metric']} {h['rows'][0]['candidate']:.4g}" for h in heads)
         records.setdefault(Path(push.destination).name, (push.run, gate, push.blessing_id))
     return records
 

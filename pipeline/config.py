@@ -184,7 +184,8 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     merged in last, before validation, so they obey the same rules.
     """
     path = Path(path)
-    source = str(path) + (" (with command-line overrides)" if overrides else "")
+    overridden = " (with command-line overrides)" if overrides else ""
+    source = f"{path}{overridden}"
     raw = _read_settings(path, source)
     label = source
     if isinstance(raw, Mapping) and BASE_KEY in raw:
@@ -197,7 +198,7 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
         base_raw = _read_settings(base_path, f"{base_path} (the base of {path})")
         if not isinstance(base_raw, Mapping) or BASE_KEY in base_raw:
             raise ConfigError(source, BASE_KEY, base, "the base must be a complete config, without a base of its own")
-        label = f"{path} (on {base})" + (" (with command-line overrides)" if overrides else "")
+        label = f"{path} (on {base}){overridden}"
         raw = merge_settings(base_raw, {k: v for k, v in raw.items() if k != BASE_KEY}, label)
     if overrides and isinstance(raw, Mapping):
         raw = merge_settings(raw, overrides, label)

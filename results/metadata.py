@@ -79,10 +79,9 @@ def pushes(store, pipeline_name: str | None = None) -> list[Push]:
         if destination is None or not destination.string_value:
             continue  # not pushed (a blocked run's Pusher still writes its output)
         events = store.get_events_by_artifact_ids([pushed.id])
-        producers = [e.execution_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
-        if not producers or (ours is not None and min(producers) not in ours):
+        producer = min((e.execution_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT), default=None)
+        if producer is None or (ours is not None and producer not in ours):
             continue
-        producer = min(producers)
         blessing_ids = [
             e.artifact_id
             for e in store.get_events_by_execution_ids([producer])
