@@ -4,18 +4,22 @@ One MetricsSpec per head (`output_names=[head]`), labels and per-head weights
 read from the model's `transform_features` signature (so a missing label is
 weighted out of its head only). No thresholds: TFMA's validator compares
 point values and ignores intervals, so the decision is the HeadGate's
-(components/gate/). TFMA computes what it needs: every head's metrics on the
-overall slice and every configured slice, the candidate-minus-baseline
-differences on the same examples, and a jackknife standard error for each.
+(components/gate/). Each head's metrics, for both models, on the overall
+slice and every configured slice, and the gate metric's paired change with
+its analytic standard error come from one custom metric per head
+(components/gate/head_metrics.py), in TFMA's single pass; a metric class it
+does not compute stays TFMA's own. No resampling: TFMA's confidence intervals
+stay off.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from tensorflow_model_analysis.proto import config_pb2
 
-from components.gate import exact_metrics
+from components.gate import head_metrics
 from components.gate.metrics import BASELINE, CANDIDATE
 from pipeline.config import PipelineConfig, SliceSpec
 from trainer.specs import SERVING_SIGNATURE, TRANSFORM_SIGNATURE, HeadSpec
@@ -27,19 +31,31 @@ def slicing_specs(slices: Sequence[SliceSpec]) -> list[config_pb2.SlicingSpec]:
 
 
 def head_metrics_spec(head: HeadSpec) -> config_pb2.MetricsSpec:
+    """The head's metric (counts, every metric it computes, the gate's change), then TFMA's for the rest."""
     spec = config_pb2.MetricsSpec(output_names=[head.name])
-    spec.metrics.add(class_name="ExampleCount")
-    spec.metrics.add(class_name="WeightedExampleCount")
+    computed = [name for name in head.metrics if head_metrics.computes(name)]
+    spec.metrics.add(
+        class_name=head_metrics.HeadMetrics.__name__,
+        module=head_metrics.__name__,
+        config=json.dumps(
+            {
+                "kind": head.kind,
+                "metrics": computed,
+                "gate_metric": head.gate.metric if head.gate else None,
+                "classes": len(head.classes),
+            },
+            sort_keys=True,
+        ),
+    )
     for class_name in head.metrics:
-        if class_name in exact_metrics.REPLACEMENTS:  # TFMA's own miscounts on some merges
-            spec.metrics.add(class_name=exact_metrics.REPLACEMENTS[class_name], module=exact_metrics.__name__)
-        else:
-            spec.metrics.add(class_name=class_name)
+        if class_name in computed:
+            continue
+        spec.metrics.add(class_name=class_name)
     return spec
 
 
 def build_eval_config(config: PipelineConfig) -> config_pb2.EvalConfig:
-    """The Evaluator's config: candidate vs. baseline, per head, per slice, with standard errors."""
+    """The Evaluator's config: candidate vs. baseline, per head, per slice, the gate's changes with standard errors."""
     heads = config.model.heads
 
     def model_spec(name: str, is_baseline: bool) -> config_pb2.ModelSpec:
@@ -52,12 +68,8 @@ def build_eval_config(config: PipelineConfig) -> config_pb2.EvalConfig:
             example_weight_keys={head.name: head.weight_key for head in heads},
         )
 
-    options = config_pb2.Options()
-    options.compute_confidence_intervals.value = True
-    options.confidence_intervals.method = config_pb2.ConfidenceIntervalOptions.JACKKNIFE
     return config_pb2.EvalConfig(
         model_specs=[model_spec(CANDIDATE, False), model_spec(BASELINE, True)],
         slicing_specs=slicing_specs(config.slices),
         metrics_specs=[head_metrics_spec(head) for head in heads],
-        options=options,
     )

@@ -1,13 +1,13 @@
 """The per-head decision: value floor, noise-aware change, and lift over the naive predictor.
 
-Pure: it takes TFMA's metrics (point values, and the standard error TFMA
-computed for each by resampling the evaluation examples) and the naive
+Pure: it takes the Evaluator's metrics (point values, and the gate metric's
+paired change with its analytic standard error, components/gate/head_metrics.py) and the naive
 predictor's scores, and returns per head whether it passes and why. The rules:
 
 - value: on the overall slice and every gated slice, the candidate's gate
   metric must be at least `at_least` (or at most `at_most`);
 - change: against the baseline, the candidate-minus-baseline difference has a
-  confidence interval (TFMA's standard error of the paired difference, a
+  confidence interval (the standard error of the paired difference, a
   t-quantile at `confidence`); the head fails only when the WHOLE interval is
   worse than `-max_regression` (`slice_max_regression` on gated slices), i.e.
   when the regression is larger than allowed at that confidence, so
@@ -25,7 +25,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from components.gate.metrics import BASELINE, OVERALL, MetricTable, candidate
+from components.gate.metrics import BASELINE, OVERALL, MetricTable, candidate, change_key
 from trainer.specs import HeadSpec
 
 # TFMA computes in float32, the naive score in float64: equal scores may differ by ~1e-7.
@@ -106,7 +106,7 @@ def decide_head(
         base = values.get((name, key, BASELINE, False))
         if base is not None and not math.isnan(base.value):
             row.baseline = base.value
-        diff = candidate(values, name, key, diff=True)
+        diff = candidate(values, name, change_key(key))
         if diff is not None:
             row.change = diff.value
             if diff.standard_error is not None:
@@ -146,7 +146,7 @@ def _check(head: HeadSpec, row: SliceRow, where: str, confidence: float, *, with
             rule = f"it may {worse} by at most {allowed:g}, and the whole interval is beyond that"
         else:
             blocked = row.change < -allowed if higher else row.change > allowed
-            evidence = "no interval: TFMA computed no standard error"
+            evidence = "no interval: no standard error was computed for this metric"
             rule = f"it may {worse} by at most {allowed:g}"
         if blocked:
             failures.append(

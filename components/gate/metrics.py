@@ -10,11 +10,23 @@ OVERALL = "overall"
 CANDIDATE = "candidate"  # the model names of the EvalConfig (pipeline/eval_config.py)
 BASELINE = "baseline"
 CANDIDATE_NAMES = (CANDIDATE, "")  # TFMA leaves the model unnamed when there is no baseline
+CHANGE_SUFFIX = "_paired_change"
+
+
+def change_key(metric_key: str) -> str:
+    """The key of a gate metric's candidate-minus-baseline change with its standard error
+    (components/gate/head_metrics.py). Not TFMA's `is_diff` key of the same name: TFMA overwrites
+    those with its own point differences."""
+    return metric_key + CHANGE_SUFFIX
+
+
+def is_change_key(name: str) -> bool:
+    return name.endswith(CHANGE_SUFFIX)
 
 
 @dataclasses.dataclass(frozen=True)
 class Estimate:
-    """A metric's exact value on the evaluation span, and TFMA's resampled standard error."""
+    """A metric's value on the evaluation span, and for a change its analytic standard error."""
 
     value: float
     standard_error: float | None = None
