@@ -5,8 +5,8 @@
 Runs `tfma.run_model_analysis` in this process (Beam in_memory, one worker, as
 the pipeline's Evaluator runs on the DirectRunner) on the newest run's model
 (run `make run` first) and the first file of its evaluation span (or all of it),
-candidate only, with the executor's interval changes (components/evaluator.py),
-and prints the functions with the most cumulative time, then the share of each
+candidate only (add `--with-baseline` for the newest model before it as the
+baseline, as a retrain is evaluated), and prints the functions with the most cumulative time, then the share of each
 group that bounds it (groups may nest). cProfile slows Python about twofold:
 the shares are what it is for, not the seconds.
 """
@@ -25,24 +25,29 @@ from pathlib import Path
 from pipeline.config import DEFAULT_CONFIG, load_config
 from pipeline.spans import span_folder
 
-# Function groups that the profile of 2026-11-29 showed to bound the Evaluator: (label, file suffix, function).
+# Function groups that bound the Evaluator: (label, file suffix, function).
 GROUPS = (
-    ("per-example metric inputs (combiners' add_input)", "metrics_plots_and_validations_evaluator.py", "add_input"),
+    (
+        "model inference (both models' serving and transform signatures)",
+        "inference_base.py",
+        "_batch_reducible_process",
+    ),
+    ("per-example rows, once per example and head (the heads' preprocessors)", "head_metrics.py", "process"),
+    ("slice fan-out and combiners' add_input", "metrics_plots_and_validations_evaluator.py", "add_input"),
+    ("each slice's metrics from its rows", "head_metrics.py", "evaluate"),
     ("Beam element encoding (pickle)", "~", "<built-in method _pickle.dumps>"),
-    ("10,000-bucket histograms rebinned, per slice and jackknife sample", "calibration_histogram.py", "rebin"),
-    ("confusion matrices from histograms", "binary_confusion_matrices.py", "_histogram_to_binary_confusion_matrices"),
-    ("Keras metric objects rebuilt from config", "tf_metric_wrapper.py", "_deserialize_metrics"),
     ("Beam graph to runner API", "pipeline.py", "to_runner_api"),
 )
 
 
-def newest_model(config) -> str:
+def newest_models(config, count: int) -> list[str]:
+    """The serving folders of the config's newest `count` models, newest first."""
     from results.metadata import open_store
 
-    models = open_store(config.metadata_path).get_artifacts_by_type("Model")
-    if not models:
-        raise SystemExit(f"no Model in {config.metadata_path}: run `make run` first")
-    return str(Path(max(models, key=lambda a: a.id).uri) / "Format-Serving")
+    models = sorted(open_store(config.metadata_path).get_artifacts_by_type("Model"), key=lambda a: -a.id)
+    if len(models) < count:
+        raise SystemExit(f"fewer than {count} Model(s) in {config.metadata_path}: run `make run` first")
+    return [str(Path(model.uri) / "Format-Serving") for model in models[:count]]
 
 
 def group_shares(stats: pstats.Stats) -> list[tuple[str, float]]:
@@ -66,7 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow_model_analysis as tfma
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from components.evaluator import fast_reproducible_intervals
     from orchestration.run_local import resolve_spans
     from pipeline.eval_config import build_eval_config
     from pipeline.pipeline import EVALUATOR_DIRECT_ARGS
@@ -76,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-root", help="the pipeline's output root (default: the config's)")
     parser.add_argument("--whole-span", action="store_true", help="every file of the span, not only the first")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--with-baseline", action="store_true", help="the model before the newest as the baseline")
     args = parser.parse_args(argv)
     config = resolve_spans(load_config(args.config, {"output_root": args.output_root} if args.output_root else None))
     folder = Path(config.data.root) / span_folder(config.data.span_dir, config.data.eval_span)
@@ -84,14 +89,19 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no files in {folder}: run `make run` first")
     location = str(folder / "*") if args.whole_span else files[0]
     eval_config = build_eval_config(config)
-    del eval_config.model_specs[1:]  # the candidate alone
-    model = tfma.default_eval_shared_model(eval_saved_model_path=newest_model(config), eval_config=eval_config)
+    if not args.with_baseline:
+        del eval_config.model_specs[1:]  # the candidate alone
+    paths = newest_models(config, len(eval_config.model_specs))
+    models = [
+        tfma.default_eval_shared_model(eval_saved_model_path=path, eval_config=eval_config, model_name=spec.name)
+        for path, spec in zip(paths, eval_config.model_specs, strict=True)
+    ]
     profile = cProfile.Profile()
     started = time.monotonic()
-    with tempfile.TemporaryDirectory() as out, fast_reproducible_intervals():
+    with tempfile.TemporaryDirectory() as out:
         profile.enable()
         tfma.run_model_analysis(
-            eval_shared_model=model,
+            eval_shared_model=models if len(models) > 1 else models[0],
             eval_config=eval_config,
             data_location=location,
             file_format="tfrecords",

@@ -11,7 +11,15 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from components.gate.metrics import BASELINE, CANDIDATE_NAMES, OVERALL, load_estimates, slice_columns, slice_name
+from components.gate.metrics import (
+    BASELINE,
+    CANDIDATE_NAMES,
+    OVERALL,
+    is_change_key,
+    load_estimates,
+    slice_columns,
+    slice_name,
+)
 from pipeline.evaluation_plan import EvaluationPlan
 from trainer.specs import HeadSpec
 
@@ -77,7 +85,7 @@ def badness(row: Mapping, higher_is_better: bool, by_change: bool = True) -> flo
 def _overall_rows(head: HeadSpec, metrics: Mapping, failed: set) -> list[dict]:
     rows = []
     overall = metrics.get(OVERALL, {})
-    names = sorted({k[1] for k in overall if k[0] == head.name})
+    names = sorted({k[1] for k in overall if k[0] == head.name and not is_change_key(k[1])})  # changes: gate rows
     for metric in names:
         candidate = _clean(_candidate(overall, head.name, metric))
         baseline = _clean(overall.get((head.name, metric, BASELINE, False)))

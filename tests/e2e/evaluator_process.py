@@ -1,4 +1,5 @@
-"""Runs a recorded Evaluator execution again with the pipeline's executor, its candidate as its baseline.
+"""Runs a recorded Evaluator execution again with the pipeline's executor (its candidate as its
+baseline, or with its recorded baseline).
 
 A rerun of the pipeline with no new data is served from the cache to the end
 (components/previous_blessed_model.py), so a second evaluation of the same model
@@ -8,6 +9,7 @@ on real TFMA and Beam, in this process.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from components.evaluator import EvaluatorExecutor
@@ -15,9 +17,17 @@ from pipeline.pipeline import EVALUATOR_DIRECT_ARGS
 from results.metadata import open_store
 
 
-def evaluate_as_own_baseline(metadata_path: str, evaluation_uri: str, out: Path) -> str:
-    """Re-runs the Evaluator execution that wrote `evaluation_uri` with its candidate as its baseline too;
-    returns the new evaluation's folder (tfma.load_eval_result reads it)."""
+def evaluate_again(
+    metadata_path: str,
+    evaluation_uri: str,
+    out: Path,
+    *,
+    own_baseline: bool,
+    beam_args: Sequence[str] = EVALUATOR_DIRECT_ARGS,
+) -> str:
+    """Re-runs the Evaluator execution that wrote `evaluation_uri`, with its candidate as its baseline too
+    (`own_baseline`) or with the baseline it had, on `beam_args`; returns the new evaluation's folder
+    (tfma.load_eval_result reads it)."""
     from ml_metadata.proto import metadata_store_pb2
     from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
     from tfx.types import artifact_utils, standard_artifacts
@@ -42,7 +52,8 @@ def evaluate_as_own_baseline(metadata_path: str, evaluation_uri: str, out: Path)
         for step in event.path.steps:
             if step.HasField("key"):
                 input_dict.setdefault(step.key, []).append(artifact)
-    input_dict["baseline_model"] = list(input_dict["model"])
+    if own_baseline:
+        input_dict["baseline_model"] = list(input_dict["model"])
 
     properties = {}
     for name, value in execution.custom_properties.items():
@@ -56,6 +67,6 @@ def evaluate_as_own_baseline(metadata_path: str, evaluation_uri: str, out: Path)
     for key, (artifact,) in output_dict.items():
         artifact.uri = str(out / key)
         Path(artifact.uri).mkdir(parents=True)
-    context = BaseBeamExecutor.Context(beam_pipeline_args=list(EVALUATOR_DIRECT_ARGS), tmp_dir=str(out / "tmp"))
+    context = BaseBeamExecutor.Context(beam_pipeline_args=list(beam_args), tmp_dir=str(out / "tmp"))
     EvaluatorExecutor(context).Do(input_dict, output_dict, properties)
     return output_dict["evaluation"][0].uri

@@ -4,14 +4,16 @@ model evaluated twice (alone, and as its own baseline) gets the same metrics."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.gate.metrics import BASELINE, CANDIDATE, CANDIDATE_NAMES, load_estimates
-from tests.e2e.evaluator_process import evaluate_as_own_baseline
+from components.gate.metrics import BASELINE, CANDIDATE, CANDIDATE_NAMES, change_key, is_change_key, load_estimates
+from pipeline.pipeline import EVALUATOR_DIRECT_ARGS
+from tests.e2e.evaluator_process import evaluate_again
 from tests.e2e.trainer_process import train, trainer_inputs, with_trainer_settings
 
 
@@ -53,7 +55,7 @@ def test_a_different_seed_gives_a_different_model(runs, tmp_path):
 def evaluated_as_own_baseline(runs, tmp_path_factory) -> str:
     """`clean`'s Evaluator run again by the pipeline's executor, its model as candidate AND baseline."""
     config, clean, _, _ = runs["clean"]
-    return evaluate_as_own_baseline(config.metadata_path, clean.evaluation, tmp_path_factory.mktemp("again"))
+    return evaluate_again(config.metadata_path, clean.evaluation, tmp_path_factory.mktemp("own"), own_baseline=True)
 
 
 def test_the_same_model_evaluated_twice_gets_the_same_metrics(runs, evaluated_as_own_baseline):
@@ -65,82 +67,45 @@ def test_the_same_model_evaluated_twice_gets_the_same_metrics(runs, evaluated_as
     compared = 0
     for where, values in alone.items():
         for (output, metric, model, is_diff), estimate in values.items():
-            if model not in CANDIDATE_NAMES or is_diff or metric.endswith("example_count"):
+            if model not in CANDIDATE_NAMES or is_diff or is_change_key(metric):
                 continue
             assert twice[where][(output, metric, CANDIDATE, False)].value == estimate.value, (where, output, metric)
             assert twice[where][(output, metric, BASELINE, False)].value == estimate.value, (where, output, metric)
             compared += 1
-    assert compared > 20
+    assert compared > 100
 
 
-def test_the_same_model_evaluated_twice_gets_the_same_standard_errors(runs, evaluated_as_own_baseline):
-    """The jackknife buckets are a hash of each example (components/evaluator.py): the interval the gate decides
-    with is the same every time the same model meets the same examples, whatever the baseline."""
-    _, clean, _, _ = runs["clean"]
-    alone, twice = load_estimates(clean.evaluation), load_estimates(evaluated_as_own_baseline)
-    compared = 0
-    for where, values in alone.items():
-        for (output, metric, model, is_diff), estimate in values.items():
-            if model not in CANDIDATE_NAMES or is_diff or estimate.standard_error is None:
-                continue
-            again = twice[where][(output, metric, CANDIDATE, False)]
-            assert again.standard_error == estimate.standard_error, (where, output, metric)
-            compared += 1
-    assert compared > 20
+def test_a_model_against_itself_changes_by_exactly_zero_with_no_spread(runs, evaluated_as_own_baseline):
+    """A known answer for the paired change on real TFMA output: the same predictions on the same
+    examples differ by 0, and so do their per-example influences."""
+    config, _, _, _ = runs["clean"]
+    changes = [
+        values[(head.name, change_key(head.gate_key), CANDIDATE, False)]
+        for values in load_estimates(evaluated_as_own_baseline).values()
+        for head in config.model.heads
+        if (head.name, change_key(head.gate_key), CANDIDATE, False) in values
+    ]
+    assert len(changes) > 20
+    for change in changes:
+        assert change.value == 0.0 or math.isnan(change.value)
+        assert change.standard_error in (0.0, None)
 
 
-def test_the_evaluators_interval_changes_drop_no_output(runs, tmp_path):
-    """components/evaluator.py: skipping TFMA's private intermediates changes no metric, interval or
-    diff, and the hashed jackknife buckets leave no large slice without its interval."""
-    import tensorflow_model_analysis as tfma
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    from components.evaluator import fast_reproducible_intervals, keyed_jackknife_buckets
-    from pipeline.eval_config import build_eval_config
-    from pipeline.spans import span_folder
-
+@pytest.mark.parametrize("beam_args", [EVALUATOR_DIRECT_ARGS, ("--direct_running_mode=in_memory",)], ids=str)
+def test_the_same_evaluation_run_again_gets_the_same_changes_and_standard_errors(runs, tmp_path, beam_args):
+    """The interval the gate decides with is the same every time the same models meet the same
+    examples, bit for bit, whatever the DirectRunner's mode: each slice's rows are put in one order
+    before anything is summed (components/gate/paired_stats.py)."""
     config, clean, _, _ = runs["clean"]
-    eval_config = build_eval_config(config)
-    del eval_config.model_specs[1:]  # the candidate alone covers every metric kind
-    model = tfma.default_eval_shared_model(
-        eval_saved_model_path=str(Path(clean.model) / "Format-Serving"), eval_config=eval_config
+    first = load_estimates(clean.evaluation)
+    again = load_estimates(
+        evaluate_again(config.metadata_path, clean.evaluation, tmp_path, own_baseline=False, beam_args=beam_args)
     )
-    examples = Path(config.data.root) / span_folder(config.data.span_dir, config.data.eval_span) / "*"
-
-    def evaluate(name: str, beam_args: list[str]) -> dict:
-        out = tmp_path / name
-        tfma.run_model_analysis(
-            eval_shared_model=model,
-            eval_config=eval_config,
-            data_location=str(examples),
-            file_format="tfrecords",
-            output_path=str(out),
-            pipeline_options=PipelineOptions(beam_args),
-        )
-        return {
-            (m.slice_key.SerializeToString(deterministic=True), kv.key.name, kv.key.output_name): kv
-            for m in tfma.load_metrics(str(out))
-            for kv in m.metric_keys_and_values
-        }
-
-    one_worker = ["--direct_running_mode=in_memory"]
-    with keyed_jackknife_buckets():
-        every_interval = evaluate("all_intervals", one_worker)
-    with fast_reproducible_intervals():
-        used_intervals = evaluate("used_intervals", one_worker)
-
-    assert used_intervals.keys() == every_interval.keys() and len(used_intervals) > 100
-    for key, value in every_interval.items():
-        assert used_intervals[key] == value, key
-    # TFMA drops a slice's intervals when a delete-one sample has no example, i.e. when every example
-    # of the slice is in one bucket: the fixture's one-flight airlines, never a larger slice unless
-    # the buckets collapse.
-    without = {key[0] for key in used_intervals if key[1] == "__ERROR__"}
-    examples = {}
-    for (where, name, _), kv in used_intervals.items():
-        if name == "example_count":
-            examples[where] = max(examples.get(where, 0), kv.value.double_value.value)
-    large = {where for where, count in examples.items() if count >= 20}
-    assert large and not large & without, (large, without)
-    with_interval = [key for key, kv in used_intervals.items() if kv.confidence_interval.HasField("standard_error")]
-    assert len(with_interval) > 50
+    assert again.keys() == first.keys()
+    with_interval = 0
+    for where, values in first.items():
+        assert again[where].keys() == values.keys(), where
+        for key, estimate in values.items():
+            assert repr(again[where][key]) == repr(estimate), (where, key)
+            with_interval += estimate.standard_error is not None
+    assert with_interval > 20

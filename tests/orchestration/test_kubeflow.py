@@ -188,8 +188,8 @@ def test_missing_kubeflow_section_is_rejected(raw):
 
 
 def test_on_the_direct_runner_only_the_evaluator_runs_beam_in_one_process():
-    """multi_processing lost TFMA's jackknife samples at random (pipeline/pipeline.py); a distributed
-    runner is left as configured."""
+    """The Evaluator gains nothing from multi_processing (pipeline/pipeline.py); a distributed runner is
+    left as configured."""
     from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
     from pipeline.pipeline import create_pipeline

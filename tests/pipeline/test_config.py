@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config import ConfigError, SliceSpec, load_config, parse_config
+from pipeline.config import ConfigError, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
 FLIGHTS = REPO / "configs" / "flights.yaml"
@@ -208,7 +208,6 @@ def test_the_end_to_end_config_is_the_shipped_one_with_only_its_overlay_changed(
         "output_root",
         "beam_args",
         "min_slice_examples",
-        "slices",  # the same, less the origin x carrier slicing
         *(f"data.{field}" for field in ("root", "prepare", "train_window", "train_spans", "eval_span")),
         *(f"model.trainer.{field}" for field in ("batch_size", "train_steps", "eval_steps", "ema_momentum")),
         *(f"model.heads[{head.name}].gate.min_lift" for head in shipped.model.heads),
@@ -216,7 +215,7 @@ def test_the_end_to_end_config_is_the_shipped_one_with_only_its_overlay_changed(
         "model.heads[cancelled].gate.at_least",
     }
     assert differences(shipped, fixture) == overlay
-    assert set(fixture.slices) == set(shipped.slices) - {SliceSpec(features=("origin", "carrier"))}
+    assert fixture.slices == shipped.slices  # origin x carrier included
 
 
 def test_a_config_with_a_base_changes_only_what_it_states(tmp_path):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
-from tensorflow_model_analysis.proto import config_pb2
-
 from pipeline.config import load_config
-from pipeline.eval_config import BASELINE, CANDIDATE, build_eval_config
+from pipeline.eval_config import BASELINE, CANDIDATE, build_eval_config, head_metrics_spec
 
 FLIGHTS = Path(__file__).resolve().parents[2] / "configs" / "flights.yaml"
 
@@ -26,26 +26,32 @@ def test_model_specs_read_masked_labels_and_weights_per_head():
         assert dict(spec.example_weight_keys) == {h.name: h.weight_key for h in config.model.heads}
 
 
-def test_one_metrics_spec_per_head_without_thresholds_and_with_standard_errors():
-    """TFMA computes; the HeadGate decides (TFMA's validator would ignore the intervals)."""
+def test_one_metrics_spec_per_head_computed_by_the_heads_own_metric_without_thresholds_or_resampling():
+    """One HeadMetrics per head computes what the head lists and its gate metric's change; TFMA decides
+    nothing (its validator would ignore the intervals) and resamples nothing."""
     config = load_config(FLIGHTS)
     eval_config = build_eval_config(config)
     assert [list(s.output_names) for s in eval_config.metrics_specs] == [[h.name] for h in config.model.heads]
-    delay = eval_config.metrics_specs[0]
-    names = [m.class_name for m in delay.metrics]
-    assert names == [
-        "ExampleCount",
-        "WeightedExampleCount",
-        "ExactMeanAbsoluteError",
-        "ExactMeanSquaredError",
-        "MeanPrediction",
-        "MeanLabel",
-    ]
-    assert {m.module for m in delay.metrics if m.class_name.startswith("Exact")} == {"components.gate.exact_metrics"}
-    for spec in eval_config.metrics_specs:
-        assert not any(m.per_slice_thresholds or m.HasField("threshold") for m in spec.metrics)
-    assert eval_config.options.compute_confidence_intervals.value
-    assert eval_config.options.confidence_intervals.method == config_pb2.ConfidenceIntervalOptions.JACKKNIFE
+    for head, spec in zip(config.model.heads, eval_config.metrics_specs, strict=True):
+        (metric,) = spec.metrics  # every metric the shipped heads list is computed by the head's own metric
+        assert (metric.class_name, metric.module) == ("HeadMetrics", "components.gate.head_metrics")
+        settings = json.loads(metric.config)
+        assert settings == {
+            "kind": head.kind,
+            "metrics": list(head.metrics),
+            "gate_metric": head.gate.metric,
+            "classes": len(head.classes),
+        }
+        assert not metric.per_slice_thresholds and not metric.HasField("threshold")
+    assert not eval_config.options.compute_confidence_intervals.value
+
+
+def test_a_metric_the_head_metric_does_not_compute_stays_tfmas():
+    config = load_config(FLIGHTS)
+    late = next(h for h in config.model.heads if h.name == "late")
+    spec = head_metrics_spec(dataclasses.replace(late, metrics=(*late.metrics, "AUCPrecisionRecall")))
+    assert [m.class_name for m in spec.metrics] == ["HeadMetrics", "AUCPrecisionRecall"]
+    assert json.loads(spec.metrics[0].config)["metrics"] == list(late.metrics)
 
 
 def test_slicing_specs_follow_the_config():
