@@ -106,9 +106,7 @@ def test_the_standard_error_is_the_spread_of_the_change_over_new_data_sets(metri
 
 def test_canonical_order_makes_any_shuffle_give_the_same_bits():
     rng = np.random.default_rng(5)
-    rows = np.column_stack(
-        [np.ones(1000), (rng.random(1000) < 0.3).astype(float), rng.random(1000), rng.random(1000)]
-    )
+    rows = np.column_stack([np.ones(1000), (rng.random(1000) < 0.3).astype(float), rng.random(1000), rng.random(1000)])
     results = set()
     for _ in range(5):
         shuffled = paired_stats.canonical(rows[rng.permutation(len(rows))])
