@@ -17,15 +17,19 @@ from components.gate.metrics import BASELINE, CANDIDATE, change_key
 BINARY = {"kind": "binary", "metrics": ["AUC", "MeanPrediction", "CalibrationPlot"], "gate_metric": "AUC"}
 
 
+FIRST_RUN = ""  # TFMA's name for the one model of an evaluation without a baseline
+
+
 def eval_config(with_baseline: bool) -> config_pb2.EvalConfig:
-    specs = [config_pb2.ModelSpec(name=CANDIDATE)]
-    if with_baseline:
-        specs.append(config_pb2.ModelSpec(name=BASELINE, is_baseline=True))
-    return config_pb2.EvalConfig(model_specs=specs)
+    if not with_baseline:
+        return config_pb2.EvalConfig(model_specs=[config_pb2.ModelSpec(name=FIRST_RUN)])
+    return config_pb2.EvalConfig(
+        model_specs=[config_pb2.ModelSpec(name=CANDIDATE), config_pb2.ModelSpec(name=BASELINE, is_baseline=True)]
+    )
 
 
 def computation(with_baseline: bool = True, **settings):
-    models = [CANDIDATE, BASELINE] if with_baseline else [CANDIDATE]
+    models = [CANDIDATE, BASELINE] if with_baseline else [FIRST_RUN]
     (found,) = head_metrics.HeadMetrics(**(settings or BINARY)).computations(
         eval_config=eval_config(with_baseline), model_names=models, output_names=["late"], example_weighted=True
     )
@@ -88,7 +92,7 @@ def test_the_gate_metrics_change_carries_its_standard_error_and_every_model_its_
 def test_without_a_baseline_there_is_no_change():
     output = combine(computation(with_baseline=False).combiner, [[row[:3] for row in rows(300)]])
     assert not any(key.name == change_key("auc") for key in output)
-    assert 0.5 < scalar(output, "auc") < 1.0
+    assert 0.5 < scalar(output, "auc", FIRST_RUN) < 1.0
 
 
 def test_rows_weighted_zero_count_as_examples_but_not_in_any_metric():
@@ -107,12 +111,48 @@ def test_an_empty_slice_gives_counts_and_no_numbers():
     assert math.isnan(scalar(output, "auc"))
 
 
-def test_the_preprocessor_reads_both_models_predictions_and_the_heads_weight():
-    found = computation()
-    (preprocessor,) = found.preprocessors
-    extracts = {
+def by_model(value_of):
+    return {model: {"late": np.array([value_of(model)], dtype=np.float32)} for model in (CANDIDATE, BASELINE)}
+
+
+# The layouts of TFMA's extracts: two models (each with its own transform_features, as the Evaluator's
+# extracts are), labels and weights shared, and one model (a first run).
+LAYOUTS = {
+    "two models": {
+        "labels": by_model(lambda _: 1.0),
+        "predictions": by_model(lambda model: 0.75 if model == CANDIDATE else 0.25),
+        "example_weights": by_model(lambda _: 0.0),
+    },
+    "shared labels and weights": {
         "labels": {"late": np.array([1.0])},
-        "predictions": {CANDIDATE: {"late": np.array([0.8])}, BASELINE: {"late": np.array([0.4])}},
+        "predictions": by_model(lambda model: 0.75 if model == CANDIDATE else 0.25),
         "example_weights": {"late": np.array([0.0])},
+    },
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_the_preprocessor_reads_both_models_predictions_and_the_heads_weight_as_tfma_does(layout):
+    (preprocessor,) = computation().preprocessors
+    extracts = LAYOUTS[layout]
+    assert list(preprocessor.process(extracts)) == [(0.0, 1.0, 0.75, 0.25)]
+    assert preprocessor._through_tfma(extracts) == (0.0, 1.0, 0.75, 0.25)
+
+
+def test_the_preprocessor_of_a_first_run_reads_the_one_model():
+    (preprocessor,) = computation(with_baseline=False).preprocessors
+    extracts = {
+        "labels": {"late": np.array([0.0])},
+        "predictions": {"late": np.array([0.5])},
+        "example_weights": {"late": np.array([1.0])},
     }
-    assert list(preprocessor.process(extracts)) == [(0.0, 1.0, 0.8, 0.4)]
+    assert list(preprocessor.process(extracts)) == [(1.0, 0.0, 0.5)] == [preprocessor._through_tfma(extracts)]
+
+
+def test_a_layout_it_does_not_read_directly_goes_through_tfma():
+    (preprocessor,) = computation().preprocessors
+    extracts = dict(LAYOUTS["two models"])
+    extracts["predictions"] = {
+        model: {"late": {"probabilities": value["late"]}} for model, value in extracts["predictions"].items()
+    }
+    assert preprocessor._direct(extracts) is None
