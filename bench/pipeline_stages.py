@@ -10,7 +10,9 @@ creation to its last update), peak memory from the child's resource usage.
 
 - modes: the pipeline under each Beam DirectRunner mode (`beam_args`
   replaced): per component wall time and rows/s; the first mode's run is
-  then rerun unchanged (the cached rerun) and its Evaluator is compared with
+  then rerun unchanged (the cached rerun), then retrained with
+  `trainer.seed` + 1 on the same root (the Evaluator with a baseline, against
+  the Trainer of the same run), and its Evaluator is compared with
   `model.predict` on the same span (Evaluator efficiency).
 - start-up share: the same pipeline on the committed fixture (about 270
   rows a span): a component's time there is nearly all fixed cost, so
@@ -54,6 +56,7 @@ MODES = {
     "default": ["--direct_num_workers=2"],  # Beam's own choice of mode (Prism where it can start)
 }
 BEAM_STAGES = ("ImportExampleGen", "StatisticsGen", "Transform", "Evaluator")
+RETRAIN = "retrain (trainer.seed + 1)"
 SECTION_START, SECTION_END = "<!-- bench.pipeline_stages: start -->", "<!-- bench.pipeline_stages: end -->"
 FIXTURE_ROOT = REPO_ROOT / "tests" / "fixtures" / "flights"
 
@@ -317,6 +320,7 @@ class Results:
     config_file: Path
     runs: list[Measured] = dataclasses.field(default_factory=list)  # one per Beam mode
     rerun: Measured | None = None
+    retrain: Measured | None = None  # the first mode's root again with trainer.seed + 1: evaluated with a baseline
     predict_rows_per_s: float | None = None
     startup: Measured | None = None
     scaled: list[Measured] = dataclasses.field(default_factory=list)
@@ -326,7 +330,7 @@ class Results:
         first, rerun = self.runs[0], self.rerun
         shown = self.config_file.resolve()
         shown = shown.relative_to(REPO_ROOT) if shown.is_relative_to(REPO_ROOT) else shown
-        every = [*self.runs, *([rerun] if rerun else []), *([self.startup] if self.startup else []), *self.scaled]
+        every = [*self.runs, *self.extra_runs(), *self.scaled]
         when = sorted({m.measured_at for m in every})
         lines = [
             SECTION_START,
@@ -353,6 +357,8 @@ class Results:
                 f" pipeline {seconds(rerun.pipeline)} s; executed again: {executed};"
                 f" reused from the cache: {', '.join(rerun.cached) or 'nothing'}.",
             ]
+        if self.retrain:
+            lines += ["", self.retrain_line()]
         if self.predict_rows_per_s:
             lines += ["", self.evaluator_efficiency()]
         if self.scaled:
@@ -370,11 +376,26 @@ class Results:
         lines.append(SECTION_END)
         return "\n".join(lines)
 
+    def extra_runs(self) -> list[Measured]:
+        return [m for m in (self.rerun, self.retrain, self.startup) if m]
+
+    def retrain_line(self) -> str:
+        """The Evaluator with a baseline against the Trainer of the same run."""
+        retrain = self.retrain
+        evaluator, trainer = retrain.components.get("Evaluator"), retrain.components.get("Trainer")
+        ratio = f" ({evaluator / trainer:.1f} times the Trainer)" if evaluator and trainer else ""
+        executed = ", ".join(f"{k} {v:.1f} s" for k, v in retrain.components.items()) or "nothing"
+        return (
+            f"Retrain on the first run's root with `trainer.seed` + 1 ({retrain.measured_at}; the Evaluator compares"
+            f" the candidate with the model the first run pushed): Evaluator {seconds(evaluator)} s, Trainer"
+            f" {seconds(trainer)} s{ratio}; {retrain.wall:.1f} s wall, verdict {retrain.verdict}; executed: {executed}."
+        )
+
     def evaluator_efficiency(self) -> str:
         """TFMA's rows/s over the serving signature's, for the candidate alone and with a baseline."""
         predict = self.predict_rows_per_s or 0.0
         alone = self.runs[0].rows_per_second("Evaluator", "eval")
-        both = self.rerun.rows_per_second("Evaluator", "eval") if self.rerun else None
+        both = self.retrain.rows_per_second("Evaluator", "eval") if self.retrain else None
         text = (
             f"Evaluator efficiency: `model.predict` (serving signature, batches of 1,024) {predict:,.0f} rows/s;"
             f" TFMA, candidate alone {alone or 0:,.0f} rows/s (ratio {(alone or 0) / predict:.3f})"
@@ -393,6 +414,8 @@ class Results:
                 results.runs.append(measured)
             elif measured.label == "cached rerun":
                 results.rerun = measured
+            elif measured.label == RETRAIN:
+                results.retrain = measured
             elif measured.label == "fixture":
                 results.startup = measured
             else:
@@ -400,7 +423,7 @@ class Results:
         return results
 
     def publish(self, work: Path, write: bool) -> None:
-        measured = [*self.runs, *([self.rerun] if self.rerun else []), *([self.startup] if self.startup else [])]
+        measured = [*self.runs, *self.extra_runs()]
         (work / "measured.json").write_text(
             json.dumps([dataclasses.asdict(m) for m in [*measured, *self.scaled]], indent=2)
         )
@@ -463,6 +486,12 @@ def main(argv: list[str] | None = None) -> int:
     base_mode = results.runs[0].label  # the rerun, the fixture and the scales use the first mode that ran
     first_root = work / f"mode-{base_mode}"
     results.rerun = measure(work / f"mode-{base_mode}.yaml", first_root, "cached rerun")
+    raw = yaml.safe_load((work / f"mode-{base_mode}.yaml").read_text())
+    seed = (raw.get("trainer") or {}).get("seed", config.model.trainer.seed)
+    retrain_file = derived_config(
+        work / f"mode-{base_mode}.yaml", work, "retrain", trainer={**(raw.get("trainer") or {}), "seed": seed + 1}
+    )
+    results.retrain = measure(retrain_file, first_root, RETRAIN)
     model, eval_files = newest_model_and_eval_files(first_root, config)
     results.predict_rows_per_s = predict_rows_per_second(model, eval_files)
     results.publish(work, args.write)

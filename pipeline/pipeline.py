@@ -76,7 +76,6 @@ def create_pipeline(
     """
     train_splits = train_split_names(config.data.window_size)
     eval_split = EVAL_SPLIT
-    custom_config = config.model.training_dict()
 
     window_components = []
     if window_parameter is not None:
@@ -112,7 +111,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
         splits_config=transform_pb2.SplitsConfig(analyze=train_splits, transform=[*train_splits, eval_split]),
-        custom_config=custom_config,
+        custom_config=config.model.transform_dict(),
         disable_statistics=True,  # StatisticsGen already covers the raw data
     )
     transform.add_upstream_node(example_gate)
@@ -125,7 +124,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=train_splits, num_steps=settings.train_steps),
         eval_args=tfx.proto.EvalArgs(splits=[eval_split], num_steps=settings.eval_steps),
-        custom_config=custom_config,
+        custom_config=config.model.training_dict(),
     )
 
     if baseline_from_serving:

@@ -113,7 +113,7 @@ def standardize_label(label: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
 
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, tf.Tensor]:
-    """Transform's entry point; `custom_config` is `ModelSpecs.training_dict()`."""
+    """Transform's entry point; `custom_config` is `ModelSpecs.transform_dict()`."""
     specs = ModelSpecs.from_dict(custom_config)
     outputs = {feature.transformed: transform_feature(feature, inputs) for feature in specs.features}
     for head in specs.heads:

@@ -233,6 +233,16 @@ class ModelSpecs:
             head["metrics"], head["gate"] = [], None
         return data
 
+    def transform_dict(self) -> dict[str, Any]:
+        """What Transform reads (trainer/preprocessing.py): the features, and each head's name, label,
+        kind and classes. The trainer settings and the heads' losses stay out, so a Trainer-only change
+        (seed, steps, learning rate, loss weights) reuses Transform's outputs from the cache."""
+        data = self.training_dict()
+        data.pop("trainer")
+        for head in data["heads"]:
+            head.update(loss="", loss_weight=None, huber_delta=DEFAULT_HUBER_DELTA)
+        return data
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelSpecs:
         features = tuple(FeatureSpec(**{**f, "of": tuple(f.get("of", ()))}) for f in data["features"])

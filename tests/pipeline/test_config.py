@@ -139,6 +139,30 @@ def test_a_gate_change_leaves_the_training_config_alone(raw):
     assert after.heads[3].gate.at_most == 0.9
 
 
+def test_a_trainer_only_change_leaves_transforms_config_alone_and_a_feature_change_does_not(raw):
+    """Transform gets transform_dict(): what its preprocessing_fn reads, so a retrain with another seed,
+    step count, learning rate or loss reuses it from the cache (tests/e2e/test_penguins_pipeline.py runs it)."""
+    before = parse_config(raw, "flights.yaml").model
+    raw["trainer"].update(seed=7, train_steps=1501, learning_rate=0.01, ema_momentum=0.5)
+    raw["heads"][0].update(loss="mse", loss_weight=2.0)
+    after = parse_config(raw, "flights.yaml").model
+    assert after.transform_dict() == before.transform_dict()
+    assert after.training_dict() != before.training_dict()
+    raw["features"][5]["buckets"] = 7
+    assert parse_config(raw, "flights.yaml").model.transform_dict() != before.transform_dict()
+
+
+def test_transforms_config_reads_back_as_the_features_and_heads():
+    from trainer.specs import ModelSpecs
+
+    specs = load_config(FLIGHTS).model
+    back = ModelSpecs.from_dict(specs.transform_dict())
+    assert back.features == specs.features
+    assert [(h.name, h.label, h.kind, h.classes, h.label_key) for h in back.heads] == [
+        (h.name, h.label, h.kind, h.classes, h.label_key) for h in specs.heads
+    ]
+
+
 @pytest.mark.parametrize(
     ("change", "field", "suggestion"),
     [
