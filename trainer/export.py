@@ -39,12 +39,12 @@ def make_signatures(
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve(serialized):
-        rows = tf.shape(serialized)[0]
-        padded = at_least_two_rows(serialized)
-        parsed = tf.io.parse_example(padded, serving_spec)
+        parsed = tf.io.parse_example(serialized, serving_spec)
         transformed = model.tft_layer(parsed)
+        # training=False: the dense layers' batch-invariant product (trainer/layers.py), so a row gets
+        # the same outputs alone or in any batch TFMA, Beam or a client forms.
         outputs = model({name: transformed[name] for name in input_names}, training=False)
-        return {head.name: in_label_units(head, outputs[head.name][:rows], label_scaling) for head in heads}
+        return {head.name: in_label_units(head, outputs[head.name], label_scaling) for head in heads}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform(serialized):
@@ -55,19 +55,6 @@ def make_signatures(
         SERVING_SIGNATURE: serve.get_concrete_function(),
         TRANSFORM_SIGNATURE: transform.get_concrete_function(),
     }
-
-
-def at_least_two_rows(serialized: tf.Tensor) -> tf.Tensor:
-    """A one-row batch with its row repeated once, so it takes the matrix kernels.
-
-    On CPU, TF (oneDNN) multiplies a one-row batch with another kernel than any
-    larger one, and its float32 outputs differ in the last bits. TFMA and Beam
-    form batches of varying size, so without this the same model on the same
-    examples got metrics that differed from run to run (measured: batch size 1
-    differs on ~45% of rows; sizes 2-69, 100-1025 match a batch of 2048 exactly).
-    """
-    missing = tf.maximum(0, 2 - tf.shape(serialized)[0])
-    return tf.concat([serialized, tf.repeat(serialized[:1], missing)], axis=0)
 
 
 def in_label_units(head: HeadSpec, output: tf.Tensor, label_scaling: Mapping[str, tuple[float, float]]) -> tf.Tensor:

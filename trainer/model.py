@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import tensorflow as tf
 import tf_keras as keras
 
+from trainer.layers import BatchInvariantDense
 from trainer.specs import FeatureSpec, HeadSpec, TrainerSettings
 
 _ACTIVATIONS = {"regression": None, "binary": "sigmoid", "multiclass": "softmax"}
@@ -129,13 +130,13 @@ def build_model(
     """
     inputs, x = build_inputs(features, cardinalities, settings.embedding_dim)
     for i, units in enumerate(settings.hidden_units):
-        x = keras.layers.Dense(units, activation="relu", name=f"backbone_{i}")(x)
+        x = BatchInvariantDense(units, activation="relu", name=f"backbone_{i}")(x)
     outputs = {}
     for head in heads:
         tower = x
         for i, units in enumerate(settings.tower_units):
-            tower = keras.layers.Dense(units, activation="relu", name=f"{head.name}_tower_{i}")(tower)
-        outputs[head.name] = keras.layers.Dense(
+            tower = BatchInvariantDense(units, activation="relu", name=f"{head.name}_tower_{i}")(tower)
+        outputs[head.name] = BatchInvariantDense(
             head.output_units,
             activation=_ACTIVATIONS[head.kind],
             dtype="float32",  # full precision outputs under mixed precision too

@@ -69,8 +69,9 @@ def test_the_same_model_evaluated_twice_gets_the_same_metrics(runs, evaluated_as
         for (output, metric, model, is_diff), estimate in values.items():
             if model not in CANDIDATE_NAMES or is_diff or is_change_key(metric):
                 continue
-            assert twice[where][(output, metric, CANDIDATE, False)].value == estimate.value, (where, output, metric)
-            assert twice[where][(output, metric, BASELINE, False)].value == estimate.value, (where, output, metric)
+            for model_name in (CANDIDATE, BASELINE):  # NaN: an AUC on a slice with one class, the same both times
+                again = twice[where][(output, metric, model_name, False)].value
+                assert repr(again) == repr(estimate.value), (where, output, metric, model_name)
             compared += 1
     assert compared > 100
 
@@ -95,7 +96,8 @@ def test_a_model_against_itself_changes_by_exactly_zero_with_no_spread(runs, eva
 def test_the_same_evaluation_run_again_gets_the_same_changes_and_standard_errors(runs, tmp_path, beam_args):
     """The interval the gate decides with is the same every time the same models meet the same
     examples, bit for bit, whatever the DirectRunner's mode: each slice's rows are put in one order
-    before anything is summed (components/gate/paired_stats.py)."""
+    before anything is summed (components/gate/paired_stats.py), and the model gives a row the same
+    outputs in any batch the mode's bundles make (trainer/layers.py)."""
     config, clean, _, _ = runs["clean"]
     first = load_estimates(clean.evaluation)
     again = load_estimates(

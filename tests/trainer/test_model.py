@@ -104,3 +104,28 @@ def test_masking_one_head_leaves_the_other_heads_gradients_alone():
         strict=True,
     ):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_inference_gives_a_row_the_same_bits_alone_or_in_any_batch():
+    """trainer/layers.py: TFMA and clients batch rows as they please; the float32 outputs must not move."""
+    model = make_model()
+    rows = batch(96)
+    whole = {name: value.numpy() for name, value in model(rows, training=False).items()}
+    for size in (1, 2, 3, 7, 64):
+        for start in range(0, 96 - size + 1, size):
+            part = model({k: v[start : start + size] for k, v in rows.items()}, training=False)
+            for name, value in part.items():
+                np.testing.assert_array_equal(value.numpy(), whole[name][start : start + size], err_msg=f"{name}")
+    # Training multiplies with the usual kernel: the same function, to float32 rounding.
+    trained = model(rows, training=True)
+    for name, value in trained.items():
+        np.testing.assert_allclose(value.numpy(), whole[name], rtol=1e-5, atol=1e-6)
+
+
+def test_a_plain_matrix_multiply_is_not_batch_invariant_here():
+    """Why BatchInvariantDense exists; where this fails (a CPU whose kernels do not depend on the
+    batch size), the layer is harmless but unneeded."""
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(64, 40)).astype(np.float32), rng.normal(size=(40, 16)).astype(np.float32)
+    whole = tf.matmul(x, w).numpy()
+    assert any(not np.array_equal(tf.matmul(x[i : i + 2], w).numpy(), whole[i : i + 2]) for i in range(0, 64, 2))
