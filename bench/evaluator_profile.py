@@ -27,11 +27,8 @@ from pipeline.spans import span_folder
 
 # Function groups that bound the Evaluator: (label, file suffix, function).
 GROUPS = (
-    (
-        "model inference (both models' serving and transform signatures)",
-        "inference_base.py",
-        "_batch_reducible_process",
-    ),
+    ("model inference (both models' serving and transform signatures)", "model_util.py", "_batch_reducible_process"),
+    ("TFMA unbatching the extracts, per example", "util.py", "split_extracts"),
     ("per-example rows, once per example and head (the heads' preprocessors)", "head_metrics.py", "process"),
     ("slice fan-out and combiners' add_input", "metrics_plots_and_validations_evaluator.py", "add_input"),
     ("each slice's metrics from its rows", "head_metrics.py", "evaluate"),
