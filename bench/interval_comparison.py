@@ -1,6 +1,6 @@
 """The gate's analytic standard error against TFMA's jackknife, side by side on one evaluation.
 
-    python -m bench.interval_comparison [--config configs/flights.yaml] [--evaluation URI]
+    python -m bench.interval_comparison [--config configs/flights.yaml]
 
 Takes the newest evaluation of the config's pipeline that had a baseline (run
 `make run` twice, the second with another seed, first), reads the analytic

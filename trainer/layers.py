@@ -18,6 +18,8 @@ equal to float32 rounding.
 
 from __future__ import annotations
 
+import functools
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -45,33 +47,31 @@ PACKET = 16  # the widest CPU vector of float32 values (AVX-512); a multiple of 
 
 def padded_activation(activation, outputs: tf.Tensor) -> tf.Tensor:
     """`activation` over the last axis padded to a multiple of PACKET values, then cut back."""
-    width = outputs.shape[-1]
     if activation is keras.activations.softmax:
         return row_softmax(outputs)
+    return on_full_packets(activation, outputs, fill=0.0)
+
+
+def on_full_packets(function, values: tf.Tensor, fill: float) -> tf.Tensor:
+    """An element-wise `function` of 2-d `values` whose rows are padded with `fill` to a multiple of
+    PACKET values, so every value goes through the vector code path; the padding is cut off again."""
+    width = values.shape[-1]
     missing = -width % PACKET
     if not missing:
-        return activation(outputs)
-    padding = tf.zeros(tf.stack([tf.shape(outputs)[0], missing]), outputs.dtype)
-    return activation(tf.concat([outputs, padding], axis=-1))[:, :width]
+        return function(values)
+    padding = tf.fill(tf.stack([tf.shape(values)[0], missing]), tf.constant(fill, values.dtype))
+    return function(tf.concat([values, padding], axis=-1))[:, :width]
+
+
+def column_by_column(operation, values: tf.Tensor) -> tf.Tensor:
+    """`operation` folded over the last axis one column at a time: element-wise ops, one order for
+    every row (TF's row reductions take another path for a 1-row batch)."""
+    return functools.reduce(operation, tf.unstack(values, axis=-1))
 
 
 def row_softmax(logits: tf.Tensor) -> tf.Tensor:
-    """Softmax over the last axis with the row's max and sum taken column by column (element-wise ops,
-    one order for every row: TF's own softmax and row reductions take another path for a 1-row batch),
-    and exp over rows padded with the most negative float (exp gives 0) to a multiple of PACKET."""
-    width = logits.shape[-1]
-    columns = tf.unstack(logits, axis=-1)
-    largest = columns[0]
-    for column in columns[1:]:
-        largest = tf.maximum(largest, column)
-    shifted = logits - largest[:, None]
-    missing = -width % PACKET
-    if missing:
-        padding = tf.fill(tf.stack([tf.shape(logits)[0], missing]), tf.constant(logits.dtype.min, logits.dtype))
-        shifted = tf.concat([shifted, padding], axis=-1)
-    exponentials = tf.exp(shifted)[:, :width]
-    parts = tf.unstack(exponentials, axis=-1)
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part
-    return exponentials / total[:, None]
+    """Softmax over the last axis with the row's max and sum taken column by column, and exp on full
+    packets (padding with the most negative float, whose exp is 0)."""
+    shifted = logits - column_by_column(tf.maximum, logits)[:, None]
+    exponentials = on_full_packets(tf.exp, shifted, fill=logits.dtype.min)
+    return exponentials / column_by_column(tf.add, exponentials)[:, None]

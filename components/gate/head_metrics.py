@@ -50,7 +50,7 @@ def computes(class_name: str) -> bool:
 
 
 class _Rows:
-    """A slice's rows (label, weight, each model's prediction), collected as tuples, compacted to arrays."""
+    """A slice's rows (weight, label, each model's prediction), collected as tuples, compacted to arrays."""
 
     __slots__ = ("arrays", "count", "pending")
 

@@ -55,55 +55,49 @@ def _clip(p: np.ndarray) -> np.ndarray:
     return np.clip(p, EPSILON, 1 - EPSILON)
 
 
-def ratio_terms(metric: str, labels: np.ndarray, predictions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per example, the numerator a and denominator b of `metric` = sum(w a) / sum(w b).
-
-    `predictions` is 1-d (a value or a probability) or 2-d (class probabilities, multiclass).
-    """
-    ones = np.ones(len(labels))
-    if metric in ("MeanAbsoluteError",):
-        return np.abs(labels - predictions), ones
-    if metric in ("MeanSquaredError", "RootMeanSquaredError"):
-        return (labels - predictions) ** 2, ones
-    if metric == "MeanPrediction":
-        return predictions, ones
-    if metric == "MeanLabel":
-        return labels, ones
-    if metric == "BinaryAccuracy":
-        return ((predictions > THRESHOLD) == (labels > THRESHOLD)).astype(float), ones
-    if metric == "BinaryCrossentropy":
-        p = _clip(predictions)
-        return -(labels * np.log(p) + (1 - labels) * np.log(1 - p)), ones
-    if metric == "Precision":
-        predicted = (predictions > THRESHOLD).astype(float)
-        return predicted * (labels > THRESHOLD), predicted
-    if metric == "Recall":
-        actual = (labels > THRESHOLD).astype(float)
-        return actual * (predictions > THRESHOLD), actual
-    if metric == "SparseCategoricalAccuracy":
-        return (np.argmax(predictions, axis=1) == labels.astype(int)).astype(float), ones
-    if metric == "SparseCategoricalCrossentropy":
-        p = predictions / np.sum(predictions, axis=1, keepdims=True)
-        chosen = p[np.arange(len(labels)), labels.astype(int)]
-        return -np.log(_clip(chosen)), ones
-    raise KeyError(metric)
+def _binary_accuracy(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    return ((predictions > THRESHOLD) == (labels > THRESHOLD)).astype(float)
 
 
-RATIO_METRICS = frozenset(
-    {
-        "MeanAbsoluteError",
-        "MeanSquaredError",
-        "RootMeanSquaredError",
-        "MeanPrediction",
-        "MeanLabel",
-        "BinaryAccuracy",
-        "BinaryCrossentropy",
-        "Precision",
-        "Recall",
-        "SparseCategoricalAccuracy",
-        "SparseCategoricalCrossentropy",
-    }
-)
+def _binary_crossentropy(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    p = _clip(predictions)
+    return -(labels * np.log(p) + (1 - labels) * np.log(1 - p))
+
+
+def _categorical_accuracy(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    return (np.argmax(probabilities, axis=1) == labels.astype(int)).astype(float)
+
+
+def _categorical_crossentropy(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    p = probabilities / np.sum(probabilities, axis=1, keepdims=True)
+    return -np.log(_clip(p[np.arange(len(labels)), labels.astype(int)]))
+
+
+def _mean_of(per_example):
+    """A mean over examples: numerator `per_example(labels, predictions)`, denominator 1."""
+    return lambda labels, predictions: (per_example(labels, predictions), np.ones(len(labels)))
+
+
+def _positive(values: np.ndarray) -> np.ndarray:
+    return (values > THRESHOLD).astype(float)
+
+
+# Per metric class, the numerator a and denominator b of each example: metric = sum(w a) / sum(w b).
+# `predictions` is 1-d (a value or a probability) or 2-d (class probabilities, multiclass).
+RATIO_TERMS = {
+    "MeanAbsoluteError": _mean_of(lambda y, p: np.abs(y - p)),
+    "MeanSquaredError": _mean_of(lambda y, p: (y - p) ** 2),
+    "RootMeanSquaredError": _mean_of(lambda y, p: (y - p) ** 2),  # the root is taken of the ratio
+    "MeanPrediction": _mean_of(lambda y, p: p),
+    "MeanLabel": _mean_of(lambda y, p: y),
+    "BinaryAccuracy": _mean_of(_binary_accuracy),
+    "BinaryCrossentropy": _mean_of(_binary_crossentropy),
+    "Precision": lambda y, p: (_positive(p) * _positive(y), _positive(p)),
+    "Recall": lambda y, p: (_positive(y) * _positive(p), _positive(y)),
+    "SparseCategoricalAccuracy": _mean_of(_categorical_accuracy),
+    "SparseCategoricalCrossentropy": _mean_of(_categorical_crossentropy),
+}
+RATIO_METRICS = frozenset(RATIO_TERMS)
 SUPPORTED = RATIO_METRICS | {"AUC"}
 
 
@@ -116,7 +110,7 @@ def ratio_value_and_influence(
     metric: str, labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray
 ) -> tuple[float, np.ndarray]:
     """The metric and each example's influence on it (its first-order contribution, mean zero)."""
-    a, b = ratio_terms(metric, labels, predictions)
+    a, b = RATIO_TERMS[metric](labels, predictions)
     total_weight = weighted_sum(weights)
     denominator = weighted_sum(weights * b)
     if denominator == 0.0:

@@ -19,22 +19,6 @@ pytestmark = pytest.mark.e2e
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "penguins.yaml"
 
 
-def component_states(metadata_path: str, run_id: str) -> dict[str, str]:
-    """Each component's execution state in one run, from ML Metadata."""
-    from ml_metadata.proto import metadata_store_pb2
-
-    from orchestration.progress import node_name
-    from results.metadata import open_store
-
-    store = open_store(metadata_path)
-    (run,) = [c for c in store.get_contexts_by_type("pipeline_run") if c.name == run_id]
-    (pipeline,) = store.get_contexts_by_type("pipeline")
-    return {
-        node_name(store, e.id, pipeline.name): metadata_store_pb2.Execution.State.Name(e.last_known_state).lower()
-        for e in store.get_executions_by_context(run.id)
-    }
-
-
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     """The penguins pipeline's first run on a fresh root: (config, artifacts)."""
@@ -100,5 +84,7 @@ def test_a_retrain_with_another_seed_on_unchanged_data_is_not_blocked(first_run)
     assert outcome.failed_heads(outcome.head_outcomes(retrain, second)) == []
     assert second.blessed and second.pushed and second.newly_pushed
     # Only the Trainer's settings changed: Transform (and everything before it) came from the cache.
-    states = component_states(config.metadata_path, second.run_id)
-    assert states["Transform"] == "cached" and states["Trainer"] == "complete", states
+    from bench.pipeline_stages import component_times
+
+    executed, cached = component_times(Path(retrain.output_root))
+    assert "Transform" in cached and "Trainer" in executed, (executed, cached)
