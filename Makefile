@@ -27,8 +27,8 @@ rollback: setup  ## serve the previous version again: the newest is moved aside 
 	@$(IN_RUNTIME) python -m orchestration.serving rollback --config $(CONFIG)
 
 SEEDS ?= 5
-calibrate: setup  ## train CONFIG's window SEEDS times: the gate metric's seed spread and a suggested max_regression
-	@$(IN_RUNTIME) python -m orchestration.calibrate --config $(CONFIG) --seeds $(SEEDS)
+calibrate: setup  ## train CONFIG's window SEEDS times: the gate metric's seed spread and suggested allowances (ARGS="--first-seed 53")
+	@$(IN_RUNTIME) python -m orchestration.calibrate --config $(CONFIG) --seeds $(SEEDS) $(ARGS)
 
 BENCH_ARGS ?= --scales 2 4 --full-year --write
 bench: setup  ## every pipeline stage against its limit, side by side, into bench/RESULTS.md (BENCH_ARGS; about 70 min)

@@ -48,6 +48,18 @@ from trainer.specs import LOWER_IS_BETTER, HeadSpec, ModelSpecs
 LIGHTGBM_ROUNDS = 400
 MODELS = ("naive", "multi-head", "single-head", "LightGBM")
 # Variants of the multi-head model (`--ablation`): what each training choice is worth.
+
+
+def _with_trainer(**settings):
+    return lambda specs: dataclasses.replace(specs, trainer=dataclasses.replace(specs.trainer, **settings))
+
+
+def _with_head_loss(head_name: str, loss: str):
+    return lambda specs: dataclasses.replace(
+        specs, heads=tuple(dataclasses.replace(h, loss=loss) if h.name == head_name else h for h in specs.heads)
+    )
+
+
 VARIANTS = {
     "equal fixed weights": lambda specs: dataclasses.replace(
         specs, heads=tuple(dataclasses.replace(h, loss_weight=1.0) for h in specs.heads)
@@ -55,13 +67,17 @@ VARIANTS = {
     "learned weights": lambda specs: dataclasses.replace(
         specs, heads=tuple(dataclasses.replace(h, loss_weight=None) for h in specs.heads)
     ),
-    "weight averaging (EMA 0.99)": lambda specs: dataclasses.replace(
-        specs, trainer=dataclasses.replace(specs.trainer, ema_momentum=0.99)
-    ),
-    "2x steps": lambda specs: dataclasses.replace(
-        specs, trainer=dataclasses.replace(specs.trainer, train_steps=2 * specs.trainer.train_steps)
-    ),
+    "weight averaging (EMA 0.99)": _with_trainer(ema_momentum=0.99),
+    "EMA 0.995": _with_trainer(ema_momentum=0.995),
+    "no EMA": _with_trainer(ema_momentum=0.0),
+    "2x steps": lambda specs: _with_trainer(train_steps=2 * specs.trainer.train_steps)(specs),
+    "focal loss on cancelled": _with_head_loss("cancelled", "binary_focal_crossentropy"),
+    "learning rate / 3": lambda specs: _with_trainer(learning_rate=specs.trainer.learning_rate / 3)(specs),
 }
+# Ensembles (`--ablation`): the model as configured, trained with K seeds, its predictions averaged
+# (probabilities and label units; what one SavedModel holding the K members would serve).
+ENSEMBLES = {"ensemble of 3": 3}
+ENSEMBLE_SEED_STRIDE = 1000  # member k of seed s trains with seed s + k * stride: no member is another seed's
 _EPSILON = 1e-7  # Keras' clipping of probabilities in cross-entropies
 
 
@@ -308,8 +324,15 @@ def naive_score(head: HeadSpec, train: Window, evaluation: Window) -> float:
 # ---- the comparison ----------------------------------------------------------------------------------------------
 
 
-def compare(config: PipelineConfig, seeds: Sequence[int], work: str, ablation: bool = False) -> tuple[dict, dict]:
-    """(head, model) -> gate metric per seed; and the multi-head model's learned weights per seed."""
+def compare(
+    config: PipelineConfig,
+    seeds: Sequence[int],
+    work: str,
+    variants: Sequence[str] = (),
+    baselines: bool = True,
+) -> tuple[dict, dict]:
+    """(head, model) -> gate metric per seed; and the multi-head model's learned weights per seed.
+    `variants`: names in VARIANTS or ENSEMBLES; `baselines`: also single-head and LightGBM per seed."""
     import tensorflow_transform as tft
 
     from trainer import label_units
@@ -351,13 +374,22 @@ def compare(config: PipelineConfig, seeds: Sequence[int], work: str, ablation: b
             record(head, "multi-head", predictions[head.name])
         for name, value in learned.items():
             weights.setdefault(name, []).append(value)
-        for variant, change in VARIANTS.items() if ablation else ():
+        for variant in variants:
             progress(f"seed {seed}: multi-head model, {variant} ...")
-            changed = change(specs)
-            predictions, _ = neural_predictions(changed, changed.heads, train, evaluation, sizes, scaling, seed)
-            for head in changed.heads:
-                record(head, f"multi-head, {variant}", predictions[head.name])
-        for head in specs.heads:
+            if variant in ENSEMBLES:
+                members = [predictions] + [
+                    neural_predictions(
+                        specs, specs.heads, train, evaluation, sizes, scaling, seed + k * ENSEMBLE_SEED_STRIDE
+                    )[0]
+                    for k in range(1, ENSEMBLES[variant])
+                ]
+                averaged = {h.name: np.mean([m[h.name] for m in members], axis=0) for h in specs.heads}
+            else:
+                changed = VARIANTS[variant](specs)
+                averaged, _ = neural_predictions(changed, changed.heads, train, evaluation, sizes, scaling, seed)
+            for head in specs.heads:
+                record(head, f"multi-head, {variant}", averaged[head.name])
+        for head in specs.heads if baselines else ():
             progress(f"seed {seed}: {head.name} alone, and LightGBM ...")
             alone, _ = neural_predictions(specs, (head,), train, evaluation, sizes, scaling, seed)
             record(head, "single-head", alone[head.name])
@@ -374,25 +406,26 @@ def _cell(values: list[float]) -> str:
 
 def markdown(config: PipelineConfig, seeds: Sequence[int], results: dict, weights: dict) -> str:
     data = config.data
+    models = [m for m in MODELS if (config.model.heads[0].name, m) in results]  # without --no-baselines: all
     lines = [
         f"### Train on spans {list(data.train_spans)}, evaluate on span {data.eval_span} "
         f"({len(seeds)} seeds: {', '.join(map(str, seeds))}; mean ± sd over seeds)",
         "",
-        "| head | gate metric | " + " | ".join(MODELS) + " | multi-head vs best other |",
-        "|---|---|" + "---|" * len(MODELS) + "---|",
+        "| head | gate metric | " + " | ".join(models) + " | multi-head vs best other |",
+        "|---|---|" + "---|" * len(models) + "---|",
     ]
     for head in config.model.heads:
         metric = head.gate.metric
         lower = metric in LOWER_IS_BETTER
-        means = {m: statistics.fmean(results[(head.name, m)]) for m in MODELS}
-        others = [m for m in MODELS if m != "multi-head"]
+        means = {m: statistics.fmean(results[(head.name, m)]) for m in models}
+        others = [m for m in models if m != "multi-head"]
         best = min(others, key=means.get) if lower else max(others, key=means.get)
         gain = (means[best] - means["multi-head"]) if lower else (means["multi-head"] - means[best])
         spread = statistics.stdev(results[(head.name, "multi-head")]) if len(seeds) > 1 else float("nan")
         verdict = (
             f"{'+' if gain >= 0 else ''}{gain:.4f} against {best} ({gain / spread:+.1f} seed sd)" if spread else ""
         )
-        cells = " | ".join(_cell(results[(head.name, m)]) for m in MODELS)
+        cells = " | ".join(_cell(results[(head.name, m)]) for m in models)
         lines.append(f"| {head.name} | {metric} ({'lower' if lower else 'higher'} is better) | {cells} | {verdict} |")
     variants = sorted({m for (_, m) in results if m.startswith("multi-head, ")})
     if variants:
@@ -418,7 +451,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3, help="trainings per model (at least 2 for a spread)")
     parser.add_argument("--train-spans", type=int, nargs="+", help="training window (default: the config's)")
     parser.add_argument("--eval-span", type=int, help="evaluation span (default: the config's)")
-    parser.add_argument("--ablation", action="store_true", help="also train the multi-head model's variants")
+    parser.add_argument("--ablation", action="store_true", help="also train every variant of the multi-head model")
+    parser.add_argument(
+        "--variants", nargs="+", choices=[*VARIANTS, *ENSEMBLES], default=[], help="also train these variants"
+    )
+    parser.add_argument("--no-baselines", action="store_true", help="skip single-head and LightGBM")
     parser.set_defaults(output_root=None)  # the bench writes nothing under the config's output root
     args = parser.parse_args(argv)
     if args.seeds < 1:
@@ -431,7 +468,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seeds = [config.model.trainer.seed + i for i in range(args.seeds)]
     with tempfile.TemporaryDirectory(prefix="bench-model-") as work:
-        results, weights = compare(config, seeds, work, args.ablation)
+        variants = [*VARIANTS, *ENSEMBLES] if args.ablation else args.variants
+        results, weights = compare(config, seeds, work, variants, baselines=not args.no_baselines)
     print(markdown(config, seeds, results, weights))
     return 0
 

@@ -50,14 +50,15 @@ def gate_values(config: PipelineConfig, evaluation_uri: str) -> dict[tuple[str, 
     return values
 
 
-def calibrate(config: PipelineConfig, seeds: int) -> dict[tuple[str, str], list[float]]:
+def calibrate(config: PipelineConfig, seeds: int, first_seed: int | None = None) -> dict[tuple[str, str], list[float]]:
+    """Gate metric per (head, slice) over `seeds` trainings, seeds first_seed (default: the config's), +1, ..."""
     from orchestration.run_local import run_pipeline
 
     root = Path(config.output_root) / "calibrate"
     config = dataclasses.replace(config.with_output_root(root), serving_root=str(root / "serving"))
     spread: dict[tuple[str, str], list[float]] = {}
     for i in range(seeds):
-        seed = config.model.trainer.seed + i
+        seed = (config.model.trainer.seed if first_seed is None else first_seed) + i
         print(f"[calibrate] seed {seed} ({i + 1} of {seeds}) ...", flush=True)
         artifacts, elapsed = run_pipeline(seeded(config, seed))
         for key, value in gate_values(config, artifacts.evaluation).items():
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--seeds", type=int, default=5, help="how many trainings (K, at least 2)")
+    parser.add_argument("--first-seed", type=int, help="seed of the first training (default: the config's)")
     parser.add_argument("--write-yaml", type=Path, help="also write the suggestions as a YAML snippet here")
     args = parser.parse_args(argv)
     if args.seeds < 2:
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     config = load_for_command(args.config)
     if config is None:
         return 2
-    spread = calibrate(config, args.seeds)
+    spread = calibrate(config, args.seeds, args.first_seed)
     print("\n".join(table(spread)))
     suggested = suggestions(spread)
     snippet = yaml_snippet(suggested, args.seeds)

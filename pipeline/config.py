@@ -311,7 +311,7 @@ def parse_config(raw: Any, source: str = "<config>", label: str | None = None) -
         "beam_args",
         "beam_args",
         list,
-        ["--direct_running_mode=multi_processing", "--direct_num_workers=0"],
+        ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
     )
     if not all(isinstance(arg, str) and arg.startswith("--") for arg in beam_args):
         raise r.fail("beam_args", beam_args, "each Beam argument is a string like --runner=DataflowRunner")

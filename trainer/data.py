@@ -1,5 +1,21 @@
 """The Trainer's input pipeline over transformed examples.
 
+The order rows are trained in is a function of the window's rows and the seed
+only. ExampleGen and Transform write rows into shards in an order set by
+Beam's running mode, the number of shards and the order of the spans; reading
+those files in order through a bounded shuffle buffer let the layout steer
+training (another mode, another model). So every row of the window is read
+and parsed (the order of files, of rows in them and of a row's serialized
+features does not matter), sorted by value into one canonical order, and each
+pass over the window is a fresh seeded permutation of all of it: every pass
+draws uniformly from the whole window, early spans and late spans alike.
+
+Memory: the window's parsed columns are held once (4 or 8 bytes per column and
+row: about 0.1 KB a row for flights; bench/trainer_input.py --memory measures
+it), plus 8 bytes a row for the permutation. A window too large for the
+Trainer's memory needs the order made where the rows are written instead (a
+seeded hash of each row as the shard and sort key, in Beam), not a buffer here.
+
 Yields (features, labels, weights), each a dict: features keyed by transformed
 name, labels and per-head weights keyed by head name, so Keras applies each
 head's weight to that head's loss only.
@@ -7,11 +23,14 @@ head's weight to that head's loss only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from trainer.specs import FeatureSpec, HeadSpec
+
+READ_BATCH = 4096  # records per read step while loading the window
 
 
 def split_batch(
@@ -24,31 +43,76 @@ def split_batch(
     return x, y, weights
 
 
-def dataset_options(batch_size: int, seed: int, num_epochs: int | None = None):
-    """TFXIO options for training: parallel reads and parses, in a fixed order and
-    a seeded shuffle, so the same seed and inputs give the same batches (and the
-    same model); measured by bench/trainer_input.py."""
-    from tfx_bsl.public import tfxio
+def window_files(file_patterns: Sequence[str]) -> list[str]:
+    """Every file the patterns match, sorted (TFX's split patterns end in `*`)."""
+    files = sorted({name for pattern in file_patterns for name in tf.io.gfile.glob(pattern)})
+    if not files:
+        raise FileNotFoundError(f"no training files match {list(file_patterns)}")
+    return files
 
-    return tfxio.TensorFlowDatasetOptions(
-        batch_size=batch_size,
-        num_epochs=num_epochs,
-        reader_num_threads=tf.data.AUTOTUNE,
-        parser_num_threads=tf.data.AUTOTUNE,
-        sloppy_ordering=False,
-        shuffle_seed=seed,
+
+def canonical_columns(
+    file_patterns: Sequence[str], feature_spec: Mapping[str, tf.io.FixedLenFeature]
+) -> dict[str, np.ndarray]:
+    """Every row of the window, parsed into one array per column and sorted by its values (all
+    columns, in name order): the same arrays however the rows were sharded, ordered, compressed
+    (TFRecord files, gzipped when named `.gz`) or serialized (a tf.Example's features may be
+    written in any order, and Transform's are)."""
+    files = window_files(file_patterns)
+    compressed = {name.endswith(".gz") for name in files}
+    if len(compressed) > 1:
+        raise ValueError(f"the window mixes gzipped and plain TFRecord files: {files}")
+    spec = dict(feature_spec)
+    reader = tf.data.TFRecordDataset(
+        files, compression_type="GZIP" if compressed.pop() else "", num_parallel_reads=tf.data.AUTOTUNE
+    )
+    chunks = list(reader.batch(READ_BATCH).map(lambda rows: tf.io.parse_example(rows, spec)).as_numpy_iterator())
+    if not chunks:
+        raise ValueError(f"the training files hold no rows: {files}")
+    columns = {name: np.concatenate([chunk[name] for chunk in chunks]) for name in sorted(spec)}
+    keys = [part for name in sorted(columns) for part in sort_keys(columns[name])]
+    order = np.lexsort(keys[::-1])  # the first column in name order is the primary key
+    return {name: values[order] for name, values in columns.items()}
+
+
+def sort_keys(values: np.ndarray) -> list[np.ndarray]:
+    """One integer key per element of a row: floats by their bits (so -0.0, 0.0 and NaNs are told
+    apart and no two different rows tie), strings by their rank."""
+    flat = values.reshape(len(values), -1)
+    if flat.dtype == object:
+        return [np.unique(part, return_inverse=True)[1] for part in flat.T]
+    if flat.dtype.kind == "f":
+        flat = flat.view(np.int32 if flat.dtype.itemsize == 4 else np.int64)
+    return list(flat.T)
+
+
+def seeded_batches(
+    columns: Mapping[str, np.ndarray], batch_size: int, seed: int, num_epochs: int | None = None
+) -> tf.data.Dataset:
+    """Batches of rows, each pass over the window a new permutation drawn from `seed` (repeated
+    forever when `num_epochs` is None)."""
+    tensors = {name: tf.constant(values) for name, values in columns.items()}
+    rows = len(next(iter(columns.values())))
+    order = tf.data.Dataset.range(rows).shuffle(rows, seed=seed, reshuffle_each_iteration=True)
+    return (
+        order.repeat(num_epochs)
+        .batch(batch_size)
+        .map(lambda index: {name: tf.gather(tensor, index) for name, tensor in tensors.items()})
     )
 
 
 def make_dataset(
-    file_pattern: list[str],
-    data_accessor,
-    schema,
+    file_patterns: Sequence[str],
+    feature_spec: Mapping[str, tf.io.FixedLenFeature],
     features: Sequence[FeatureSpec],
     heads: Sequence[HeadSpec],
     batch_size: int,
     seed: int,
+    num_epochs: int | None = None,
 ) -> tf.data.Dataset:
-    """Batched, repeated (x, y, w) from TFX's TFXIO dataset factory."""
-    dataset = data_accessor.tf_dataset_factory(file_pattern, dataset_options(batch_size, seed), schema)
-    return dataset.map(lambda batch: split_batch(batch, features, heads), num_parallel_calls=tf.data.AUTOTUNE)
+    """Batched (x, y, w) in the window's seeded order."""
+    return (
+        seeded_batches(canonical_columns(file_patterns, feature_spec), batch_size, seed, num_epochs)
+        .map(lambda batch: split_batch(batch, features, heads), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )

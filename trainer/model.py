@@ -22,6 +22,8 @@ _LOSSES = {
     "mse": lambda head: keras.losses.MeanSquaredError(),
     "mae": lambda head: keras.losses.MeanAbsoluteError(),
     "binary_crossentropy": lambda head: keras.losses.BinaryCrossentropy(),
+    # Down-weights the easy rows (gamma 2, Lin et al. 2017): for a rare label such as cancellations.
+    "binary_focal_crossentropy": lambda head: keras.losses.BinaryFocalCrossentropy(gamma=2.0),
     "sparse_categorical_crossentropy": lambda head: keras.losses.SparseCategoricalCrossentropy(),
 }
 # Bounds on a learned log-variance: weights between e^-8 and e^8 (~3e-4 to ~3e3),

@@ -43,6 +43,27 @@ def dense_and_presence(value: tf.Tensor | tf.SparseTensor, default: Any) -> tupl
     return dense, present
 
 
+def analyzed_mean(values: tf.Tensor) -> tf.Tensor:
+    """The training window's mean of `values`, accumulated in float64 and rounded to float32.
+
+    Why: in float32, how Beam groups the partial sums (its running mode, its bundles) moved a
+    z-score by up to 1.2e-5 (pressure, values near 1,000), and so the transformed rows and the
+    model moved with the mode. In float64 the grouping changes the result by about 1e-16 of it;
+    rounded to float32 it is the same in every mode unless it falls within that of a rounding
+    boundary (odds about 1e-9 per statistic; tests/e2e/test_reproducible.py).
+    """
+    return tf.cast(tft.mean(tf.cast(values, tf.float64)), tf.float32)
+
+
+def analyzed_std(values: tf.Tensor) -> tf.Tensor:
+    """The training window's standard deviation of `values`, as `analyzed_mean` computes the mean."""
+    return tf.cast(tf.sqrt(tft.var(tf.cast(values, tf.float64))), tf.float32)
+
+
+def z_score(values: tf.Tensor, mean: tf.Tensor, std: tf.Tensor) -> tf.Tensor:
+    return (values - mean) / tf.where(std > 1e-6, std, 1.0)
+
+
 def _as_string(value: tf.Tensor) -> tf.Tensor:
     return value if value.dtype == tf.string else tf.strings.as_string(value)
 
@@ -58,12 +79,13 @@ def transform_feature(spec: FeatureSpec, inputs: dict[str, Any]) -> tf.Tensor:
         raw = inputs[spec.name]
         if isinstance(raw, tf.SparseTensor):
             raw = tf.SparseTensor(raw.indices, tf.cast(raw.values, tf.float32), raw.dense_shape)
-            mean = tft.mean(raw.values)
+            mean = analyzed_mean(raw.values)
         else:
             raw = tf.cast(raw, tf.float32)
-            mean = tft.mean(raw)
+            mean = analyzed_mean(raw)
         dense, present = dense_and_presence(raw, 0.0)
-        return tft.scale_to_z_score(tf.where(present > 0, dense, mean))
+        imputed = tf.where(present > 0, dense, mean)
+        return z_score(imputed, mean, analyzed_std(imputed))
     if spec.kind == "categorical":
         return tft.compute_and_apply_vocabulary(
             _categorical_values(inputs[spec.name]),
@@ -103,13 +125,10 @@ def transform_label(spec: HeadSpec, inputs: dict[str, Any]) -> tuple[tf.Tensor, 
 
 def standardize_label(label: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
     """(label - mean) / std with the mean and variance of the present labels over the
-    whole training window (tf.Transform analyzers: exact, the same on every worker);
-    0 where the label is missing."""
+    whole training window (tf.Transform analyzers, the same on every worker and in every
+    Beam mode); 0 where the label is missing."""
     present = tf.boolean_mask(label, weight > 0)
-    mean = tft.mean(present)
-    std = tf.sqrt(tft.var(present))
-    scaled = (label - mean) / tf.where(std > 1e-6, std, 1.0)
-    return tf.where(weight > 0, scaled, 0.0)
+    return tf.where(weight > 0, z_score(label, analyzed_mean(present), analyzed_std(present)), 0.0)
 
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, tf.Tensor]:

@@ -87,18 +87,15 @@ def run_fn(fn_args) -> None:
         workers,
     )
 
-    schema = tf_transform_output.transformed_metadata.schema
+    feature_spec = tf_transform_output.transformed_feature_spec()
 
     def dataset(files):
-        made = data.make_dataset(
-            files, fn_args.data_accessor, schema, specs.features, specs.heads, batch_size, settings.seed
-        )
+        made = data.make_dataset(files, feature_spec, specs.features, specs.heads, batch_size, settings.seed)
         if workers > 1:
-            num_files = sum(len(tf.io.gfile.glob(pattern)) for pattern in files)
+            # Every worker builds the same seeded order and keeps its own share of the batches.
             options = tf.data.Options()
-            policy = strategy.input_shard_policy(num_files, workers)
-            options.experimental_distribute.auto_shard_policy = policy
-            LOG.info("input sharded by %s across %d workers (%d files)", policy.name, workers, num_files)
+            options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+            LOG.info("input sharded by batch across %d workers", workers)
             made = made.with_options(options)
         return made
 

@@ -16,7 +16,7 @@ FEATURE_KINDS = ("numeric", "categorical", "bucketized", "cross")
 HEAD_KINDS = ("regression", "binary", "multiclass")
 LOSSES = {
     "regression": ("huber", "mse", "mae"),
-    "binary": ("binary_crossentropy",),
+    "binary": ("binary_crossentropy", "binary_focal_crossentropy"),
     "multiclass": ("sparse_categorical_crossentropy",),
 }
 TRANSFORM_SIGNATURE = "transform_features"

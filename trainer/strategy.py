@@ -65,14 +65,6 @@ def is_chief(tf_config: Mapping | None) -> bool:
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
-def input_shard_policy(num_files: int, workers: int) -> tf.data.experimental.AutoShardPolicy:
-    """How a multi-worker strategy splits the input: by file when every worker gets at least one,
-    else by example (each worker reads every file and keeps its 1/workers share)."""
-    if workers > 1 and num_files >= workers:
-        return tf.data.experimental.AutoShardPolicy.FILE
-    return tf.data.experimental.AutoShardPolicy.DATA
-
-
 def tf_config_from_env() -> dict | None:
     return json.loads(os.environ["TF_CONFIG"]) if os.environ.get("TF_CONFIG") else None
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_transform as tft
 
 from components.gate.metrics import BASELINE, CANDIDATE, CANDIDATE_NAMES, change_key, is_change_key, load_estimates
 from pipeline.pipeline import EVALUATOR_DIRECT_ARGS
-from tests.e2e.evaluator_process import evaluate_again
+from tests.e2e.executions_again import evaluate_again, transform_again
 from tests.e2e.trainer_process import train, trainer_inputs, with_trainer_settings
+from trainer.data import canonical_columns
 
 
 def train_once(recorded: dict, work: Path, name: str) -> str:
@@ -111,3 +114,92 @@ def test_the_same_evaluation_run_again_gets_the_same_changes_and_standard_errors
             assert repr(again[where][key]) == repr(estimate), (where, key)
             with_interval += estimate.standard_error is not None
     assert with_interval > 20
+
+
+def serving_weights(path: str) -> dict[str, np.ndarray]:
+    return {v.name: v.numpy() for v in tf.saved_model.load(path).variables}
+
+
+def assert_same_weights(trained: str, reference: str) -> None:
+    a, b = serving_weights(trained), serving_weights(reference)
+    assert a.keys() == b.keys() and len(a) > 0
+    for name, value in a.items():
+        np.testing.assert_array_equal(value, b[name], err_msg=name)
+
+
+def in_another_layout(recorded: dict, out: Path) -> dict:
+    """The recorded Trainer inputs with the training rows written as no Beam mode writes them: in
+    reverse order, dealt into two splits listed in reverse order, three plain (not gzipped) files
+    each. The evaluation split is kept (it never changes the weights)."""
+    examples = recorded["inputs"]["examples"]
+    train_args = json.loads(recorded["properties"]["train_args"])
+    files = [f for split in train_args["splits"] for f in sorted(Path(examples["uri"]).glob(f"Split-{split}/*"))]
+    rows = [row for f in files for row in tf.data.TFRecordDataset(str(f), compression_type="GZIP").as_numpy_iterator()]
+    rows.reverse()
+    eval_splits = [s for s in json.loads(examples["split_names"]) if s not in train_args["splits"]]
+    for split in eval_splits:
+        shutil.copytree(Path(examples["uri"]) / f"Split-{split}", out / f"Split-{split}")
+    new_splits = ["layout_b", "layout_a"]
+    for half, split in enumerate(new_splits):
+        (out / f"Split-{split}").mkdir(parents=True)
+        part = rows[half::2]
+        for shard in range(3):
+            with tf.io.TFRecordWriter(str(out / f"Split-{split}" / f"rows-{shard}")) as writer:
+                for row in part[shard::3]:
+                    writer.write(row)
+    properties = dict(recorded["properties"], train_args=json.dumps({**train_args, "splits": new_splits[::-1]}))
+    inputs = dict(recorded["inputs"], examples={"uri": str(out), "split_names": json.dumps(new_splits + eval_splits)})
+    return {"inputs": inputs, "properties": properties}
+
+
+def test_the_same_rows_in_another_layout_train_the_same_model(runs, tmp_path):
+    """The training order is a function of the window's rows and the seed (trainer/data.py): how the
+    rows were sharded, ordered, compressed and split does not reach the weights."""
+    config, artifacts, _, _ = runs["first"]
+    recorded = trainer_inputs(config.metadata_path)
+    rewritten = in_another_layout(recorded, tmp_path / "examples")
+    assert_same_weights(train_once(rewritten, tmp_path, "other_layout"), str(Path(artifacts.model) / "Format-Serving"))
+
+
+@pytest.fixture(scope="module")
+def transformed_in_multi_processing(runs, tmp_path_factory) -> dict:
+    """`first`'s Transform run again in the DirectRunner's multi_processing mode, on two workers."""
+    config, _, _, _ = runs["first"]
+    return transform_again(
+        config.metadata_path,
+        trainer_inputs(config.metadata_path)["inputs"]["transform_graph"]["uri"],
+        tmp_path_factory.mktemp("transform_mp"),
+        ["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+    )
+
+
+def test_transform_in_another_beam_mode_writes_the_same_rows_and_the_trainer_the_same_model(
+    runs, transformed_in_multi_processing, tmp_path
+):
+    """Beam's mode changes how Transform's rows are sharded and how its analyzers' partial results are
+    combined. The vocabularies, means, variances and quantiles come out the same here, so the rows do,
+    and with trainer/data.py's order so does the model."""
+    config, artifacts, _, _ = runs["first"]
+    recorded = trainer_inputs(config.metadata_path)
+    train_args = json.loads(recorded["properties"]["train_args"])
+    (examples,) = transformed_in_multi_processing["transformed_examples"]
+    (graph,) = transformed_in_multi_processing["transform_graph"]
+
+    feature_spec = tft.TFTransformOutput(graph.uri).transformed_feature_spec()
+
+    def rows(uri: str) -> dict[str, np.ndarray]:
+        return canonical_columns([f"{uri}/Split-{split}/*" for split in train_args["splits"]], feature_spec)
+
+    mine, pipelines = rows(examples.uri), rows(recorded["inputs"]["examples"]["uri"])
+    assert mine.keys() == pipelines.keys()
+    for name, values in mine.items():
+        np.testing.assert_array_equal(values, pipelines[name], err_msg=name)
+    moved = {
+        **recorded,
+        "inputs": {
+            **recorded["inputs"],
+            "examples": {"uri": examples.uri, "split_names": recorded["inputs"]["examples"]["split_names"]},
+            "transform_graph": {"uri": graph.uri, "split_names": None},
+        },
+    }
+    assert_same_weights(train_once(moved, tmp_path, "multi_processing"), str(Path(artifacts.model) / "Format-Serving"))

@@ -187,9 +187,10 @@ def test_missing_kubeflow_section_is_rejected(raw):
         parse_kubeflow(parse_config(raw, "flights.yaml"))
 
 
-def test_on_the_direct_runner_only_the_evaluator_runs_beam_in_one_process():
-    """The Evaluator gains nothing from multi_processing (pipeline/pipeline.py); a distributed runner is
-    left as configured."""
+def test_on_the_direct_runner_the_evaluator_always_runs_beam_in_one_process():
+    """The shipped config runs every Beam stage in one process; a config asking for multi_processing
+    gets it everywhere but in the Evaluator, which gains nothing from it (pipeline/pipeline.py); a
+    distributed runner is left as configured."""
     from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
     from pipeline.pipeline import create_pipeline
@@ -202,7 +203,10 @@ def test_on_the_direct_runner_only_the_evaluator_runs_beam_in_one_process():
         }
 
     config = load_config(FLIGHTS).with_data(train_spans=(9, 10, 11), eval_span=12)
-    modes = running_modes(config)
+    shipped = running_modes(config)
+    assert set(shipped.values()) == {"in_memory"} and {"Transform", "Evaluator"} <= shipped.keys(), shipped
+    asked = dataclasses.replace(config, beam_args=("--direct_running_mode=multi_processing",))
+    modes = running_modes(asked)
     assert modes.pop("Evaluator") == "in_memory"
     assert set(modes.values()) == {"multi_processing"} and "Transform" in modes, modes
     dataflow = dataclasses.replace(config, beam_args=("--runner=DataflowRunner", "--project=p"))

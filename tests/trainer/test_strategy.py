@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import tensorflow as tf
 
-from trainer.strategy import choose_strategy, global_batch_size, input_shard_policy, is_chief, workers_in
+from trainer.strategy import choose_strategy, global_batch_size, is_chief, workers_in
 
 TWO_WORKERS = {
     "cluster": {"chief": ["host0:2222"], "worker": ["host1:2222"]},
@@ -55,10 +55,3 @@ def test_global_batch_scales_with_replicas():
 )
 def test_only_the_chief_exports(tf_config, chief):
     assert is_chief(tf_config) is chief
-
-
-def test_input_is_split_by_file_only_when_every_worker_gets_one():
-    policy = tf.data.experimental.AutoShardPolicy
-    assert input_shard_policy(num_files=4, workers=2) == policy.FILE
-    assert input_shard_policy(num_files=1, workers=2) == policy.DATA
-    assert input_shard_policy(num_files=4, workers=1) == policy.DATA
