@@ -73,11 +73,17 @@ VARIANTS = {
     "2x steps": lambda specs: _with_trainer(train_steps=2 * specs.trainer.train_steps)(specs),
     "focal loss on cancelled": _with_head_loss("cancelled", "binary_focal_crossentropy"),
     "learning rate / 3": lambda specs: _with_trainer(learning_rate=specs.trainer.learning_rate / 3)(specs),
+    "learning rate / 3, EMA 0.995": lambda specs: _with_trainer(
+        learning_rate=specs.trainer.learning_rate / 3, ema_momentum=0.995
+    )(specs),
+    "learning rate / 3, 2x steps": lambda specs: _with_trainer(
+        learning_rate=specs.trainer.learning_rate / 3, train_steps=2 * specs.trainer.train_steps
+    )(specs),
 }
-# Ensembles (`--ablation`): the model as configured, trained with K seeds, its predictions averaged
-# (probabilities and label units; what one SavedModel holding the K members would serve).
-ENSEMBLES = {"ensemble of 3": 3}
-ENSEMBLE_SEED_STRIDE = 1000  # member k of seed s trains with seed s + k * stride: no member is another seed's
+# Ensembles (`--ablation`): a model (as configured, or a variant above) trained with K seeds, its
+# predictions averaged (probabilities and label units; what one SavedModel of K members serves:
+# trainer.ensemble_members, trainer/model.py's `averaged`).
+ENSEMBLES = {"ensemble of 3": (3, None), "learning rate / 3, ensemble of 3": (3, "learning rate / 3")}
 _EPSILON = 1e-7  # Keras' clipping of probabilities in cross-entropies
 
 
@@ -377,11 +383,21 @@ def compare(
         for variant in variants:
             progress(f"seed {seed}: multi-head model, {variant} ...")
             if variant in ENSEMBLES:
-                members = [predictions] + [
+                from trainer.model import member_seed
+
+                size, base = ENSEMBLES[variant]
+                member_specs = VARIANTS[base](specs) if base else specs
+                members = [
                     neural_predictions(
-                        specs, specs.heads, train, evaluation, sizes, scaling, seed + k * ENSEMBLE_SEED_STRIDE
+                        member_specs,
+                        member_specs.heads,
+                        train,
+                        evaluation,
+                        sizes,
+                        scaling,
+                        member_seed(seed, k),
                     )[0]
-                    for k in range(1, ENSEMBLES[variant])
+                    for k in range(size)
                 ]
                 averaged = {h.name: np.mean([m[h.name] for m in members], axis=0) for h in specs.heads}
             else:

@@ -119,6 +119,7 @@ def build_model(
     heads: Sequence[HeadSpec],
     cardinalities: Mapping[str, int],
     settings: TrainerSettings,
+    name: str = "multihead",
 ) -> keras.Model:
     """Compiled model with one named output per head and per-head losses and weights.
 
@@ -144,7 +145,7 @@ def build_model(
             dtype="float32",  # full precision outputs under mixed precision too
             name=head.name,
         )(tower)
-    model = keras.Model(inputs=inputs, outputs=outputs, name="multihead")
+    model = keras.Model(inputs=inputs, outputs=outputs, name=name)
     learned = [head.name for head in heads if head.loss_weight is None]
     weights = None
     if learned:
@@ -162,3 +163,28 @@ def build_model(
         weighted_metrics={head.name: _TRAINING_METRICS[head.kind]() for head in heads},
     )
     return model
+
+
+ENSEMBLE_SEED_STRIDE = 1000  # member k trains with seed + k * stride: no member repeats another seed's model
+
+
+def member_seed(seed: int, member: int) -> int:
+    return seed + member * ENSEMBLE_SEED_STRIDE
+
+
+def averaged(members: Sequence[keras.Model], heads: Sequence[HeadSpec]) -> keras.Model:
+    """One model whose every head outputs the mean of the members' outputs (one member: itself).
+
+    The mean is elementwise, so inference stays batch-invariant; a regression head's mean in
+    standard units is the mean in label units once the serving signature scales it.
+    """
+    if len(members) == 1:
+        return members[0]
+    first = members[0]
+    inputs = {name: keras.Input(shape=t.shape[1:], dtype=t.dtype, name=name) for name, t in first.input.items()}
+    outputs = [member(inputs) for member in members]
+    heads_out = {
+        head.name: keras.layers.Average(name=head.name, dtype="float32")([out[head.name] for out in outputs])
+        for head in heads
+    }
+    return keras.Model(inputs=inputs, outputs=heads_out, name="ensemble")

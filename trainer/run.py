@@ -62,7 +62,10 @@ def run_fn(fn_args) -> None:
     and step are backed up under model_run_dir (Keras' BackupAndRestore); a
     restarted task with the same model_run_dir (a Kubeflow pod retry) resumes
     from the last backup instead of step 0, and the backup is removed once
-    training ends. Multi-worker: every worker trains and saves (saving takes
+    training ends. An ensemble (`trainer.ensemble_members`) trains its members
+    one after the other, each with its own backup: a restart trains the finished
+    members again (the same seeds give the same weights) and resumes the
+    interrupted one. Multi-worker: every worker trains and saves (saving takes
     part in collectives), only the chief into serving_model_dir; the others
     into a temporary folder they delete.
     """
@@ -89,39 +92,51 @@ def run_fn(fn_args) -> None:
 
     feature_spec = tf_transform_output.transformed_feature_spec()
 
-    def dataset(files):
-        made = data.make_dataset(files, feature_spec, specs.features, specs.heads, batch_size, settings.seed)
+    def dataset(files, seed: int):
+        made = data.make_dataset(files, feature_spec, specs.features, specs.heads, batch_size, seed)
         if workers > 1:
             # Every worker builds the same seeded order and keeps its own share of the batches.
             options = tf.data.Options()
             options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-            LOG.info("input sharded by batch across %d workers", workers)
             made = made.with_options(options)
         return made
 
-    train, evaluation = dataset(fn_args.train_files), dataset(fn_args.eval_files)
     scaling = label_units.label_scaling(tf_transform_output, specs.heads)
     LOG.info("regression labels (mean, std) from the transform graph: %s", scaling)
-    with distribution.scope():
-        net = model.build_model(specs.features, specs.heads, cardinalities(specs, tf_transform_output), settings)
-    callbacks = [
-        keras.callbacks.BackupAndRestore(
-            backup_dir=f"{fn_args.model_run_dir}/{BACKUP_DIR}", save_freq=settings.checkpoint_steps
-        ),
-        StartStepLog(fn_args.train_steps),
-    ]
     chief = strategy.is_chief(tf_config)
-    if chief:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"))
-    net.fit(
-        train,
-        steps_per_epoch=fn_args.train_steps,
-        validation_data=evaluation,
-        validation_steps=fn_args.eval_steps,
-        callbacks=callbacks,
-        verbose=2,
-    )
-    weights = model.learned_weights(net)
+    members = []
+    for member in range(settings.ensemble_members):
+        seed = model.member_seed(settings.seed, member)
+        if settings.ensemble_members > 1:
+            LOG.info("ensemble member %d of %d (seed %d)", member + 1, settings.ensemble_members, seed)
+            make_deterministic(seed)
+        backup = BACKUP_DIR if settings.ensemble_members == 1 else f"{BACKUP_DIR}/member-{member}"
+        name = "multihead" if settings.ensemble_members == 1 else f"multihead_{member}"
+        with distribution.scope():
+            net = model.build_model(
+                specs.features, specs.heads, cardinalities(specs, tf_transform_output), settings, name
+            )
+        callbacks = [
+            keras.callbacks.BackupAndRestore(
+                backup_dir=f"{fn_args.model_run_dir}/{backup}", save_freq=settings.checkpoint_steps
+            ),
+            StartStepLog(fn_args.train_steps),
+        ]
+        if chief and member == 0:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"))
+        net.fit(
+            dataset(fn_args.train_files, seed),
+            steps_per_epoch=fn_args.train_steps,
+            validation_data=dataset(fn_args.eval_files, seed),
+            validation_steps=fn_args.eval_steps,
+            callbacks=callbacks,
+            verbose=2,
+        )
+        members.append(net)
+    if workers > 1:
+        LOG.info("input sharded by batch across %d workers", workers)
+    weights = mean_learned_weights(members)
+    net = model.averaged(members, specs.heads)
     LOG.info("learned loss weight per head: %s", weights or "none (all fixed)")
     target = fn_args.serving_model_dir if chief else tempfile.mkdtemp(prefix="worker-export-")
     export.export(net, tf_transform_output, specs.heads, target, scaling)
@@ -131,6 +146,12 @@ def run_fn(fn_args) -> None:
     else:
         shutil.rmtree(target, ignore_errors=True)
         LOG.info("worker export discarded; the chief exports to %s", fn_args.serving_model_dir)
+
+
+def mean_learned_weights(members: list) -> dict[str, float]:
+    """Each head's learned loss weight, averaged over the ensemble's members."""
+    learned = [model.learned_weights(member) for member in members]
+    return {head: sum(w[head] for w in learned) / len(learned) for head in learned[0]}
 
 
 LEARNED_WEIGHTS_FILE = "assets.extra/learned_loss_weights.json"

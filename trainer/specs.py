@@ -205,6 +205,11 @@ class TrainerSettings:
     # Exported weights are an exponential moving average of the trained ones with
     # this momentum (0: the last step's weights); averaging damps step-to-step noise.
     ema_momentum: float = 0.0
+    # Train this many models (seeds seed, seed + 1000, ...) and export their average: one
+    # SavedModel whose outputs are the members' mean (probabilities, label units). Narrows
+    # the seed-to-seed spread the gate must allow for, at `ensemble_members` times the
+    # training time (bench/RESULTS.md).
+    ensemble_members: int = 1
     # Back up weights, optimizer and step every this many steps; a restarted
     # (preempted) Trainer resumes from the last backup (trainer/run.py).
     checkpoint_steps: int = 100

@@ -24,10 +24,12 @@ def run_again(
     out: Path,
     beam_args: Sequence[str],
     replace_inputs: dict[str, str] | None = None,
+    without_outputs: Sequence[str] = (),
 ) -> dict[str, list]:
     """Re-runs the execution that wrote the artifact at `output_uri` with `executor_class` on `beam_args`,
-    its outputs as new artifacts of the same types under `out/<key>`; `replace_inputs` maps an input key
-    to another input key whose artifacts it takes. Returns the output artifacts by key."""
+    its outputs as new artifacts of the same types under `out/<key>` (but `without_outputs`);
+    `replace_inputs` maps an input key to another input key whose artifacts it takes. Returns the
+    output artifacts by key."""
     from ml_metadata.proto import metadata_store_pb2
     from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
     from tfx.types import artifact_utils
@@ -50,7 +52,7 @@ def run_again(
         key = next(step.key for step in event.path.steps if step.HasField("key"))
         if event.type == metadata_store_pb2.Event.INPUT:
             input_dict.setdefault(key, []).append(artifact)
-        elif event.type == metadata_store_pb2.Event.OUTPUT:
+        elif event.type == metadata_store_pb2.Event.OUTPUT and key not in without_outputs:
             fresh = artifact_utils.deserialize_artifact(artifact_types[stored.type_id], stored)
             fresh.id = 0
             fresh.uri = str(out / key)
@@ -85,9 +87,15 @@ def evaluate_again(
     return outputs["evaluation"][0].uri
 
 
-def transform_again(metadata_path: str, transform_graph_uri: str, out: Path, beam_args: Sequence[str]) -> dict:
+def transform_again(
+    metadata_path: str,
+    transform_graph_uri: str,
+    out: Path,
+    beam_args: Sequence[str],
+    without_outputs: Sequence[str] = (),
+) -> dict:
     """Re-runs the Transform execution that wrote `transform_graph_uri` on `beam_args`; returns its
     output artifacts by key (transform_graph, transformed_examples, ...)."""
     from tfx.components.transform.executor import Executor as TransformExecutor
 
-    return run_again(metadata_path, transform_graph_uri, TransformExecutor, out, beam_args)
+    return run_again(metadata_path, transform_graph_uri, TransformExecutor, out, beam_args, None, without_outputs)

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer.export import in_label_units
-from trainer.model import build_model
+from trainer.model import averaged, build_model, member_seed
 from trainer.specs import FeatureSpec, Gate, HeadSpec, TrainerSettings
 
 FEATURES = (FeatureSpec("distance", "numeric"), FeatureSpec("carrier", "categorical"))
@@ -129,3 +129,29 @@ def test_a_plain_matrix_multiply_is_not_batch_invariant_here():
     x, w = rng.normal(size=(64, 40)).astype(np.float32), rng.normal(size=(40, 16)).astype(np.float32)
     whole = tf.matmul(x, w).numpy()
     assert any(not np.array_equal(tf.matmul(x[i : i + 2], w).numpy(), whole[i : i + 2]) for i in range(0, 64, 2))
+
+
+def test_an_ensemble_serves_the_mean_of_its_members_in_one_model(tmp_path):
+    """trainer.ensemble_members: one model whose heads average the members' outputs, batch-invariant,
+    and saved as one SavedModel."""
+    members = []
+    for member in range(3):
+        tf.keras.utils.set_random_seed(member_seed(7, member))
+        members.append(build_model(FEATURES, HEADS, {"carrier": 5}, SETTINGS, name=f"multihead_{member}"))
+    ensemble = averaged(members, HEADS)
+    assert averaged(members[:1], HEADS) is members[0]
+    rows = batch(32)
+    outputs = ensemble(rows, training=False)
+    each = [member(rows, training=False) for member in members]
+    for head in HEADS:
+        expected = np.mean([out[head.name].numpy() for out in each], axis=0)
+        np.testing.assert_allclose(outputs[head.name].numpy(), expected, rtol=1e-6, atol=1e-7)
+        assert not np.allclose(each[0][head.name].numpy(), each[1][head.name].numpy())  # members differ
+    np.testing.assert_allclose(outputs["band"].numpy().sum(axis=1), 1.0, rtol=1e-5)
+    for size in (1, 5):
+        part = ensemble({k: v[:size] for k, v in rows.items()}, training=False)
+        for head in HEADS:
+            np.testing.assert_array_equal(part[head.name].numpy(), outputs[head.name].numpy()[:size])
+    tf.saved_model.save(ensemble, str(tmp_path / "ensemble"))
+    loaded = tf.saved_model.load(str(tmp_path / "ensemble"))
+    assert len(loaded.variables) == 3 * len(members[0].variables)
