@@ -21,10 +21,11 @@ one process, so that every model sees exactly the same rows:
 Every model's head is scored with the head's gate metric on the evaluation
 span by the same numpy code (AUC exactly, by ranks), on the rows that have the
 label. Prints a Markdown section for bench/RESULTS.md: mean and standard
-deviation over seeds per head and model. The neural models read the
-transformed rows from memory with a seeded shuffle, not through the
-Trainer's TFXIO reader, so their numbers are close to, not equal to, a
-pipeline run's.
+deviation over seeds per head and model. The neural models (an ensemble
+where `trainer.ensemble_members` asks for one, single-head models too) are
+fed as the Trainer feeds them (trainer/data.py: every row of the window, a new
+seeded permutation each pass) but from the rows in file order rather than
+sorted, so their numbers are close to, not equal to, a pipeline run's.
 """
 
 from __future__ import annotations
@@ -79,11 +80,14 @@ VARIANTS = {
     "learning rate / 3, 2x steps": lambda specs: _with_trainer(
         learning_rate=specs.trainer.learning_rate / 3, train_steps=2 * specs.trainer.train_steps
     )(specs),
+    # K models with seeds seed, seed + 1000, ... averaged: what trainer.ensemble_members exports.
+    "one model": _with_trainer(ensemble_members=1),
+    "ensemble of 3": _with_trainer(ensemble_members=3),
+    "learning rate / 3, ensemble of 3": lambda specs: _with_trainer(
+        learning_rate=specs.trainer.learning_rate / 3, ensemble_members=3
+    )(specs),
 }
-# Ensembles (`--ablation`): a model (as configured, or a variant above) trained with K seeds, its
-# predictions averaged (probabilities and label units; what one SavedModel of K members serves:
-# trainer.ensemble_members, trainer/model.py's `averaged`).
-ENSEMBLES = {"ensemble of 3": (3, None), "learning rate / 3, ensemble of 3": (3, "learning rate / 3")}
+
 _EPSILON = 1e-7  # Keras' clipping of probabilities in cross-entropies
 
 
@@ -221,35 +225,43 @@ def neural_predictions(
     scaling: dict[str, tuple[float, float]],
     seed: int,
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Trains trainer/model.py on `heads` with the config's settings; predictions in label units, learned weights."""
-    import tensorflow as tf
+    """Trains trainer/model.py on `heads` with the config's settings; predictions in label units, and the
+    first member's learned weights. An ensemble (`trainer.ensemble_members`) averages its members'
+    predictions, as the exported model does."""
+    from trainer.model import member_seed
+
+    members = [
+        _one_model(specs, heads, train, evaluation, cardinalities, scaling, member_seed(seed, k))
+        for k in range(specs.trainer.ensemble_members)
+    ]
+    averaged = {head.name: np.mean([member[0][head.name] for member in members], axis=0) for head in heads}
+    return averaged, members[0][1]
+
+
+def _one_model(
+    specs: ModelSpecs,
+    heads: Sequence[HeadSpec],
+    train: Window,
+    evaluation: Window,
+    cardinalities: dict[str, int],
+    scaling: dict[str, tuple[float, float]],
+    seed: int,
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     import tf_keras as keras
 
+    from trainer import data
     from trainer.model import build_model, learned_weights
 
     settings = specs.trainer
     keras.utils.set_random_seed(seed)
-
-    def columns(window: Window):
-        x = {f.transformed: window.transformed[f.transformed] for f in specs.features}
-        y = {
-            h.name: window.transformed[h.training_label_key].reshape(-1, *([1] if h.kind != "multiclass" else []))
-            for h in heads
-        }
-        w = {h.name: window.transformed[h.weight_key].astype(np.float32) for h in heads}
-        return x, y, w
-
-    rows = len(train.transformed[heads[0].weight_key])
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(columns(train))
-        .shuffle(min(rows, 200_000), seed=seed)
-        .repeat()
-        .batch(settings.batch_size, drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
+    # The Trainer's own order: every row of the window, a new seeded permutation each pass.
+    dataset = data.seeded_batches(train.transformed, settings.batch_size, seed).map(
+        lambda batch: data.split_batch(batch, specs.features, heads)
     )
     model = build_model(specs.features, heads, cardinalities, settings)
     model.fit(dataset, steps_per_epoch=settings.train_steps, epochs=1, verbose=0)
-    outputs = model.predict(columns(evaluation)[0], batch_size=8192, verbose=0)
+    inputs = {f.transformed: evaluation.transformed[f.transformed] for f in specs.features}
+    outputs = model.predict(inputs, batch_size=8192, verbose=0)
     predictions = {}
     for head in heads:
         value = np.asarray(outputs[head.name])
@@ -338,7 +350,7 @@ def compare(
     baselines: bool = True,
 ) -> tuple[dict, dict]:
     """(head, model) -> gate metric per seed; and the multi-head model's learned weights per seed.
-    `variants`: names in VARIANTS or ENSEMBLES; `baselines`: also single-head and LightGBM per seed."""
+    `variants`: names in VARIANTS; `baselines`: also single-head and LightGBM per seed."""
     import tensorflow_transform as tft
 
     from trainer import label_units
@@ -382,27 +394,8 @@ def compare(
             weights.setdefault(name, []).append(value)
         for variant in variants:
             progress(f"seed {seed}: multi-head model, {variant} ...")
-            if variant in ENSEMBLES:
-                from trainer.model import member_seed
-
-                size, base = ENSEMBLES[variant]
-                member_specs = VARIANTS[base](specs) if base else specs
-                members = [
-                    neural_predictions(
-                        member_specs,
-                        member_specs.heads,
-                        train,
-                        evaluation,
-                        sizes,
-                        scaling,
-                        member_seed(seed, k),
-                    )[0]
-                    for k in range(size)
-                ]
-                averaged = {h.name: np.mean([m[h.name] for m in members], axis=0) for h in specs.heads}
-            else:
-                changed = VARIANTS[variant](specs)
-                averaged, _ = neural_predictions(changed, changed.heads, train, evaluation, sizes, scaling, seed)
+            changed = VARIANTS[variant](specs)
+            averaged, _ = neural_predictions(changed, changed.heads, train, evaluation, sizes, scaling, seed)
             for head in specs.heads:
                 record(head, f"multi-head, {variant}", averaged[head.name])
         for head in specs.heads if baselines else ():
@@ -468,9 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-spans", type=int, nargs="+", help="training window (default: the config's)")
     parser.add_argument("--eval-span", type=int, help="evaluation span (default: the config's)")
     parser.add_argument("--ablation", action="store_true", help="also train every variant of the multi-head model")
-    parser.add_argument(
-        "--variants", nargs="+", choices=[*VARIANTS, *ENSEMBLES], default=[], help="also train these variants"
-    )
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=[], help="also train these variants")
     parser.add_argument("--no-baselines", action="store_true", help="skip single-head and LightGBM")
     parser.set_defaults(output_root=None)  # the bench writes nothing under the config's output root
     args = parser.parse_args(argv)
@@ -484,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seeds = [config.model.trainer.seed + i for i in range(args.seeds)]
     with tempfile.TemporaryDirectory(prefix="bench-model-") as work:
-        variants = [*VARIANTS, *ENSEMBLES] if args.ablation else args.variants
+        variants = list(VARIANTS) if args.ablation else args.variants
         results, weights = compare(config, seeds, work, variants, baselines=not args.no_baselines)
     print(markdown(config, seeds, results, weights))
     return 0
