@@ -124,9 +124,7 @@ def decision(config: PipelineConfig, head: HeadSpec, labels, weights, candidate,
             (head.name, "weighted_example_count", CANDIDATE, False): Estimate(float(w.sum())),
         }
     gated = [where for where in table if where != OVERALL]
-    made = decide.decide_head(
-        head, table, {}, "not used", gated, config.evaluation.min_slice_examples, config.evaluation.confidence
-    )
+    made = decide.decide_head(head, table, {}, "not used", gated, config.min_slice_examples, config.confidence)
     return made, table[OVERALL][(head.name, change_key(key), CANDIDATE, False)].value
 
 
