@@ -104,6 +104,8 @@ def run_fn(fn_args) -> None:
     scaling = label_units.label_scaling(tf_transform_output, specs.heads)
     LOG.info("regression labels (mean, std) from the transform graph: %s", scaling)
     chief = strategy.is_chief(tf_config)
+    if workers > 1:
+        LOG.info("input sharded by batch across %d workers", workers)
     members = []
     for member in range(settings.ensemble_members):
         seed = model.member_seed(settings.seed, member)
@@ -133,8 +135,6 @@ def run_fn(fn_args) -> None:
             verbose=2,
         )
         members.append(net)
-    if workers > 1:
-        LOG.info("input sharded by batch across %d workers", workers)
     weights = mean_learned_weights(members)
     net = model.averaged(members, specs.heads)
     LOG.info("learned loss weight per head: %s", weights or "none (all fixed)")
