@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from components.trainer_launch.settings import LaunchSettings, SecretEnv, Toleration
+from orchestration.platform_spec import PLATFORM_SPEC_KEY, kubernetes_platform_spec
 from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, ConfigError, PipelineConfig, load_config
 
 IMAGE_WORKDIR = "/pipeline"  # where the Dockerfile copies the repository
@@ -43,6 +45,8 @@ ACCELERATORS = (
     "NVIDIA_H100_80GB",
     "nvidia.com/gpu",
 )
+# The taint GPU node pools carry on GKE, AKS and with NVIDIA's GPU operator.
+GPU_TOLERATIONS = (Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule"),)
 WINDOW_PARAMETER = "window"
 TRAINER_ID = "Trainer"
 
@@ -53,6 +57,9 @@ class TrainerResources:
     memory_gb: float
     accelerator: str
     accelerator_count: int
+    workers: int = 1  # > 1: the Trainer task launches a TFJob of this many workers, each with these resources
+    node_selector: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    tolerations: tuple[Toleration, ...] = GPU_TOLERATIONS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +71,8 @@ class KubeflowSettings:
     gpu_image: str
     beam_args: tuple[str, ...]
     trainer: TrainerResources
+    storage_secret: SecretEnv | None = None  # object-storage credentials for every task, by secret name
+    launch_backend: str = "tfjob"  # how a multi-worker Trainer starts its workers; "local" for `make kfp-check`
 
 
 def _fail(config: PipelineConfig, field: str, value: Any, fix: str) -> ConfigError:
@@ -99,7 +108,12 @@ def parse_kubeflow(config: PipelineConfig) -> KubeflowSettings:
 
     trainer = section.get("trainer", {})
     if not isinstance(trainer, Mapping):
-        raise _fail(config, "trainer", trainer, "a mapping: cpu, memory_gb, accelerator, accelerator_count")
+        raise _fail(
+            config,
+            "trainer",
+            trainer,
+            "a mapping: cpu, memory_gb, accelerator, accelerator_count, workers, node_selector, tolerations",
+        )
     accelerator = trainer.get("accelerator", "NVIDIA_TESLA_T4")
     if accelerator not in ACCELERATORS:
         raise _fail(config, "trainer.accelerator", accelerator, f"use one of {', '.join(ACCELERATORS)}")
@@ -108,6 +122,7 @@ def parse_kubeflow(config: PipelineConfig) -> KubeflowSettings:
         ("cpu", 8, (int, float)),
         ("memory_gb", 32, (int, float)),
         ("accelerator_count", 1, int),
+        ("workers", 1, int),
     ):
         value = trainer.get(key, default)
         if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
@@ -117,6 +132,11 @@ def parse_kubeflow(config: PipelineConfig) -> KubeflowSettings:
     if not isinstance(beam_args, list) or not all(isinstance(a, str) and a.startswith("--") for a in beam_args):
         raise _fail(config, "beam_args", beam_args, "a list of --flag=value strings, e.g. --runner=DataflowRunner")
     image = text("image")
+    node_selector = trainer.get("node_selector", {})
+    if not isinstance(node_selector, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in node_selector.items()
+    ):
+        raise _fail(config, "trainer.node_selector", node_selector, "a mapping of node label to value, both strings")
     return KubeflowSettings(
         pipeline_root=text("pipeline_root", remote=True),
         data_root=text("data_root", remote=True),
@@ -129,8 +149,54 @@ def parse_kubeflow(config: PipelineConfig) -> KubeflowSettings:
             memory_gb=float(resources["memory_gb"]),
             accelerator=accelerator,
             accelerator_count=resources["accelerator_count"],
+            workers=resources["workers"],
+            node_selector=dict(node_selector),
+            tolerations=_tolerations(config, trainer.get("tolerations")),
         ),
+        storage_secret=_storage_secret(config, section.get("storage_secret")),
     )
+
+
+def _tolerations(config: PipelineConfig, value: Any) -> tuple[Toleration, ...]:
+    """The Trainer's tolerations; absent: tolerate the common `nvidia.com/gpu` taint; [] for none."""
+    if value is None:
+        return GPU_TOLERATIONS
+    fields = {f.name for f in dataclasses.fields(Toleration)}
+    if not isinstance(value, list) or not all(
+        isinstance(t, Mapping) and "key" in t and set(t) <= fields and all(isinstance(v, str) for v in t.values())
+        for t in value
+    ):
+        raise _fail(
+            config,
+            "trainer.tolerations",
+            value,
+            f"a list of mappings with key and optionally {', '.join(sorted(fields - {'key'}))}, all strings",
+        )
+    return tuple(Toleration(**t) for t in value)
+
+
+def _storage_secret(config: PipelineConfig, value: Any) -> SecretEnv | None:
+    """Which Kubernetes secret holds the object-storage credentials, and which of its keys go into which
+    environment variable. Names only: the values stay in the cluster."""
+    if value is None:
+        return None
+    variables = value.get("env") if isinstance(value, Mapping) else None
+    if (
+        not isinstance(value, Mapping)
+        or set(value) != {"name", "env"}
+        or not isinstance(value["name"], str)
+        or not value["name"]
+        or not isinstance(variables, Mapping)
+        or not variables
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in variables.items())
+    ):
+        raise _fail(
+            config,
+            "storage_secret",
+            value,
+            "name: <secret name>, env: {ENVIRONMENT_VARIABLE: <key in the secret>, ...}",
+        )
+    return SecretEnv(secret=value["name"], variables=dict(variables))
 
 
 def in_image(path: Path) -> str:
@@ -156,8 +222,9 @@ def trainer_resource_spec(resources: TrainerResources):
     spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec(
         cpu_limit=resources.cpu, memory_limit=resources.memory_gb
     )
-    spec.accelerator.type = resources.accelerator
-    spec.accelerator.count = resources.accelerator_count
+    if resources.accelerator and resources.accelerator_count:
+        spec.accelerator.type = resources.accelerator
+        spec.accelerator.count = resources.accelerator_count
     return spec
 
 
@@ -187,11 +254,47 @@ def build_kubeflow_pipeline(config: PipelineConfig, settings: KubeflowSettings |
     remote = kubeflow_pipeline_config(config, settings)
     fixed = Window(remote.data.train_spans, remote.data.eval_span).to_json() if remote.data.resolved else ""
     window = tfx.dsl.experimental.RuntimeParameter(name=WINDOW_PARAMETER, ptype=str, default=fixed)
-    pipeline = create_pipeline(remote, window_parameter=window, baseline_from_serving=True)
+    pipeline = create_pipeline(
+        remote,
+        window_parameter=window,
+        baseline_from_serving=True,
+        trainer_launch=trainer_launch_settings(config, settings),
+    )
     for component in pipeline.components:
         if component.id == TRAINER_ID:
-            component.with_platform_config(trainer_resource_spec(settings.trainer))
+            component.with_platform_config(trainer_resource_spec(trainer_task_resources(settings.trainer)))
     return pipeline, settings
+
+
+def trainer_launch_settings(config: PipelineConfig, settings: KubeflowSettings) -> LaunchSettings:
+    """What the Trainer task launches when `trainer.workers` > 1: a TFJob of that many workers, each with
+    the Trainer's resources, GPU image, node selector and tolerations."""
+    trainer = settings.trainer
+    gpus = trainer.accelerator_count if trainer.accelerator else 0
+    return LaunchSettings(
+        workers=trainer.workers,
+        backend=settings.launch_backend,
+        job_prefix=config.name,
+        image=settings.gpu_image,
+        cpu=trainer.cpu,
+        memory_gb=trainer.memory_gb,
+        gpus=gpus,
+        node_selector=dict(trainer.node_selector),
+        tolerations=trainer.tolerations,
+        secret_env=settings.storage_secret,
+    )
+
+
+# What the Trainer task itself asks for when it only launches and follows a TFJob.
+LAUNCHER_RESOURCES = {"cpu": 1.0, "memory_gb": 2.0}
+
+
+def trainer_task_resources(trainer: TrainerResources) -> TrainerResources:
+    """The Trainer task's own resources: the training resources with one worker; with several, the
+    workers get them and the task is a small launcher on a CPU node."""
+    if trainer.workers <= 1:
+        return trainer
+    return dataclasses.replace(trainer, accelerator="", accelerator_count=0, **LAUNCHER_RESOURCES)
 
 
 class _InvertedImageWarning(logging.Filter):
@@ -228,7 +331,11 @@ def compile_pipeline(config: PipelineConfig, output: Path, settings: KubeflowSet
     pipeline, settings = build_kubeflow_pipeline(config, settings)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-            default_image={pipeline_builder.DEFAULT_IMAGE_PATH_KEY: settings.image, TRAINER_ID: settings.gpu_image},
+            default_image={
+                pipeline_builder.DEFAULT_IMAGE_PATH_KEY: settings.image,
+                # A multi-worker Trainer task only launches the TFJob; its workers run the GPU image.
+                TRAINER_ID: settings.gpu_image if settings.trainer.workers <= 1 else settings.image,
+            },
             # Schema 2.1: the open-source KFP v2 driver fills only ExecutorInput.inputs.parameterValues
             # (backend/src/v2/driver/resolve.go); with 2.0.0 TFX's entrypoint reads the deprecated
             # inputs.parameters and every component would run without its execution properties.
@@ -252,6 +359,7 @@ def compile_pipeline(config: PipelineConfig, output: Path, settings: KubeflowSet
     # ServedBaseline the first run's baseline (none).
     for task in (SPAN_WINDOW_ID, SERVED_BASELINE_ID):
         job["pipelineSpec"]["root"]["dag"]["tasks"][task]["cachingOptions"] = {"enableCache": False}
+    job[PLATFORM_SPEC_KEY] = kubernetes_platform_spec(job["pipelineSpec"], settings)
     # Stable key order: diffs between compiles show only what changed.
     output.write_text(json.dumps(job, indent=2, sort_keys=True) + "\n")
     return output

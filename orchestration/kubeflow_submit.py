@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from orchestration.kubeflow import WINDOW_PARAMETER
+from orchestration.platform_spec import PLATFORM_SPEC_KEY
 from pipeline.spans import SpanError, Window
 
 
@@ -82,6 +83,17 @@ def read_package(package: Path) -> dict:
     return job
 
 
+def upload_package(job: dict) -> str:
+    """What KFP uploads: the PipelineSpec, then the Kubernetes PlatformSpec (node selector, tolerations,
+    secrets) as a second YAML document, as KFP's own compiler writes a package with platform config."""
+    import yaml
+
+    documents = [job["pipelineSpec"]]
+    if job.get(PLATFORM_SPEC_KEY):
+        documents.append(job[PLATFORM_SPEC_KEY])
+    return yaml.safe_dump_all(documents, sort_keys=True)
+
+
 def window_size(job: dict) -> int:
     """How many spans the compiled pipeline trains on (the SpanWindow task's `train_window`)."""
     tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
@@ -108,8 +120,8 @@ def publish(client: PipelinesClient, package: Path, name: str, version: str) -> 
     """Uploads the pipeline (or a new version of it); returns (pipeline id, version id)."""
     job = read_package(package)
     with tempfile.TemporaryDirectory() as tmp:
-        spec = Path(tmp) / f"{name}.json"
-        spec.write_text(json.dumps(job["pipelineSpec"]))
+        spec = Path(tmp) / f"{name}.yaml"
+        spec.write_text(upload_package(job))
         pipeline_id = client.get_pipeline_id(name)
         if pipeline_id is None:
             uploaded = client.upload_pipeline(str(spec), pipeline_name=name, description=job.get("displayName", name))

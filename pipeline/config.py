@@ -277,8 +277,25 @@ HEAD_KEYS = ("name", "label", "kind", "classes", "loss", "loss_weight", "huber_d
 GATE_KEYS = ("metric", "at_least", "at_most", "max_regression", "slice_max_regression", "min_lift")
 SLICE_KEYS = ("features", "gated")
 EVALUATION_KEYS = ("min_slice_examples", "confidence")
-KUBEFLOW_KEYS = ("pipeline_root", "data_root", "serving_dir", "image", "gpu_image", "beam_args", "trainer")
-KUBEFLOW_TRAINER_KEYS = ("cpu", "memory_gb", "accelerator", "accelerator_count")
+KUBEFLOW_KEYS = (
+    "pipeline_root",
+    "data_root",
+    "serving_dir",
+    "image",
+    "gpu_image",
+    "beam_args",
+    "trainer",
+    "storage_secret",
+)
+KUBEFLOW_TRAINER_KEYS = (
+    "cpu",
+    "memory_gb",
+    "accelerator",
+    "accelerator_count",
+    "workers",
+    "node_selector",
+    "tolerations",
+)
 
 
 def parse_config(raw: Any, source: str = "<config>", label: str | None = None) -> PipelineConfig:
@@ -342,7 +359,7 @@ def _check_kubeflow(r: _Reader, section: Mapping | None) -> Mapping | None:
     r.get(section, "beam_args", "kubeflow.beam_args", list, [])  # each argument: orchestration/kubeflow.py
     trainer = r.get(section, "trainer", "kubeflow.trainer", dict, {})
     r.only(trainer, "kubeflow.trainer", KUBEFLOW_TRAINER_KEYS)
-    for key in ("cpu", "memory_gb", "accelerator_count"):
+    for key in ("cpu", "memory_gb", "accelerator_count", "workers"):
         value = r.get(trainer, key, f"kubeflow.trainer.{key}", (int, float), None)
         if value is not None and value < 0:
             raise r.fail(f"kubeflow.trainer.{key}", value, "must be >= 0")

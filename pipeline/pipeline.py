@@ -25,6 +25,8 @@ from components.served_baseline import ServedBaseline
 from components.span_window import COMPONENT_ID as SPAN_WINDOW_ID
 from components.span_window import OUTPUT_KEY as SPAN_WINDOW_OUTPUT
 from components.span_window import SpanWindow
+from components.trainer_launch.executor import Executor as TrainerExecutor
+from components.trainer_launch.settings import LAUNCH_KEY, LaunchSettings
 from pipeline.config import PipelineConfig
 from pipeline.eval_config import build_eval_config
 from pipeline.evaluation_plan import EvaluationPlan
@@ -61,6 +63,7 @@ def create_pipeline(
     metadata_connection_config=None,
     enable_cache: bool = True,
     baseline_from_serving: bool = False,
+    trainer_launch: LaunchSettings | None = None,
 ) -> tfx.dsl.Pipeline:
     """SpanWindow (Kubeflow) -> ImportExampleGen -> validation gate -> Transform -> Trainer -> Evaluator
     -> head gate -> Pusher -> report.
@@ -73,6 +76,8 @@ def create_pipeline(
     Metadata (components/previous_blessed_model.py: a rerun with no new data is
     then reused from the cache to the end), or with `baseline_from_serving` the model the serving directory
     holds (components/served_baseline.py: Kubeflow has no resolver executors).
+    With `trainer_launch` of several workers the Trainer task launches a multi-worker job
+    (components/trainer_launch/) instead of training in its own process.
     """
     train_splits = train_split_names(config.data.window_size)
     eval_split = EVAL_SPLIT
@@ -127,8 +132,13 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=train_splits, num_steps=settings.train_steps),
         eval_args=tfx.proto.EvalArgs(splits=[eval_split], num_steps=settings.eval_steps),
-        custom_config=config.model.training_dict(),
+        custom_config={
+            **config.model.training_dict(),
+            **({LAUNCH_KEY: trainer_launch.to_dict()} if trainer_launch and trainer_launch.distributed else {}),
+        },
     )
+    # TFX's run_fn executor with a chief-aware check after training, which can also launch N workers.
+    trainer.executor_spec = executor_spec.ExecutorClassSpec(TrainerExecutor)
 
     if baseline_from_serving:
         baseline_resolver = ServedBaseline(serving_dir=str(config.serving_dir)).with_id(SERVED_BASELINE_ID)
@@ -169,8 +179,8 @@ def create_pipeline(
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(config.serving_dir))
         ),
-        custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor),
     )
+    pusher.executor_spec = executor_spec.ExecutorClassSpec(atomic_pusher.Executor)
 
     local_store = (
         metadata_connection_config.sqlite.filename_uri

@@ -1,16 +1,14 @@
-"""The Trainer's run_fn as a cluster runs it: killed and restarted (preemption), and on two workers.
+"""The Trainer as a cluster runs it: killed and restarted (preemption), and launched on two workers.
 
-Each test trains the fixture through `run_fn` in processes of its own, on the
-inputs the first fixture run's Trainer had (tests/e2e/trainer_process.py).
+Each test trains the fixture in processes of its own, on the inputs the first
+fixture run's Trainer had (tests/e2e/trainer_process.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -81,36 +79,46 @@ def test_a_killed_trainer_resumes_from_its_last_backup_and_exports_one_model(run
     serves(work / "serving", flights_fixture_dir)
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+def launcher_artifacts(recorded: dict, work: Path) -> tuple[dict, dict]:
+    """The Trainer task's input and output artifacts: the recorded inputs, outputs under `work`."""
+    from tfx.types import standard_artifacts
+
+    classes = {
+        "examples": standard_artifacts.Examples,
+        "transform_graph": standard_artifacts.TransformGraph,
+        "schema": standard_artifacts.Schema,
+    }
+    inputs = {}
+    for key, recorded_artifact in recorded["inputs"].items():
+        artifact = classes[key]()
+        artifact.uri = recorded_artifact["uri"]
+        if recorded_artifact["split_names"] is not None:
+            artifact.split_names = recorded_artifact["split_names"]
+        inputs[key] = [artifact]
+    model, model_run = standard_artifacts.Model(), standard_artifacts.ModelRun()
+    model.uri, model_run.uri = str(work / "model"), str(work / "model_run")
+    return inputs, {"model": [model], "model_run": [model_run]}
 
 
-def test_two_workers_train_one_model_that_only_the_chief_exports(runs, tmp_path, flights_fixture_dir):
+def test_the_launcher_trains_on_two_workers_and_only_the_chief_exports(runs, tmp_path, flights_fixture_dir, caplog):
+    """The Trainer's executor as a multi-worker Trainer task runs it: it writes the worker command (the one
+    a TFJob's pods run), starts two workers with TF_CONFIG on 127.0.0.1, and checks the chief's export."""
+    from components.trainer_launch.executor import Executor
+    from components.trainer_launch.settings import LAUNCH_KEY, LaunchSettings
+
     config, artifacts, _, _ = runs["first"]
     recorded = trainer_inputs(config.metadata_path)
-    work = tmp_path / "task"  # both workers get the same fn_args, as from TFX's Trainer
-    command = trainer_command(recorded, tmp_path, work)
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
-    processes = []
-    for index in range(2):
-        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        log = open(tmp_path / f"worker-{index}.log", "w")  # noqa: SIM115 (closed below)
-        processes.append((subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), log))
-    for process, log in processes:
-        try:
-            process.wait(timeout=600)
-        finally:
-            process.kill()
-            log.close()
-    logs = [(tmp_path / f"worker-{index}.log").read_text() for index in range(2)]
-    for index, (process, _) in enumerate(processes):
-        assert process.returncode == 0, logs[index][-3000:]
+    properties = dict(recorded["properties"])
+    custom = json.loads(properties["custom_config"])
+    custom[LAUNCH_KEY] = LaunchSettings(workers=2, backend="local", timeout_s=600).to_dict()
+    properties["custom_config"] = json.dumps(custom)
+    inputs, outputs = launcher_artifacts(recorded, tmp_path / "task")
+    with caplog.at_level("INFO"):
+        Executor().Do(inputs, outputs, properties)
+    logs = [
+        "\n".join(r.getMessage() for r in caplog.records if r.getMessage().startswith(f"[worker {index}] "))
+        for index in range(2)
+    ]
     for log in logs:
         assert "strategy multi_worker_mirrored" in log and "over 2 worker(s)" in log
         assert "input sharded by batch across 2 workers" in log
@@ -119,6 +127,23 @@ def test_two_workers_train_one_model_that_only_the_chief_exports(runs, tmp_path,
     ]
     assert constants[0] == constants[1]  # every worker builds the same constants into its graph
     assert "exported to" in logs[0] and "worker export discarded" in logs[1]
+    assert "worker done; the chief exports the model" in logs[1]  # the non-chief skips TFX's serving-dir check
+    assert "2 workers trained the model; the chief exported it" in caplog.text
     # One model in the serving directory, laid out as the pipeline's own single-worker export.
-    assert listing(work / "serving") == listing(Path(artifacts.model) / "Format-Serving")
-    serves(work / "serving", flights_fixture_dir)
+    serving = tmp_path / "task" / "model" / "Format-Serving"
+    assert listing(serving) == listing(Path(artifacts.model) / "Format-Serving")
+    serves(serving, flights_fixture_dir)
+
+
+def test_a_failing_worker_fails_the_launcher_with_its_exit_code_and_last_lines(tmp_path):
+    from components.trainer_launch.local import WorkerError, run_workers
+
+    # Worker 0 waits (as for a collective that never comes); worker 1 fails: the launcher must not wait.
+    crash = (
+        "import json, os, sys, time; i = json.loads(os.environ['TF_CONFIG'])['task']['index']; "
+        "print('step', i, flush=True); time.sleep(300 if i == 0 else 0); sys.exit(3)"
+    )
+    started = time.monotonic()
+    with pytest.raises(WorkerError, match=r"worker 1 of 2 exited with code 3; its last lines:\nstep 1"):
+        run_workers([sys.executable, "-c", crash], workers=2, timeout_s=60)
+    assert time.monotonic() - started < 30

@@ -12,6 +12,7 @@ import types
 from pathlib import Path
 
 import pytest
+import yaml
 
 from orchestration.kubeflow import compile_pipeline
 from orchestration.kubeflow_submit import SubmitError, main, validate_cron
@@ -33,13 +34,15 @@ class FakeClient:
         return self.existing
 
     def upload_pipeline(self, pipeline_package_path, pipeline_name, description):
-        spec = json.loads(Path(pipeline_package_path).read_text())
-        self._record("upload_pipeline", spec=spec, pipeline_name=pipeline_name)
+        spec, platform = yaml.safe_load_all(Path(pipeline_package_path).read_text())
+        self._record("upload_pipeline", spec=spec, platform=platform, pipeline_name=pipeline_name)
         return types.SimpleNamespace(pipeline_id="pipeline-1")
 
     def upload_pipeline_version(self, pipeline_package_path, pipeline_version_name, pipeline_id):
-        spec = json.loads(Path(pipeline_package_path).read_text())
-        self._record("upload_pipeline_version", spec=spec, name=pipeline_version_name, pipeline_id=pipeline_id)
+        spec, platform = yaml.safe_load_all(Path(pipeline_package_path).read_text())
+        self._record(
+            "upload_pipeline_version", spec=spec, platform=platform, name=pipeline_version_name, pipeline_id=pipeline_id
+        )
         return types.SimpleNamespace(pipeline_version_id="version-1")
 
     def create_experiment(self, name):
