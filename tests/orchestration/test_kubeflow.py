@@ -142,6 +142,65 @@ def test_no_local_path_and_no_credential_in_the_file(compiled):
         assert not re.search(secret, text, re.IGNORECASE), secret
 
 
+def test_the_trainer_pod_goes_to_gpu_nodes_through_the_kubernetes_platform_spec(compiled):
+    from kfp.kubernetes import kubernetes_executor_config_pb2
+
+    platform = pipeline_spec_pb2.PlatformSpec()
+    json_format.ParseDict(compiled["platformSpec"], platform, ignore_unknown_fields=False)
+    executors = platform.platforms["kubernetes"].deployment_spec.executors
+    assert list(executors) == ["Trainer_executor"]  # the shipped config names no storage secret
+    trainer = kubernetes_executor_config_pb2.KubernetesExecutorConfig()
+    json_format.ParseDict(json_format.MessageToDict(executors["Trainer_executor"]), trainer)
+    assert dict(trainer.node_selector.labels) == {"cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}
+    assert [(t.key, t.operator, t.effect) for t in trainer.tolerations] == [("nvidia.com/gpu", "Exists", "NoSchedule")]
+
+
+def compile_with(raw: dict, tmp_path: Path) -> dict:
+    output = tmp_path / "variant.json"
+    compile_pipeline(parse_config(raw, str(FLIGHTS)), output)
+    return json.loads(output.read_text())
+
+
+def test_the_storage_secret_reaches_every_task_by_name_only(raw, tmp_path):
+    raw["kubeflow"]["storage_secret"] = {
+        "name": "bucket-credentials",
+        "env": {"AWS_ACCESS_KEY_ID": "access_key_id", "AWS_SECRET_ACCESS_KEY": "secret_access_key"},
+    }
+    job = compile_with(raw, tmp_path)
+    executors = job["platformSpec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(executors) == set(job["pipelineSpec"]["deploymentSpec"]["executors"])  # every task
+    for config in executors.values():
+        assert config["secretAsEnv"] == [
+            {
+                "secretName": "bucket-credentials",
+                "keyToEnv": [
+                    {"secretKey": "access_key_id", "envVar": "AWS_ACCESS_KEY_ID"},
+                    {"secretKey": "secret_access_key", "envVar": "AWS_SECRET_ACCESS_KEY"},
+                ],
+            }
+        ]
+
+
+def test_a_multi_worker_trainer_task_launches_a_tfjob_from_a_cpu_pod(raw, tmp_path):
+    from components.trainer_launch.settings import LAUNCH_KEY, LaunchSettings
+
+    raw["kubeflow"]["trainer"]["workers"] = 4
+    job = compile_with(raw, tmp_path)
+    settings = parse_kubeflow(parse_config(raw, str(FLIGHTS)))
+    container = job["pipelineSpec"]["deploymentSpec"]["executors"]["Trainer_executor"]["container"]
+    assert container["image"] == settings.image  # the launcher needs no GPU image
+    assert container["resources"] == {"cpuLimit": 1.0, "memoryLimit": 2.0}  # and no GPU node
+    assert "Trainer_executor" not in job["platformSpec"]["platforms"]["kubernetes"]["deploymentSpec"].get(
+        "executors", {}
+    )
+    custom = json.loads(tasks(job)["Trainer"]["inputs"]["parameters"]["custom_config"]["runtimeValue"]["constant"])
+    launch = LaunchSettings.from_dict(custom[LAUNCH_KEY])
+    assert (launch.workers, launch.backend, launch.image, launch.gpus) == (4, "tfjob", settings.gpu_image, 1)
+    assert launch.node_selector == {"cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}
+    assert [t.key for t in launch.tolerations] == ["nvidia.com/gpu"]
+    assert (launch.cpu, launch.memory_gb, launch.job_prefix) == (8.0, 32.0, "flights")
+
+
 def test_local_pipeline_carries_no_platform_config():
     from pipeline.pipeline import create_pipeline
 
@@ -171,6 +230,22 @@ def raw() -> dict:
             "positive",
         ),
         (lambda k: k.update(beam_args=["runner=DataflowRunner"]), "kubeflow.beam_args", "--flag=value"),
+        (lambda k: k["trainer"].update(workers=0), "kubeflow.trainer.workers", "positive"),
+        (
+            lambda k: k["trainer"].update(tolerations=[{"key": "gpu", "efect": "NoSchedule"}]),
+            "kubeflow.trainer.tolerations",
+            "a list of mappings with key and optionally effect, operator, value",
+        ),
+        (
+            lambda k: k["trainer"].update(node_selector={"pool": 4}),
+            "kubeflow.trainer.node_selector",
+            "both strings",
+        ),
+        (
+            lambda k: k.update(storage_secret={"name": "creds", "env": {"AWS_ACCESS_KEY_ID": "key"}, "value": "x"}),
+            "kubeflow.storage_secret",
+            "name: <secret name>, env:",
+        ),
     ],
 )
 def test_bad_kubeflow_section_is_rejected(raw, change, field, fix):

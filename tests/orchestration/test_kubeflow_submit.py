@@ -79,6 +79,9 @@ def test_schedule_uploads_the_spec_and_creates_a_recurring_run(package):
     uploaded = dict(client.calls)["upload_pipeline"]
     assert uploaded["pipeline_name"] == "flights"
     assert uploaded["spec"]["pipelineInfo"]["name"] == "flights"  # the PipelineSpec, not the job wrapper
+    assert uploaded["spec"]["schemaVersion"] == "2.1.0"  # what a package with a platform spec needs
+    # The second document: the Kubernetes platform spec, keyed by executor.
+    assert set(uploaded["platform"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]) == {"Trainer_executor"}
     recurring = dict(client.calls)["create_recurring_run"]
     assert recurring["cron_expression"] == "0 0 3 * * *"
     assert recurring["pipeline_id"] == "pipeline-1" and recurring["version_id"] == "version-1"
