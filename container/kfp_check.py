@@ -241,6 +241,14 @@ def check_runs(runs: dict[str, Run], facts: dict) -> list[str]:
         )
     if metadata_of(second, "Pusher", "pushed_model").get("pushed") == 1:
         failures.append("run next-window: the Pusher pushed a blocked model")
+    # The report's history comes from the gate's decision records under the pipeline root (no ML Metadata):
+    # the second run's report lists the first run's decision, then its own.
+    summary_path = Path(second.artifacts[("PerHeadReport", "report")][0]["uri"]) / facts["report_summary_file"]
+    gates = [run.artifacts[("HeadGate", "blessing")][0]["uri"] for run in (first, second)]
+    for head in json.loads(summary_path.read_text())["heads"] if summary_path.is_file() else [{"name": "?"}]:
+        listed = [point["blessing"] for point in head.get("history") or []]
+        if listed != gates:
+            failures.append(f"run next-window: {head['name']}'s history lists {listed}, expected both runs' {gates}")
     for run in runs.values():  # a file at the artifact's URI is what the KFP UI renders
         for output, start in (("report_html", "<!DOCTYPE html>"), ("report_markdown", "# ")):
             path = Path(run.artifacts[("PerHeadReport", output)][0]["uri"])

@@ -32,6 +32,7 @@ CORRUPTED_SPAN = 3  # span 2's rows, CORRUPTED_HEAD's labels all wrong: the next
 def prepare(root: Path, image: str) -> Path:
     """Data and compiled spec under `root`; returns the spec's path."""
     from components.gate.component import DECISIONS_FILE
+    from components.report.component import JSON_FILE as REPORT_SUMMARY_FILE
     from converters.corrupt import corrupt_span
     from orchestration.kubeflow import compile_pipeline, local_check_settings
 
@@ -51,6 +52,7 @@ def prepare(root: Path, image: str) -> Path:
         "corrupted_head": CORRUPTED_HEAD,
         "corrupted_span": CORRUPTED_SPAN,
         "decisions_file": DECISIONS_FILE,
+        "report_summary_file": REPORT_SUMMARY_FILE,
         "data": data.name,
         "staging": staging.name,
     }

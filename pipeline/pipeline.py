@@ -18,6 +18,7 @@ from components import pusher as atomic_pusher
 from components.evaluator import EvaluatorExecutor
 from components.example_gate import ExampleGate
 from components.gate.component import HeadGate
+from components.gate.decision_records import decision_records_dir
 from components.previous_blessed_model import PreviousBlessedModelStrategy
 from components.report.component import PerHeadReport
 from components.served_baseline import COMPONENT_ID as SERVED_BASELINE_ID
@@ -171,6 +172,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         baseline_model=baseline_resolver.outputs["model"],
         gate_config=heads_and_gates,
+        history_dir=decision_records_dir(config.pipeline_root),
     )
 
     pusher = tfx.components.Pusher(
@@ -182,11 +184,6 @@ def create_pipeline(
     )
     pusher.executor_spec = executor_spec.ExecutorClassSpec(atomic_pusher.Executor)
 
-    local_store = (
-        metadata_connection_config.sqlite.filename_uri
-        if metadata_connection_config is not None and metadata_connection_config.HasField("sqlite")
-        else ""
-    )
     report = PerHeadReport(
         evaluation=evaluator.outputs["evaluation"],
         blessing=head_gate.outputs["blessing"],
@@ -198,7 +195,7 @@ def create_pipeline(
         report_config=heads_and_gates,
         pipeline_name=config.name,
         spans=spans_parameter,
-        **({"history_store": local_store} if local_store else {}),
+        history_dir=decision_records_dir(config.pipeline_root),
     )
 
     return tfx.dsl.Pipeline(

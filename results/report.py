@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from components.gate.component import read_decisions
+from components.gate.decision_records import decision_records_dir
 from components.report import formats
 from components.report.compare import compare_summaries
 from components.report.component import JSON_FILE, write_report
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         blessed=blessed,
         pushed=pushed,
         identity=identity,
-        history=read_history(str(config.metadata_path), config.name, [head.name for head in plan.heads]),
+        history=read_history(decision_records_dir(config.pipeline_root), [head.name for head in plan.heads]),
         data=(
             data_changes(statistics, str(config.schema_path), window_splits(statistics), plan.inputs, plan.heads)
             if statistics

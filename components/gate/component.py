@@ -10,6 +10,7 @@ ModelBlessing that the Pusher and the latest-blessed-model resolver read, with
 the same properties as the Evaluator's, plus `gate.json` with every decision.
 """
 
+import datetime
 import json  # no `from __future__ import annotations`: TFX reads the type hints
 import os
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components.gate import canary, decide, naive
+from components.gate.decision_records import decision_record, write_record
 from components.gate.metrics import OVERALL, MetricTable, load_estimates, slice_columns
 from components.served_baseline import has_model
 from pipeline.evaluation_plan import EvaluationPlan
@@ -95,6 +97,8 @@ def HeadGate(  # noqa: N802 (a component class name)
     examples: InputArtifact[tfx.types.standard_artifacts.Examples],
     blessing: OutputArtifact[tfx.types.standard_artifacts.ModelBlessing],
     gate_config: Parameter[str],
+    # Where each decision is recorded for the reports' history (under the pipeline root); empty: nowhere.
+    history_dir: Parameter[str] = "",
     # Optional input (a first run has no baseline): TFX's form is a None default, no Optional[].
     baseline_model: InputArtifact[tfx.types.standard_artifacts.Model] = None,
 ) -> None:
@@ -107,20 +111,16 @@ def HeadGate(  # noqa: N802 (a component class name)
         plan.heads,
     )
     blessed = all(d.passed for d in decisions) and serving_check["passed"]
+    gate_file = {
+        "blessed": blessed,
+        "confidence": plan.confidence,
+        "evaluation": evaluation.uri,
+        "heads": [d.to_dict() for d in decisions],
+        "canary": serving_check,
+    }
     os.makedirs(blessing.uri, exist_ok=True)
     with open(os.path.join(blessing.uri, DECISIONS_FILE), "w", encoding="utf-8") as handle:
-        json.dump(
-            {
-                "blessed": blessed,
-                "confidence": plan.confidence,
-                "evaluation": evaluation.uri,
-                "heads": [d.to_dict() for d in decisions],
-                "canary": serving_check,
-            },
-            handle,
-            indent=2,
-            sort_keys=True,
-        )
+        json.dump(gate_file, handle, indent=2, sort_keys=True)
     # The properties TFX's Evaluator writes: the resolver and the Pusher read them.
     blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
     blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
@@ -133,3 +133,7 @@ def HeadGate(  # noqa: N802 (a component class name)
     blessing.set_int_custom_property(
         constants.ARTIFACT_PROPERTY_BLESSED_KEY, constants.BLESSED_VALUE if blessed else constants.NOT_BLESSED_VALUE
     )
+    if history_dir:
+        baseline_uri = baseline_model.uri if has_model(baseline_model) else None
+        now = datetime.datetime.now(datetime.UTC)
+        write_record(history_dir, decision_record(gate_file, model.uri, baseline_uri, blessing.uri, now))

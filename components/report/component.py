@@ -85,8 +85,8 @@ def PerHeadReport(  # noqa: N802 (a component class name)
     report_config: Parameter[str],
     pipeline_name: Parameter[str],
     spans: Parameter[str] = "",
-    # The local runner's SQLite store, for each head's history; empty where there is none to read (Kubeflow).
-    history_store: Parameter[str] = "",
+    # The gate's decision records (under the pipeline root), for each head's history.
+    history_dir: Parameter[str] = "",
     # Optional input (a first run has no baseline): TFX's form is a None default, no Optional[].
     baseline_model: InputArtifact[tfx.types.standard_artifacts.Model] = None,
 ) -> None:
@@ -114,7 +114,7 @@ def PerHeadReport(  # noqa: N802 (a component class name)
         blessed=blessing.get_int_custom_property("blessed") == 1,
         pushed=pushed,
         identity=identity,
-        history=read_history(history_store, pipeline_name, [head.name for head in plan.heads]),
+        history=read_history(history_dir, [head.name for head in plan.heads]) if history_dir else None,
         data=data_changes(
             statistics.uri,
             io_utils.get_only_uri_in_dir(schema.uri),

@@ -165,16 +165,17 @@ def test_history_lists_every_evaluation_blocked_pushed_and_not_the_cached_or_kil
     summary, page = report_of(runs["clean"])
     assert runs["rerun"][1].report == clean.report  # the cached rerun reused the clean run's report
     gate_files = {
-        run.run_id: json.loads((Path(run.blessing) / DECISIONS_FILE).read_text()) for run in (first, corrupted, clean)
+        run.blessing: json.loads((Path(run.blessing) / DECISIONS_FILE).read_text()) for run in (first, corrupted, clean)
     }
     for head in summary["heads"]:
         history = head["history"]
-        # Three evaluations: the killed attempt of the clean run decided nothing, the cached rerun added none.
-        assert [p["run"] for p in history] == [first.run_id, corrupted.run_id, clean.run_id], head["name"]
+        # Three decisions: the killed attempt of the clean run decided nothing, the cached rerun added none.
+        # Read from the gate's records under the pipeline root, not from ML Metadata.
+        assert [p["blessing"] for p in history] == [first.blessing, corrupted.blessing, clean.blessing], head["name"]
         assert [p["pushed"] for p in history] == [True, False, True]
         assert [p["passed"] for p in history] == [True, head["name"] != CORRUPTED_HEAD, True]
         for point in history:
-            decided = next(d for d in gate_files[point["run"]]["heads"] if d["head"] == head["name"])
+            decided = next(d for d in gate_files[point["blessing"]]["heads"] if d["head"] == head["name"])
             overall = next(r for r in decided["rows"] if r["slice"] == "overall")
             assert point["candidate"] == overall["candidate"] and point["baseline"] == overall["baseline"]
         assert history[0]["baseline"] is None and history[1]["baseline"] is not None
