@@ -16,7 +16,12 @@ import pytest
 from container import kfp_check
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "flights_kubeflow.json"
-FACTS = {"corrupted_head": "delay_band", "corrupted_span": 3, "decisions_file": "gate.json"}
+FACTS = {
+    "corrupted_head": "delay_band",
+    "corrupted_span": 3,
+    "decisions_file": "gate.json",
+    "report_summary_file": "summary.json",
+}
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +125,10 @@ def runs_with(tmp_path: Path, *, baseline: str, corrupted_failed: list[str], cor
         for output, text in (("report_html", "<!DOCTYPE html>\n<html>"), ("report_markdown", "# Pushed\n")):
             (gate / output).write_text(text)
             run.artifacts[("PerHeadReport", output)] = artifact({}, str(gate / output))
+        history = [{"blessing": str(tmp_path / earlier)} for earlier in ("first", "next-window")[: len(runs) + 1]]
+        summary = {"heads": [{"name": head["head"], "history": history} for head in heads]}
+        (gate / FACTS["report_summary_file"]).write_text(json.dumps(summary))
+        run.artifacts[("PerHeadReport", "report")] = artifact({}, str(gate))
         runs[name] = run
     return runs
 
@@ -148,6 +157,16 @@ def test_a_missing_ui_report_is_named(tmp_path):
     (tmp_path / "next-window" / "report_html").unlink()
     failures = kfp_check.check_runs(runs, FACTS)
     assert len(failures) == 1 and "run next-window: report_html is not a file" in failures[0]
+
+
+def test_a_history_without_the_first_run_is_named(tmp_path):
+    runs = runs_with(tmp_path, baseline="/s/first", corrupted_failed=["delay_band"], corrupted_pushed=0)
+    summary_file = tmp_path / "next-window" / FACTS["report_summary_file"]
+    summary = json.loads(summary_file.read_text())
+    summary["heads"][0]["history"] = summary["heads"][0]["history"][1:]
+    summary_file.write_text(json.dumps(summary))
+    failures = kfp_check.check_runs(runs, FACTS)
+    assert len(failures) == 1 and "run next-window: late's history lists" in failures[0], failures
 
 
 def test_a_window_resolved_wrong_is_named(tmp_path):
