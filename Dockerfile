@@ -60,3 +60,5 @@ FROM cpu AS gpu
 RUN sed -n 's/^#gpu: //p' requirements.lock > /tmp/gpu.lock \
     && uv pip install --require-hashes -r /tmp/gpu.lock \
     && rm /tmp/gpu.lock
+# `python -m container.gpu_check`: a CUDA build whose CUDA libraries load (and, on a GPU node, the GPUs seen).
+COPY container/__init__.py container/gpu_check.py ./container/

@@ -8,7 +8,7 @@ DATA_DIR ?= out/data/flights
 FIXTURE_DIR := tests/fixtures/flights
 PYTEST_ARGS ?=
 
-.PHONY: help setup run serving rollback test calibrate bench bench-model compile image kfp-check data fixtures lint format lock
+.PHONY: help setup run serving rollback test calibrate bench bench-model compile image kfp-check portable-check data fixtures lint format lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ image:  ## build the container image here with podman (TARGET=cpu|gpu; installs 
 
 kfp-check: setup image  ## run the compiled Kubeflow pipeline task by task in the image (container/kfp_check.py)
 	@python3 -m container.kfp_check --image $(IMAGE)
+
+portable-check: setup  ## the fixture pipeline's Beam stages through Beam's Job API (job service + EXTERNAL worker pool) vs the DirectRunner
+	@$(IN_RUNTIME) python -m orchestration.portable_check
 
 data: setup  ## write the 12 monthly flights spans to DATA_DIR (FRACTION=0.1 for a sample)
 	@$(IN_RUNTIME) python -m converters.flights --out $(DATA_DIR) --fraction $(or $(FRACTION),1)

@@ -121,6 +121,18 @@ def build(target: str, tag: str, base: str) -> None:
     )
 
 
+def check_gpu_image(tag: str) -> None:
+    """TensorFlow in the image is a CUDA build and its CUDA libraries load (container/gpu_check.py)."""
+    run(
+        f"check the CUDA build in {tag}",
+        ["podman", "run", "--rm", "--network=none", tag, "python", "-m", "container.gpu_check"],
+        "the image's TensorFlow is not a CUDA build, or a CUDA wheel of the lock's `#gpu:` lines is missing",
+        quiet=False,
+    )
+    size = run("measure the image", ["podman", "image", "inspect", "--format", "{{.Size}}", tag], "see podman")
+    log(f"{tag}: {int(size.strip()) / 1e9:.2f} GB")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", choices=("cpu", "gpu"), default="cpu")
@@ -131,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         ensure_podman()
         base = args.base or ensure_base()
         build(args.target, args.tag, base)
+        if args.target == "gpu":
+            check_gpu_image(args.tag)
     except ImageError as err:
         log(f"error: {err}")
         return 2

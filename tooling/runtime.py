@@ -362,6 +362,10 @@ def bwrap_argv(rootfs: Path, env: dict[str, str], argv: list[str], binds: list[s
         "--ro-bind",
         "/etc/resolv.conf",
         "/etc/resolv.conf",
+        # The host's names: Beam's portable workers are given socket.getfqdn() as their address.
+        "--ro-bind",
+        "/etc/hosts",
+        "/etc/hosts",
         "--ro-bind",
         "/etc/ssl/certs",
         "/etc/ssl/certs",
