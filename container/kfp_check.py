@@ -49,6 +49,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from components.report.identity import artifact_location
 from container.image import DEFAULT_TAG, ImageError, ensure_podman, podman_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -244,7 +245,7 @@ def check_runs(runs: dict[str, Run], facts: dict) -> list[str]:
     # The report's history comes from the gate's decision records under the pipeline root (no ML Metadata):
     # the second run's report lists the first run's decision, then its own.
     summary_path = Path(second.artifacts[("PerHeadReport", "report")][0]["uri"]) / facts["report_summary_file"]
-    gates = [run.artifacts[("HeadGate", "blessing")][0]["uri"] for run in (first, second)]
+    gates = [artifact_location(run.artifacts[("HeadGate", "blessing")][0]["uri"]) for run in (first, second)]
     for head in json.loads(summary_path.read_text())["heads"] if summary_path.is_file() else [{"name": "?"}]:
         listed = [point["blessing"] for point in head.get("history") or []]
         if listed != gates:

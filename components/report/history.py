@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from components.gate.decision_records import read_records
+from components.report.identity import artifact_location
 
 
 def head_history(records: Sequence[dict[str, Any]], heads: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
@@ -27,9 +28,10 @@ def head_history(records: Sequence[dict[str, Any]], heads: Sequence[str]) -> dic
             history[decision["head"]].append(
                 {
                     "run": record["decided_at"],
-                    "model": record["model"],
-                    "baseline_model": record["baseline_model"],
-                    "blessing": record["blessing"],
+                    # Named under the pipeline root, as everywhere in a report (components/report/identity.py).
+                    "model": artifact_location(record["model"]),
+                    "baseline_model": artifact_location(record["baseline_model"]) if record["baseline_model"] else None,
+                    "blessing": artifact_location(record["blessing"]),
                     "metric": decision["metric"],
                     "candidate": decision["candidate"],
                     "baseline": decision["baseline"],

@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 from tfx.components.trainer.executor import GenericExecutor
+from tfx.components.util import udf_utils
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import path_utils
@@ -55,8 +56,6 @@ class Executor(GenericExecutor):
             return
         self._log_startup(input_dict, output_dict, exec_properties)
         fn_args = self._GetFnArgs(input_dict, output_dict, exec_properties)
-        from tfx.components.util import udf_utils
-
         udf_utils.get_fn(exec_properties, "run_fn")(fn_args)
         LOG.info("worker done; the chief exports the model to %s", fn_args.serving_model_dir)
 

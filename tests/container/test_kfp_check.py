@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from components.report.identity import artifact_location
 from container import kfp_check
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "flights_kubeflow.json"
@@ -125,7 +126,8 @@ def runs_with(tmp_path: Path, *, baseline: str, corrupted_failed: list[str], cor
         for output, text in (("report_html", "<!DOCTYPE html>\n<html>"), ("report_markdown", "# Pushed\n")):
             (gate / output).write_text(text)
             run.artifacts[("PerHeadReport", output)] = artifact({}, str(gate / output))
-        history = [{"blessing": str(tmp_path / earlier)} for earlier in ("first", "next-window")[: len(runs) + 1]]
+        earlier = ("first", "next-window")[: len(runs) + 1]
+        history = [{"blessing": artifact_location(str(tmp_path / run_name))} for run_name in earlier]
         summary = {"heads": [{"name": head["head"], "history": history} for head in heads]}
         (gate / FACTS["report_summary_file"]).write_text(json.dumps(summary))
         run.artifacts[("PerHeadReport", "report")] = artifact({}, str(gate))

@@ -11,6 +11,7 @@ import pytest
 from components.gate.component import DECISIONS_FILE
 from components.report import formats
 from components.report.component import HTML_FILE, JSON_FILE
+from components.report.identity import artifact_location
 from tests.e2e.fixture_runs import CORRUPTED_HEAD, VERY_LATE
 
 pytestmark = pytest.mark.e2e
@@ -165,13 +166,15 @@ def test_history_lists_every_evaluation_blocked_pushed_and_not_the_cached_or_kil
     summary, page = report_of(runs["clean"])
     assert runs["rerun"][1].report == clean.report  # the cached rerun reused the clean run's report
     gate_files = {
-        run.blessing: json.loads((Path(run.blessing) / DECISIONS_FILE).read_text()) for run in (first, corrupted, clean)
+        artifact_location(run.blessing): json.loads((Path(run.blessing) / DECISIONS_FILE).read_text())
+        for run in (first, corrupted, clean)
     }
     for head in summary["heads"]:
         history = head["history"]
         # Three decisions: the killed attempt of the clean run decided nothing, the cached rerun added none.
         # Read from the gate's records under the pipeline root, not from ML Metadata.
-        assert [p["blessing"] for p in history] == [first.blessing, corrupted.blessing, clean.blessing], head["name"]
+        blessings = [artifact_location(run.blessing) for run in (first, corrupted, clean)]
+        assert [p["blessing"] for p in history] == blessings, head["name"]
         assert [p["pushed"] for p in history] == [True, False, True]
         assert [p["passed"] for p in history] == [True, head["name"] != CORRUPTED_HEAD, True]
         for point in history:
