@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import logging
 import math
 import shutil
 import socket
@@ -30,7 +31,9 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
+from orchestration.run_log import terminal_and_log
 from pipeline.config import REPO_ROOT, PipelineConfig, load_config
 
 FIXTURE_CONFIG = REPO_ROOT / "tests" / "e2e" / "flights_fixture.yaml"
@@ -39,14 +42,19 @@ DEFAULT_ROOT = REPO_ROOT / "out" / "portable-check"
 IMAGE = "localhost/multihead-tfx:local"
 # Metrics computed by other Beam bundles may differ in the last bits of a float sum.
 RELATIVE_TOLERANCE = 1e-6
+ABSOLUTE_TOLERANCE = 1e-9  # for values at zero
 
 
 class CheckError(RuntimeError):
     """The check could not run, or the two runs disagree."""
 
 
+LOG = logging.getLogger("orchestration.portable_check")  # not __main__: the project loggers reach the terminal
+
+
 def log(message: str) -> None:
-    print(f"[portable-check] {message}", flush=True)
+    """To the terminal (the project's loggers reach it) and to the check's log file."""
+    LOG.info("[portable-check] %s", message)
 
 
 def free_port() -> int:
@@ -121,38 +129,50 @@ def fixture_config(root: Path, beam_args: tuple[str, ...]) -> PipelineConfig:
     return dataclasses.replace(config, beam_args=beam_args)
 
 
-def run_once(config: PipelineConfig, name: str) -> dict:
-    """Runs the pipeline; returns the gate's decisions (verdict and every head's metrics per slice)."""
+def run_once(config: PipelineConfig, name: str, progress: TextIO) -> dict:
+    """Runs the pipeline; returns the gate's decisions (verdict, each head's gate metric per slice)."""
     from components.gate.component import read_decisions
     from orchestration.run_local import run_pipeline
 
     log(f"{name}: Beam arguments {' '.join(config.beam_args)}")
-    artifacts, seconds = run_pipeline(config)
+    artifacts, seconds = run_pipeline(config, progress=progress)
     log(f"{name}: pipeline done in {seconds:.0f} s")
     return read_decisions(artifacts.blessing)
 
 
-def metric_rows(decisions: dict) -> dict[tuple[str, str], float | None]:
-    return {(head["head"], row["slice"]): row["candidate"] for head in decisions["heads"] for row in head["rows"]}
+def evaluation_metrics(decisions: dict) -> dict[tuple, float]:
+    """Every scalar metric TFMA wrote for the run (each slice, head, metric, model, and difference), and
+    its standard error, keyed for comparison."""
+    from components.gate.metrics import load_estimates
+
+    values = {}
+    for where, metrics in load_estimates(decisions["evaluation"]).items():
+        for (output, metric, model, is_diff), estimate in metrics.items():
+            key = (where, output, metric, "diff" if is_diff else model)
+            values[(*key, "value")] = estimate.value
+            if estimate.standard_error is not None:
+                values[(*key, "standard error")] = estimate.standard_error
+    return values
 
 
-def compare(direct: dict, portable: dict) -> list[str]:
-    """The differences between the two runs' decisions, as sentences (none: the same)."""
+def compare(direct: dict, portable: dict, metrics: tuple[dict, dict]) -> list[str]:
+    """The differences between the two runs (decisions, then `evaluation_metrics` of each), as sentences;
+    none when they agree."""
     problems = []
     if direct["blessed"] != portable["blessed"]:
         problems.append(f"verdict: DirectRunner blessed={direct['blessed']}, portable blessed={portable['blessed']}")
     verdicts = {h["head"]: h["passed"] for h in direct["heads"]}, {h["head"]: h["passed"] for h in portable["heads"]}
     if verdicts[0] != verdicts[1]:
         problems.append(f"heads passed: DirectRunner {verdicts[0]}, portable {verdicts[1]}")
-    rows = metric_rows(direct), metric_rows(portable)
-    if set(rows[0]) != set(rows[1]):
-        problems.append(
-            f"slices differ: only direct {set(rows[0]) - set(rows[1])}, only portable {set(rows[1]) - set(rows[0])}"
-        )
-    for key in sorted(set(rows[0]) & set(rows[1])):
-        a, b = rows[0][key], rows[1][key]
-        if (a is None) != (b is None) or (a is not None and not math.isclose(a, b, rel_tol=RELATIVE_TOLERANCE)):
-            problems.append(f"{key[0]} on {key[1]}: DirectRunner {a}, portable {b}")
+    if set(metrics[0]) != set(metrics[1]):
+        only = sorted(set(metrics[0]) ^ set(metrics[1]))[:5]
+        problems.append(f"the evaluations hold other metrics or slices, e.g. {only}")
+    for key in sorted(set(metrics[0]) & set(metrics[1])):
+        a, b = metrics[0][key], metrics[1][key]
+        if math.isnan(a) and math.isnan(b):  # undefined on both (an AUC of a slice with one class)
+            continue
+        if not math.isclose(a, b, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE):
+            problems.append(f"{' / '.join(map(str, key))}: DirectRunner {a!r}, portable {b!r}")
     return problems
 
 
@@ -162,24 +182,34 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.resolve()
     shutil.rmtree(root, ignore_errors=True)
+    log_path = root / "portable-check.log"
+    print(f"Log of this check (library, TensorFlow and Beam output): {log_path}", flush=True)
+    with terminal_and_log(log_path) as terminal:
+        return check(root, terminal.out)
+
+
+def check(root: Path, progress: TextIO) -> int:
     started = time.monotonic()
     try:
         direct_config = fixture_config(root / "direct", load_config(FIXTURE_CONFIG).beam_args)
-        direct = run_once(direct_config, "DirectRunner")
+        direct = run_once(direct_config, "DirectRunner", progress)
         with beam_services(root / "services") as (job_port, pool_port):
-            portable = run_once(fixture_config(root / "portable", portable_beam_args(job_port, pool_port)), "portable")
-        problems = compare(direct, portable)
+            portable_config = fixture_config(root / "portable", portable_beam_args(job_port, pool_port))
+            portable = run_once(portable_config, "portable", progress)
+        metrics = evaluation_metrics(direct), evaluation_metrics(portable)
+        problems = compare(direct, portable, metrics)
     except CheckError as err:
         log(f"FAILED: {err}")
         return 1
     if problems:
         log("FAILED: the runs disagree:\n  " + "\n  ".join(problems))
         return 1
-    compared = len(metric_rows(direct))
+    exact = sum(metrics[0][key] == value or math.isnan(value) for key, value in metrics[1].items())
     verdict = "blessed" if direct["blessed"] else "blocked"
     log(
-        f"passed: the same verdict ({verdict}) and the same {compared} head-slice metrics on the DirectRunner and "
-        f"through the Job API, in {time.monotonic() - started:.0f} s; logs under {root}"
+        f"passed: the same verdict ({verdict}, every head alike) and the same {len(metrics[0])} evaluation values "
+        f"(metrics and standard errors of every head and slice; {exact} equal to the last bit) on the DirectRunner "
+        f"and through the Job API, in {time.monotonic() - started:.0f} s; logs under {root}"
     )
     (root / "result.json").write_text(json.dumps({"direct": direct, "portable": portable}, indent=2) + "\n")
     return 0
