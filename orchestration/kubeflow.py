@@ -72,7 +72,7 @@ class KubeflowSettings:
     beam_args: tuple[str, ...]
     trainer: TrainerResources
     storage_secret: SecretEnv | None = None  # object-storage credentials for every task, by secret name
-    launch_backend: str = "tfjob"  # how a multi-worker Trainer starts its workers; "local" for `make kfp-check`
+    launch_backend: str = "tfjob"  # how a multi-worker Trainer starts its workers ("local": processes in its pod)
 
 
 def _fail(config: PipelineConfig, field: str, value: Any, fix: str) -> ConfigError:
