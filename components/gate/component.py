@@ -118,9 +118,10 @@ def HeadGate(  # noqa: N802 (a component class name)
         "heads": [d.to_dict() for d in decisions],
         "canary": serving_check,
     }
-    os.makedirs(blessing.uri, exist_ok=True)
-    with open(os.path.join(blessing.uri, DECISIONS_FILE), "w", encoding="utf-8") as handle:
-        json.dump(gate_file, handle, indent=2, sort_keys=True)
+    # fileio: a Kubeflow pipeline root is usually on object storage.
+    fileio.makedirs(blessing.uri)
+    with fileio.open(os.path.join(blessing.uri, DECISIONS_FILE), "w") as handle:
+        handle.write(json.dumps(gate_file, indent=2, sort_keys=True))
     # The properties TFX's Evaluator writes: the resolver and the Pusher read them.
     blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
     blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
@@ -128,7 +129,7 @@ def HeadGate(  # noqa: N802 (a component class name)
         blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY, baseline_model.uri)
         blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY, baseline_model.id)
     marker = constants.BLESSED_FILE_NAME if blessed else constants.NOT_BLESSED_FILE_NAME
-    with open(os.path.join(blessing.uri, marker), "w", encoding="utf-8"):
+    with fileio.open(os.path.join(blessing.uri, marker), "w"):
         pass
     blessing.set_int_custom_property(
         constants.ARTIFACT_PROPERTY_BLESSED_KEY, constants.BLESSED_VALUE if blessed else constants.NOT_BLESSED_VALUE
