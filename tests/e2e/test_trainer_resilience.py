@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 
 from pipeline.config import REPO_ROOT
-from tests.e2e.trainer_process import trainer_inputs, with_trainer_settings
+from tests.e2e.trainer_process import input_artifacts, trainer_inputs, with_trainer_settings
 from tests.helpers import span_records
 from trainer.run import BACKUP_DIR
 
@@ -83,21 +83,9 @@ def launcher_artifacts(recorded: dict, work: Path) -> tuple[dict, dict]:
     """The Trainer task's input and output artifacts: the recorded inputs, outputs under `work`."""
     from tfx.types import standard_artifacts
 
-    classes = {
-        "examples": standard_artifacts.Examples,
-        "transform_graph": standard_artifacts.TransformGraph,
-        "schema": standard_artifacts.Schema,
-    }
-    inputs = {}
-    for key, recorded_artifact in recorded["inputs"].items():
-        artifact = classes[key]()
-        artifact.uri = recorded_artifact["uri"]
-        if recorded_artifact["split_names"] is not None:
-            artifact.split_names = recorded_artifact["split_names"]
-        inputs[key] = [artifact]
     model, model_run = standard_artifacts.Model(), standard_artifacts.ModelRun()
     model.uri, model_run.uri = str(work / "model"), str(work / "model_run")
-    return inputs, {"model": [model], "model_run": [model_run]}
+    return input_artifacts(recorded), {"model": [model], "model_run": [model_run]}
 
 
 def test_the_launcher_trains_on_two_workers_and_only_the_chief_exports(runs, tmp_path, flights_fixture_dir, caplog):

@@ -53,12 +53,9 @@ def with_trainer_settings(recorded: dict, **settings) -> dict:
     return {**recorded, "properties": properties}
 
 
-def train(recorded: dict, work: Path) -> str:
-    """run_fn as TFX's Trainer executor calls it; returns the serving model directory."""
-    from tfx.components.trainer import fn_args_utils
+def input_artifacts(recorded: dict) -> dict[str, list]:
+    """The recorded Trainer inputs as TFX artifacts (URI and split names), keyed as the executor gets them."""
     from tfx.types import standard_artifacts
-
-    from trainer.run import run_fn
 
     classes = {
         "examples": standard_artifacts.Examples,
@@ -72,6 +69,16 @@ def train(recorded: dict, work: Path) -> str:
         if recorded_artifact["split_names"] is not None:
             artifact.split_names = recorded_artifact["split_names"]
         inputs[key] = [artifact]
+    return inputs
+
+
+def train(recorded: dict, work: Path) -> str:
+    """run_fn as TFX's Trainer executor calls it; returns the serving model directory."""
+    from tfx.components.trainer import fn_args_utils
+
+    from trainer.run import run_fn
+
+    inputs = input_artifacts(recorded)
     fn_args = fn_args_utils.get_common_fn_args(inputs, dict(recorded["properties"]), str(work))
     fn_args.transform_output = fn_args.transform_graph_path  # as TFX's Trainer executor sets it
     fn_args.serving_model_dir = str(work / "serving")
