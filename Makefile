@@ -8,7 +8,7 @@ DATA_DIR ?= out/data/flights
 FIXTURE_DIR := tests/fixtures/flights
 PYTEST_ARGS ?=
 
-.PHONY: help setup run serving rollback test calibrate bench bench-model compile image kfp-check portable-check data fixtures lint format lock
+.PHONY: help setup run serving rollback test calibrate bench bench-model compile image kfp-check portable-check data fixtures config-schema lint format lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ fixtures: setup  ## regenerate the small committed test fixtures (flights, pengu
 	@$(IN_RUNTIME) python -m converters.flights --out $(FIXTURE_DIR) --fraction 0.01 --months 1 2 3
 	@$(IN_RUNTIME) python -m converters.csv_spans --csv palmerpenguins \
 	  --schema schemas/penguins/schema.pbtxt --span-column year --out tests/fixtures/penguins
+
+config-schema: setup  ## write configs/pipeline-config.schema.json (what editors read) from the config models
+	@$(IN_RUNTIME) python -m pipeline.config_schema
 
 lint: setup  ## ruff, configured in pyproject.toml
 	@$(IN_RUNTIME) ruff check .

@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from contracts.spans import span_folder
 from pipeline.config import DEFAULT_CONFIG, load_config
-from pipeline.spans import span_folder
 
 # Function groups that bound the Evaluator: (label, file suffix, function).
 GROUPS = (

@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from contracts.spans import span_folder
 from pipeline.config import DEFAULT_CONFIG, load_config
-from pipeline.spans import span_folder
 
 
 def evaluations_with_baseline(config) -> list:

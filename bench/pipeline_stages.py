@@ -44,9 +44,9 @@ from pathlib import Path
 
 import yaml
 
+from contracts.spans import Window, list_spans, resolve_window, span_folder
 from orchestration.progress import COMPLETE
 from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, load_config
-from pipeline.spans import Window, list_spans, resolve_window, span_folder
 
 # The first is the shipped setting (configs/flights.yaml), the base of the rerun, start-up and scale
 # runs. On the DirectRunner the Evaluator always runs in one process (pipeline/pipeline.py).
@@ -226,7 +226,7 @@ def newest_model_and_eval_files(output_root: Path, config) -> tuple[str, list[st
 
 
 def default_window(config) -> Window:
-    """The window the main job resolves from the config's data root (pipeline/spans.py)."""
+    """The window the main job resolves from the config's data root (contracts/spans.py)."""
     return resolve_window(list_spans(config.data.root, config.data.span_dir), config.data.window_size)
 
 

@@ -15,7 +15,7 @@ from tfx import v1 as tfx  # no `from __future__ import annotations`: TFX reads 
 from tfx.dsl.component.experimental.annotations import OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 
-from pipeline.spans import Window, check_not_empty, input_config_json, list_spans, resolve_window
+from contracts.spans import Window, check_not_empty, input_config_json, list_spans, resolve_window
 
 OUTPUT_KEY = "input_config"
 COMPONENT_ID = "SpanWindow"

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from contracts.spans import DEFAULT_SPAN_DIR, span_folder
 from converters import tfrecords
-from pipeline.spans import DEFAULT_SPAN_DIR, span_folder
 
 
 def schema_types(schema_path: Path) -> dict[str, str]:
-    from pipeline.config import load_schema_names
+    from pipeline.config_file import load_schema_names
 
     return load_schema_names(schema_path)
 

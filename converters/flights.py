@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from contracts.spans import DEFAULT_SPAN_DIR, span_folder
 from converters import tfrecords
-from pipeline.spans import DEFAULT_SPAN_DIR, span_folder
 
 LOG = logging.getLogger(__name__)
 

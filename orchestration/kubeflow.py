@@ -247,8 +247,8 @@ def build_kubeflow_pipeline(config: PipelineConfig, settings: KubeflowSettings |
     """The pipeline as KFP sees it; returns (tfx Pipeline, settings)."""
     from tfx import v1 as tfx
 
+    from contracts.spans import Window
     from pipeline.pipeline import create_pipeline
-    from pipeline.spans import Window
 
     settings = settings or parse_kubeflow(config)
     remote = kubeflow_pipeline_config(config, settings)

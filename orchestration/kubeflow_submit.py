@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from contracts.spans import SpanError, Window
 from orchestration.kubeflow import WINDOW_PARAMETER
 from orchestration.platform_spec import PLATFORM_SPEC_KEY
-from pipeline.spans import SpanError, Window
 
 
 class PipelinesClient(Protocol):

@@ -29,10 +29,10 @@ import traceback
 from pathlib import Path
 from typing import TextIO
 
+from contracts.spans import SpanError, Window, check_not_empty, list_spans, resolve_window, span_folder, spans_present
 from orchestration.run_lock import exclusive_run
 from orchestration.run_log import Terminal, is_known_noise, is_project_record, log_file_for, terminal_and_log
 from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
-from pipeline.spans import SpanError, Window, check_not_empty, list_spans, resolve_window, span_folder, spans_present
 
 
 class _ProgressFilter(logging.Filter):
@@ -81,7 +81,7 @@ def ensure_flights_data(config: PipelineConfig, out: TextIO | None = None) -> No
 
 def resolve_spans(config: PipelineConfig, out: TextIO | None = None) -> PipelineConfig:
     """The config with this run's window: its fixed spans, checked, or the newest span present and the
-    `train_window` before it (pipeline/spans.py); says which on stdout."""
+    `train_window` before it (contracts/spans.py); says which on stdout."""
     data = config.data
     fixed = Window(train=data.train_spans, evaluate=data.eval_span) if data.resolved else None
     window = resolve_window(list_spans(data.root, data.span_dir), data.window_size, fixed, where=data.root)

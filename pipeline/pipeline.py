@@ -28,10 +28,9 @@ from components.span_window import OUTPUT_KEY as SPAN_WINDOW_OUTPUT
 from components.span_window import SpanWindow
 from components.trainer_launch.executor import Executor as TrainerExecutor
 from components.trainer_launch.settings import LAUNCH_KEY, LaunchSettings
+from contracts.spans import EVAL_SPLIT, Window, input_config_json, train_split_names
 from pipeline.config import PipelineConfig
 from pipeline.eval_config import build_eval_config
-from pipeline.evaluation_plan import EvaluationPlan
-from pipeline.spans import EVAL_SPLIT, Window, input_config_json, train_split_names
 
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.run.run_fn"
@@ -165,7 +164,7 @@ def create_pipeline(
     if uses_direct_runner(config.beam_args):
         evaluator.with_beam_pipeline_args(EVALUATOR_DIRECT_ARGS)
 
-    heads_and_gates = EvaluationPlan.of(config).to_json()  # read by the gate and the report
+    heads_and_gates = config.evaluation_plan().to_json()  # read by the gate and the report
     head_gate = HeadGate(
         evaluation=evaluator.outputs["evaluation"],
         model=trainer.outputs["model"],

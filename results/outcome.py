@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.config import PipelineConfig
-from pipeline.evaluation_plan import EvaluationPlan
 from results.metadata import open_store
 
 
@@ -137,7 +136,7 @@ def head_outcomes(config: PipelineConfig, run: RunArtifacts) -> list[HeadOutcome
     from components.report.summary import build_summary
 
     decisions = read_decisions(run.blessing)
-    plan = EvaluationPlan.of(config)
+    plan = config.evaluation_plan()
     summary = build_summary(plan, run.evaluation, decisions, blessed=False, pushed=None, identity={})
     outcomes = []
     for head in summary["heads"]:

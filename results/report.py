@@ -28,7 +28,6 @@ from components.report.identity import report_identity
 from components.report.render import render_comparison, text_summary
 from components.report.summary import build_summary
 from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
-from pipeline.evaluation_plan import EvaluationPlan
 from results.outcome import latest_run
 
 COMPARE_FILE = "compare.html"
@@ -71,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if blessed is None:
         blessed = decisions["blessed"]
-    plan = EvaluationPlan.of(config)
+    plan = config.evaluation_plan()
     summary = build_summary(
         plan,
         decisions["evaluation"],

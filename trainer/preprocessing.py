@@ -76,7 +76,7 @@ def _categorical_values(raw: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
 def transform_feature(spec: FeatureSpec, inputs: dict[str, Any]) -> tf.Tensor:
     """One transformed input: a z-score (float) or an integer id."""
     if spec.kind == "numeric":
-        raw = inputs[spec.name]
+        raw = inputs[spec.raw_key]
         if isinstance(raw, tf.SparseTensor):
             raw = tf.SparseTensor(raw.indices, tf.cast(raw.values, tf.float32), raw.dense_shape)
             mean = analyzed_mean(raw.values)
@@ -88,13 +88,12 @@ def transform_feature(spec: FeatureSpec, inputs: dict[str, Any]) -> tf.Tensor:
         return z_score(imputed, mean, analyzed_std(imputed))
     if spec.kind == "categorical":
         return tft.compute_and_apply_vocabulary(
-            _categorical_values(inputs[spec.name]),
+            _categorical_values(inputs[spec.raw_key]),
             num_oov_buckets=OOV_BUCKETS,
             vocab_filename=vocabulary_file(spec.name),
         )
     if spec.kind == "bucketized":
-        raw = inputs[spec.name]
-        dense, _ = dense_and_presence(raw, 0)
+        dense, _ = dense_and_presence(inputs[spec.raw_key], 0)
         return tft.bucketize(tf.cast(dense, tf.float32), num_buckets=spec.buckets)
     if spec.kind == "cross":
         parts = [_categorical_values(inputs[name]) for name in spec.of]

@@ -72,21 +72,28 @@ def metric_key(kind: str, class_name: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class FeatureSpec:
-    """One model input. `of` names the categorical features a cross combines."""
+    """One model input. `column` is the raw column it reads (default: its name), so one column can feed
+    several inputs (`age` as a number and in buckets); `of` names the categorical columns a cross combines."""
 
     name: str
     kind: str
     buckets: int = 0  # bucketized: quantile buckets; cross: hash buckets
     of: tuple[str, ...] = ()
+    column: str | None = None
 
     @property
     def transformed(self) -> str:
         return transformed_name(self.name)
 
     @property
+    def raw_key(self) -> str:
+        """The raw column a numeric, categorical or bucketized input reads."""
+        return self.column or self.name
+
+    @property
     def raw_keys(self) -> tuple[str, ...]:
         """The raw feature keys this input reads."""
-        return self.of if self.kind == "cross" else (self.name,)
+        return self.of if self.kind == "cross" else (self.raw_key,)
 
 
 DEFAULT_MIN_LIFT = 0.01

@@ -28,8 +28,8 @@ from components.gate import canary, decide, naive
 from components.gate.decision_records import decision_record, write_record
 from components.gate.metrics import OVERALL, MetricTable, load_estimates, slice_columns
 from components.served_baseline import has_model
-from pipeline.evaluation_plan import EvaluationPlan
-from pipeline.spans import EVAL_SPLIT
+from contracts.evaluation_plan import EvaluationPlan
+from contracts.spans import EVAL_SPLIT
 
 DECISIONS_FILE = "gate.json"
 

@@ -27,7 +27,7 @@ from components.report.markdown import render_markdown
 from components.report.render import render_html
 from components.report.summary import build_summary
 from components.served_baseline import has_model
-from pipeline.evaluation_plan import EvaluationPlan
+from contracts.evaluation_plan import EvaluationPlan
 
 HTML_FILE = "report.html"
 JSON_FILE = "summary.json"

@@ -15,7 +15,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline.spans import EVAL_SPLIT
+from contracts.spans import EVAL_SPLIT
 from trainer.specs import HeadSpec
 
 STATS_FILE = "FeatureStats.pb"  # StatisticsGen's file in each Split-<name> folder
@@ -83,7 +83,7 @@ def label_rates(statistics, head: HeadSpec) -> dict[str, Any] | None:
 
 def window_splits(statistics_uri: str) -> list[str]:
     """The splits of a StatisticsGen artifact in time order: train_1 .. train_k (oldest first), then the
-    evaluation split (pipeline/spans.py names them)."""
+    evaluation split (contracts/spans.py names them)."""
     from tfx.dsl.io import fileio
 
     names = [name.rstrip("/").removeprefix("Split-") for name in fileio.listdir(statistics_uri)]

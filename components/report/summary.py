@@ -20,7 +20,7 @@ from components.gate.metrics import (
     slice_columns,
     slice_name,
 )
-from pipeline.evaluation_plan import EvaluationPlan
+from contracts.evaluation_plan import EvaluationPlan
 from trainer.specs import HeadSpec
 
 HEADINGS = {"pushed": "Pushed: every head passed", "blocked": "Blocked: not pushed", "blessed": "Blessed"}
@@ -207,7 +207,7 @@ def build_summary(
 ) -> dict[str, Any]:
     """The whole report as JSON-ready data.
 
-    `plan`: the heads with their gates, the gated slicings and thresholds (pipeline/evaluation_plan.py).
+    `plan`: the heads with their gates, the gated slicings and thresholds (contracts/evaluation_plan.py).
     `decisions`: the HeadGate's gate.json (per head: passed, reasons, gated rows).
     `history`: per head, the gate metric of every evaluation of the pipeline (history.py); None where no
     ML Metadata store is at hand (the report then says so).

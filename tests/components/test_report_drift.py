@@ -8,7 +8,6 @@ import pytest
 
 from components.report.drift import JENSEN_SHANNON, L_INFINITY, STATS_FILE, data_changes, window_splits
 from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, load_config
-from pipeline.evaluation_plan import EvaluationPlan
 from tests.helpers import rewrite_span
 
 SCHEMA = REPO_ROOT / "schemas" / "flights" / "schema.pbtxt"
@@ -32,7 +31,7 @@ def lengthen_distance(i, example) -> None:
 
 @pytest.fixture(scope="module")
 def view():
-    return EvaluationPlan.of(load_config(DEFAULT_CONFIG))
+    return load_config(DEFAULT_CONFIG).evaluation_plan()
 
 
 def test_a_shifted_feature_tops_the_table_and_labels_get_their_rates(tmp_path, flights_fixture_dir, view):

@@ -59,6 +59,17 @@ def test_penguins_train_evaluate_and_push(first_run):
     served = tf.saved_model.load(artifacts.pushed_destination).signatures["serving_default"](
         examples=tf.constant([gentoo.SerializeToString()])
     )
+    # flipper_length_mm feeds two features (`column:`): the request carries it once, serving transforms it twice.
+    assert [f.name for f in config.model.features if f.raw_keys == ("flipper_length_mm",)] == [
+        "flipper_length_mm",
+        "flipper_length_band",
+    ]
+    signatures = tf.saved_model.load(artifacts.pushed_destination).signatures
+    labelled = tf.train.Example.FromString(gentoo.SerializeToString())
+    labelled.features.feature["species"].bytes_list.value.append(b"Gentoo")  # the one required label
+    transformed = signatures["transform_features"](examples=tf.constant([labelled.SerializeToString()]))
+    assert 0 <= int(tf.reshape(transformed["flipper_length_band_xf"], [-1])[0]) < 4
+    assert float(tf.reshape(transformed["flipper_length_mm_xf"], [-1])[0]) > 0  # 217 mm: above the mean
     assert served["species"].shape == (1, 3)
     assert int(tf.argmax(served["species"][0])) == config.model.heads[0].classes.index("Gentoo")
     assert 3500 < float(served["body_mass"][0, 0]) < 6500

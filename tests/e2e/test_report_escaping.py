@@ -12,7 +12,6 @@ from components.report.render import render_html
 from components.report.summary import build_summary
 from pipeline.config import SliceSpec
 from pipeline.eval_config import build_eval_config
-from pipeline.evaluation_plan import EvaluationPlan
 from tests.helpers import span_examples, write_records
 
 pytestmark = pytest.mark.e2e
@@ -51,7 +50,7 @@ def test_a_slice_value_with_a_script_tag_is_escaped(runs, flights_fixture_dir, t
     )
     assert isinstance(eval_config, config_pb2.EvalConfig)
 
-    plan = EvaluationPlan.of(config)
+    plan = config.evaluation_plan()
     metrics = load_estimates(str(output))
     decisions = {
         "heads": [

@@ -110,7 +110,7 @@ def test_only_the_trainer_asks_for_an_accelerator_and_runs_on_the_gpu_image(comp
 
 
 def test_spans_are_resolved_by_the_first_task_of_every_run(compiled):
-    """A recurring run created once must train on the newest spans at every trigger (pipeline/spans.py)."""
+    """A recurring run created once must train on the newest spans at every trigger (contracts/spans.py)."""
     assert compiled["pipelineSpec"]["schemaVersion"] == "2.1.0"  # what the open-source KFP v2 driver fills
     graph = tasks(compiled)
     window = graph["SpanWindow"]

@@ -16,6 +16,7 @@ SPECS = ModelSpecs(
         FeatureSpec("distance", "numeric"),
         FeatureSpec("carrier", "categorical"),
         FeatureSpec("hour", "bucketized", buckets=2),
+        FeatureSpec("hour_number", "numeric", column="hour"),  # the same column as a second feature
         FeatureSpec("carrier_hour", "cross", buckets=100, of=("carrier", "hour")),
     ),
     heads=(
@@ -59,13 +60,15 @@ class PreprocessingTest(tft_unit.TransformTestCase):
         # z-score of [100, 200, 300] is [-1.2247, 0, 1.2247].
         z = 1.224744871
         # carrier vocabulary by frequency: AA -> 0, UA -> 1.
-        # hour: 2 quantile buckets over [5, 9, 20] split at 9 -> [0, 1, 1].
+        # hour: 2 quantile buckets over [5, 9, 20] split at 9 -> [0, 1, 1]; hour_number reads the
+        # same column as a number: the z-scores of [5, 9, 20] (mean 11.33, std 6.34).
         # delay: present labels 10 and -4 (mean 3, std 7) standardize to 1 and -1.
         expected = [
             {
                 "distance_xf": -z,
                 "carrier_xf": 0,
                 "hour_xf": 0,
+                "hour_number_xf": -0.99861783,
                 "carrier_hour_xf": cross_id("AA", 5),
                 "delay__label": 10.0,
                 "delay__label_z": 1.0,
@@ -77,6 +80,7 @@ class PreprocessingTest(tft_unit.TransformTestCase):
                 "distance_xf": 0.0,
                 "carrier_xf": 1,
                 "hour_xf": 1,
+                "hour_number_xf": -0.36791183,
                 "carrier_hour_xf": cross_id("UA", 9),
                 "delay__label": 0.0,
                 "delay__label_z": 0.0,
@@ -88,6 +92,7 @@ class PreprocessingTest(tft_unit.TransformTestCase):
                 "distance_xf": z,
                 "carrier_xf": 0,
                 "hour_xf": 1,
+                "hour_number_xf": 1.36652966,
                 "carrier_hour_xf": cross_id("AA", 20),
                 "delay__label": -4.0,
                 "delay__label_z": -1.0,

@@ -3,8 +3,9 @@
 Heads with their gates (the TFMA metric key and the metric's direction come
 from trainer/specs.py, next to the head spec), the gated slicings, the
 smallest slice that gates, the confidence of the change's interval, and the
-model's raw inputs (what the report's drift table compares). It travels to
-the components as one JSON parameter (`to_json`), the same text on every run
+model's raw inputs (what the report's drift table compares). The pipeline builds
+it from the config (PipelineConfig.evaluation_plan); it travels to the
+components as one JSON parameter (`to_json`), the same text on every run
 of the same config, so a cached gate stays cached.
 """
 
@@ -13,12 +14,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trainer.specs import HeadSpec
-
-if TYPE_CHECKING:
-    from pipeline.config import PipelineConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,17 +26,6 @@ class EvaluationPlan:
     min_slice_examples: int
     confidence: float
     inputs: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, config: PipelineConfig) -> EvaluationPlan:
-        """The plan of a loaded config."""
-        return cls(
-            heads=tuple(config.model.heads),
-            gated_slices=tuple(tuple(s.features) for s in config.slices if s.gated),
-            min_slice_examples=config.min_slice_examples,
-            confidence=config.confidence,
-            inputs=tuple(sorted({key for feature in config.model.features for key in feature.raw_keys})),
-        )
 
     def head(self, name: str) -> HeadSpec:
         return next(head for head in self.heads if head.name == name)

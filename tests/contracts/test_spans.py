@@ -1,4 +1,4 @@
-"""The window rule (pipeline/spans.py): newest span evaluated, the ones before it trained on."""
+"""The window rule (contracts/spans.py): newest span evaluated, the ones before it trained on."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.spans import (
+from contracts.spans import (
     SpanError,
     Window,
     input_config_json,

@@ -1,0 +1,451 @@
+"""The config file's format: pydantic models, strict, unknown keys refused.
+
+One model per section of configs/<data set>.yaml. Their JSON Schema
+(`make config-schema`, configs/pipeline-config.schema.json) is what editors
+read to complete keys and flag a misspelt one; the same models validate a
+file when it is loaded (pipeline/config.py), against the data set's schema
+too (passed in the validation context). A ValidationError becomes one
+ConfigError naming the field, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from contracts.spans import DEFAULT_SPAN_DIR
+from trainer.specs import (
+    DEFAULT_HUBER_DELTA,
+    DEFAULT_MIN_LIFT,
+    FEATURE_KINDS,
+    HEAD_KINDS,
+    LOSSES,
+    LOWER_IS_BETTER,
+    METRIC_KEYS,
+    NOT_GATEABLE,
+    PLOTS,
+    FeatureSpec,
+    Gate,
+    HeadSpec,
+    TrainerSettings,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PREPARED_DATA_SETS = ("flights",)  # what data.prepare may name
+METRICS = tuple(sorted({name for kind in METRIC_KEYS.values() for name in kind}))  # TFMA metric classes
+DEFAULT_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+
+
+class ConfigError(ValueError):
+    """A config field is wrong; the message names the field, the value and the fix."""
+
+    def __init__(self, source: str, field: str, value: Any, fix: str):
+        super().__init__(f"{source}: {field}: {value!r} -- {fix}")
+        self.field = field
+
+
+def fail(fix: str, value: Any, *at: str | int) -> PydanticCustomError:
+    """A rule of ours broken at `at` (below the validated model); config_error turns it into a ConfigError."""
+    return PydanticCustomError("config", "{fix}", {"fix": fix, "value": value, "at": at})
+
+
+def resolve_path(path: str) -> str:
+    """URIs stay as they are; local paths become absolute, relative to the repository."""
+    if "://" in path:
+        return path
+    candidate = Path(path).expanduser()
+    return str(candidate if candidate.is_absolute() else REPO_ROOT / candidate)
+
+
+def load_schema_names(schema_path: str | Path) -> dict[str, str]:
+    """Feature name -> type name (INT, FLOAT, BYTES) from a schema.pbtxt."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = text_format.Parse(Path(schema_path).read_text(), schema_pb2.Schema())
+    return {feature.name: schema_pb2.FeatureType.Name(feature.type) for feature in schema.feature}
+
+
+def _schema(info: ValidationInfo) -> dict[str, str] | None:
+    """The data set's columns, once `schema` validated (None before, or when it did not)."""
+    return (info.context or {}).get("schema")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+
+
+class DataSection(Section):
+    root: str = Field(description="Where the span folders are: a local path (from the repository) or gs:// / s3://")
+    span_dir: str = Field(DEFAULT_SPAN_DIR, pattern=r"\{span\}", description="must contain {span}, e.g. span-{span}")
+    train_window: int | None = Field(
+        None, ge=1, description="at least 1: the newest span is evaluated, the train_window spans before it trained on"
+    )
+    train_spans: list[Annotated[int, Field(ge=0)]] | None = Field(None, description="Fixed training spans")
+    eval_span: int | None = Field(None, ge=0, description="The fixed evaluation span (with train_spans)")
+    prepare: Literal[PREPARED_DATA_SETS] | None = Field(
+        None,
+        description="a data set this project writes itself (missing span folders are written on first use); "
+        "or leave it out and put the span folders under data.root",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        return {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data
+
+    @model_validator(mode="after")
+    def _one_window(self) -> DataSection:
+        self.root = resolve_path(self.root)
+        if self.train_window is not None:
+            if self.train_spans is not None or self.eval_span is not None:
+                raise fail(
+                    "give either train_window (the newest span is evaluated, the ones before it trained on) "
+                    "or fixed train_spans and eval_span, not both",
+                    self.train_window,
+                    "train_window",
+                )
+        elif self.train_spans is None or self.eval_span is None:
+            window = {"train_window": None, "train_spans": self.train_spans, "eval_span": self.eval_span}
+            raise fail(
+                "set train_window (e.g. 3: the newest span is evaluated, the 3 before it trained on), "
+                "or both train_spans and eval_span",
+                window,
+            )
+        elif not self.train_spans:
+            raise fail("list the training spans as non-negative integers", self.train_spans, "train_spans")
+        elif len(set(self.train_spans)) != len(self.train_spans):
+            raise fail("a span is listed twice", self.train_spans, "train_spans")
+        elif self.eval_span in self.train_spans:
+            raise fail("evaluate on a span that is not in train_spans", self.eval_span, "eval_span")
+        return self
+
+
+class FeatureSection(Section):
+    name: str = Field(description="The model input's name (and the raw column's, unless `column` names another)")
+    kind: Literal[FEATURE_KINDS]
+    column: str | None = Field(None, description="The raw column read, so one column can feed several features")
+    buckets: int = Field(0, ge=0, description="bucketized: quantile buckets; cross: hash buckets (>= 2)")
+    of: list[str] = Field([], description="cross: the categorical columns it combines")
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> FeatureSection:
+        if self.kind in ("bucketized", "cross") and self.buckets < 2:
+            raise fail(f"a {self.kind} feature needs buckets >= 2", self.buckets, "buckets")
+        if self.kind == "cross" and len(self.of) < 2:
+            raise fail("a cross combines at least two features", self.of, "of")
+        if self.kind == "cross" and self.column is not None:
+            raise fail("a cross names the columns it reads in `of`", self.column, "column")
+        schema = _schema(info)
+        if schema is not None:
+            for key in self.spec().raw_keys:
+                if key not in schema:
+                    known = f"not a feature of the schema; known: {', '.join(sorted(schema))}"
+                    raise fail(known, key, *(("column",) if self.column else ()))
+            if self.kind == "numeric" and schema[self.spec().raw_keys[0]] == "BYTES":
+                raise fail(f"{self.spec().raw_keys[0]} is a string feature; use categorical", self.kind, "kind")
+        return self
+
+    def spec(self) -> FeatureSpec:
+        return FeatureSpec(name=self.name, kind=self.kind, buckets=self.buckets, of=tuple(self.of), column=self.column)
+
+
+class GateSection(Section):
+    metric: Literal[METRICS] = Field(description="The TFMA metric class gated on; one of the head's metrics")
+    at_least: float | None = Field(None, description="A floor on the metric (higher is better)")
+    at_most: float | None = Field(None, description="A ceiling on the metric (lower is better)")
+    max_regression: float | None = Field(
+        None, ge=0, description="the allowed regression against the baseline, in metric units, is >= 0"
+    )
+    slice_max_regression: float | None = Field(
+        None, ge=0, description="The allowed regression on each gated slice (default: max_regression)"
+    )
+    min_lift: float | None = Field(
+        DEFAULT_MIN_LIFT,
+        ge=0,
+        lt=1,
+        description="a fraction of the naive predictor's score in [0, 1), e.g. 0.01; null: no lift rule",
+    )
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> GateSection:
+        if (self.at_least is None) == (self.at_most is None):
+            given = self.model_dump(include=self.model_fields_set)
+            raise fail("give exactly one value threshold: at_least or at_most", given)
+        if self.slice_max_regression is not None and self.max_regression is None:
+            raise fail(
+                "the allowed regression on a gated slice is >= 0 and comes with max_regression (the overall one)",
+                self.slice_max_regression,
+                "slice_max_regression",
+            )
+        return self
+
+
+class HeadSection(Section):
+    name: str = Field(description="The Keras output's name: letters, digits and _")
+    label: str = Field(description="The raw column holding the label (may be missing on some rows)")
+    kind: Literal[HEAD_KINDS]
+    classes: list[str] = Field([], description="binary: [negative, positive]; multiclass: its 3+ class names")
+    loss: str | None = Field(None, description="Default: the kind's first (huber, binary_crossentropy, ...)")
+    loss_weight: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="a fixed weight; leave it out to learn the weight"
+    )
+    huber_delta: float = Field(
+        DEFAULT_HUBER_DELTA, gt=0, allow_inf_nan=False, description="in standard deviations of the label"
+    )
+    metrics: list[Literal[METRICS]] = Field(description="The TFMA metric classes computed for this head")
+    gate: GateSection
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, name: str) -> str:
+        if not name.isidentifier():
+            raise fail("use letters, digits and _ (it names a Keras output)", name)
+        return name
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> HeadSection:
+        kind, schema = self.kind, _schema(info)
+        if schema is not None and self.label not in schema:
+            raise fail("not a feature of the schema; add it there or fix the name", self.label, "label")
+        if self.label in (info.context or {}).get("inputs", ()):
+            raise fail("a label cannot also be a model input", self.label, "label")
+        if kind == "multiclass" and len(self.classes) < 3:
+            raise fail("a multiclass head lists its 3+ class names", self.classes, "classes")
+        if kind == "binary" and self.classes and len(self.classes) != 2:
+            raise fail("a binary head lists [negative, positive]", self.classes, "classes")
+        if schema is not None and schema[self.label] == "BYTES" and not self.classes:
+            raise fail(f"{self.label} holds strings: list them in classes", None, "classes")
+        self.loss = self.loss or LOSSES[kind][0]
+        if self.loss not in LOSSES[kind]:
+            raise fail(f"a {kind} head uses one of {', '.join(LOSSES[kind])}", self.loss, "loss")
+        if "huber_delta" in self.model_fields_set and self.loss != "huber":
+            raise fail("only a head with loss: huber takes a huber_delta", self.huber_delta, "huber_delta")
+        if len(set(self.metrics)) != len(self.metrics):
+            raise fail("a metric is listed twice; list each once", self.metrics, "metrics")
+        for metric in self.metrics:
+            if metric not in METRIC_KEYS[kind]:
+                raise fail(f"a {kind} head can compute {', '.join(METRIC_KEYS[kind])}", metric, "metrics")
+        self._check_gate()
+        return self
+
+    def _check_gate(self) -> None:
+        gate = self.gate
+        scalars = [m for m in self.metrics if m not in PLOTS and m not in NOT_GATEABLE]
+        if gate.metric not in scalars:
+            fix = f"gate on a quality metric this head computes: {', '.join(scalars) or 'none'}"
+            raise fail(fix, gate.metric, "gate", "metric")
+        if gate.metric in LOWER_IS_BETTER and gate.at_least is not None:
+            raise fail(f"lower {gate.metric} is better: give a ceiling with at_most", gate.at_least, "gate", "at_least")
+        if gate.metric not in LOWER_IS_BETTER and gate.at_most is not None:
+            raise fail(f"higher {gate.metric} is better: give a floor with at_least", gate.at_most, "gate", "at_most")
+
+    def spec(self) -> HeadSpec:
+        fields = self.model_dump(exclude={"gate", "classes", "metrics"})
+        gate = Gate(**self.gate.model_dump())
+        return HeadSpec(**fields, classes=tuple(self.classes), metrics=tuple(self.metrics), gate=gate)
+
+
+class SliceSection(Section):
+    features: list[str] = Field(min_length=1, description="name one or more features to slice by")
+    gated: bool = Field(False, description="Gate every head on each slice of this slicing too")
+
+    @field_validator("features")
+    @classmethod
+    def _in_schema(cls, features: list[str], info: ValidationInfo) -> list[str]:
+        schema = _schema(info)
+        for feature in features if schema is not None else ():
+            if feature not in schema:
+                raise fail("slice on a feature of the schema", feature)
+        return features
+
+
+class EvaluationSection(Section):
+    min_slice_examples: int = Field(30, ge=1, description="The smallest slice that is gated")
+    confidence: float = Field(
+        0.95, ge=0.5, lt=1, description="a confidence level in [0.5, 1), e.g. 0.95, of each change's interval"
+    )
+
+
+_TRAINER = TrainerSettings()  # the defaults
+
+
+class TrainerSection(Section):
+    """TrainerSettings (trainer/specs.py) as the file spells it; the defaults are its own."""
+
+    batch_size: int = Field(_TRAINER.batch_size, gt=0, description="examples per step on each replica")
+    train_steps: int = Field(_TRAINER.train_steps, gt=0, description="optimizer steps")
+    eval_steps: int = Field(_TRAINER.eval_steps, gt=0, description="batches of the evaluation split after training")
+    learning_rate: float = Field(_TRAINER.learning_rate, gt=0, description="Adam's step size")
+    hidden_units: list[Annotated[int, Field(gt=0)]] = Field(
+        list(_TRAINER.hidden_units), description="the shared backbone's layer widths"
+    )
+    tower_units: list[Annotated[int, Field(gt=0)]] = Field(
+        list(_TRAINER.tower_units), description="each head's own layer widths"
+    )
+    embedding_dim: int = Field(_TRAINER.embedding_dim, gt=0, description="width of each categorical embedding")
+    mixed_precision: bool = Field(_TRAINER.mixed_precision, description="float16 compute on a GPU")
+    seed: int = Field(_TRAINER.seed, ge=0, description="a seed for weights, dropout and shuffles")
+    ema_momentum: float = Field(
+        _TRAINER.ema_momentum,
+        ge=0,
+        lt=1,
+        description="a momentum in [0, 1), e.g. 0.99, of the exported weights' average; 0 turns averaging off",
+    )
+    ensemble_members: int = Field(_TRAINER.ensemble_members, gt=0, description="models trained, averaged on export")
+    checkpoint_steps: int = Field(_TRAINER.checkpoint_steps, gt=0, description="steps between resumable backups")
+
+    def settings(self) -> TrainerSettings:
+        values = self.model_dump()
+        return TrainerSettings(
+            **{**values, "hidden_units": tuple(self.hidden_units), "tower_units": tuple(self.tower_units)}
+        )
+
+
+class KubeflowTrainerSection(Section):
+    """Types only; orchestration/kubeflow.py checks the values when compiling."""
+
+    cpu: float | None = Field(None, description="CPUs of each Trainer worker (default 8)")
+    memory_gb: float | None = Field(None, description="Memory of each Trainer worker in GB (default 32)")
+    accelerator: str | None = Field(None, description="e.g. NVIDIA_TESLA_T4")
+    accelerator_count: int | None = Field(None, description="Accelerators per worker (default 1)")
+    workers: int | None = Field(None, description="> 1: the Trainer task launches a TFJob of this many workers")
+    node_selector: Any = Field(None, description="Node label -> value, for the Trainer's pods")
+    tolerations: Any = Field(None, description="Absent: tolerate nvidia.com/gpu; [] for none")
+
+
+class KubeflowSection(Section):
+    pipeline_root: str | None = Field(None, description="gs:// or s3:// root of the pipeline's artifacts")
+    data_root: str | None = Field(None, description="gs:// or s3:// root of the span folders")
+    serving_dir: str | None = Field(None, description="gs:// or s3:// directory the Pusher writes to")
+    image: str | None = Field(None, description="The image of every task (Dockerfile --target cpu)")
+    gpu_image: str | None = Field(None, description="The Trainer's image (Dockerfile --target gpu)")
+    beam_args: list[str] | None = Field(None, description="Beam arguments on Kubeflow, e.g. --runner=DataflowRunner")
+    trainer: KubeflowTrainerSection | None = None
+    storage_secret: Any = Field(None, description="{name: <secret>, env: {VARIABLE: <key in the secret>}}")
+
+
+class ConfigFile(Section):
+    """One data set's pipeline: configs/<name>.yaml."""
+
+    name: str = Field(description="The pipeline's name")
+    schema_path: str = Field(alias="schema", description="The curated schema.pbtxt the data is validated against")
+    data: DataSection
+    features: list[FeatureSection] = Field(min_length=1, description="list at least one feature")
+    heads: list[HeadSection] = Field(min_length=1, description="list at least one head")
+    slices: list[SliceSection] = []
+    evaluation: EvaluationSection = EvaluationSection()
+    trainer: TrainerSection = TrainerSection()
+    beam_args: list[Annotated[str, Field(pattern="^--")]] = Field(
+        DEFAULT_BEAM_ARGS, description="each Beam argument is a string like --runner=DataflowRunner"
+    )
+    output_root: str | None = Field(None, description="Default: out/pipelines/<name>")
+    kubeflow: KubeflowSection | None = None
+
+    @field_validator("schema_path")
+    @classmethod
+    def _schema_file(cls, path: str, info: ValidationInfo) -> str:
+        path = resolve_path(path)
+        if not Path(path).is_file():
+            raise fail("no schema file there; point `schema` at a schema.pbtxt", path)
+        if info.context is not None:
+            info.context["schema"] = load_schema_names(path)
+        return path
+
+    @field_validator("features")
+    @classmethod
+    def _note_inputs(cls, features: list[FeatureSection], info: ValidationInfo) -> list[FeatureSection]:
+        """The raw columns the model reads, which no head may take as its label."""
+        if info.context is not None:
+            info.context["inputs"] = {key for feature in features for key in feature.spec().raw_keys}
+        return features
+
+    @field_validator("output_root")
+    @classmethod
+    def _output_root(cls, path: str | None) -> str | None:
+        return None if path is None else resolve_path(path)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ConfigFile:
+        for section, fix in (("features", "feature names must be unique"), ("heads", "duplicate head name")):
+            seen = set()
+            for i, item in enumerate(getattr(self, section)):
+                if item.name in seen:
+                    raise fail(f"{fix}; each needs its own", item.name, section, i, "name")
+                seen.add(item.name)
+        return self
+
+
+_TYPE_NAMES = {"string_type": "str", "int_type": "int", "float_type": "float", "bool_type": "bool", "list_type": "list"}
+_BOUNDS = {"greater_than": "gt", "greater_than_equal": "ge", "less_than": "lt", "less_than_equal": "le"}
+_SIGNS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
+def config_error(error: ValidationError, source: str) -> ConfigError:
+    """The first problem pydantic found, as `field: value -- fix` in the config's own terms."""
+    first = error.errors()[0]
+    kind, loc, value, ctx = first["type"], tuple(first["loc"]), first["input"], first.get("ctx") or {}
+    section, field = _field_at(loc)
+    if kind == "config":
+        loc, value, fix = loc + tuple(ctx["at"]), ctx["value"], ctx["fix"]
+    elif kind == "extra_forbidden":
+        known = [info.alias or name for name, info in section.model_fields.items()]
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        fix = f"unknown setting; {f'did you mean {close[0]!r}? ' if close else ''}known here: {', '.join(known)}"
+    elif kind == "missing":
+        value, fix = None, "this field is required"
+    elif kind in _TYPE_NAMES:
+        fix = f"expected {_TYPE_NAMES[kind]}"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        fix = "expected a mapping of settings"
+    else:
+        if kind == "string_pattern_mismatch" and field is not None and field.description:
+            fix = ""
+        elif kind == "literal_error":
+            fix = "use one of " + ", ".join(re.findall(r"'([^']*)'", ctx["expected"]))
+        elif kind in _BOUNDS:
+            bound = _BOUNDS[kind]
+            fix = f"must be {_SIGNS[bound]} {ctx[bound]}"
+        else:
+            fix = first["msg"]
+        description = field.description if field is not None else None
+        fix = ": ".join(part for part in (fix, description) if part)
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    return ConfigError(source, path or "(top level)", value, fix)
+
+
+def _field_at(loc: tuple[str | int, ...]) -> tuple[type[BaseModel], Any]:
+    """The model holding the last named key of `loc`, and that key's FieldInfo (None if it has none)."""
+    model, field = ConfigFile, None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        by_key = {info.alias or name: info for name, info in model.model_fields.items()}
+        if part not in by_key:
+            return model, None
+        field = by_key[part]
+        inner = _model_in(field.annotation)
+        if inner is None:
+            return model, field
+        model = inner
+    return model, field
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        if (found := _model_in(arg)) is not None:
+            return found
+    return None
+
+
+def json_schema() -> dict[str, Any]:
+    """What editors read (yaml-language-server): keys, types, enums, bounds and descriptions."""
+    schema = ConfigFile.model_json_schema(by_alias=True)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
