@@ -6,7 +6,9 @@ from globals or the environment, and importing this module does nothing.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from google.protobuf import json_format
 from tfx import v1 as tfx
@@ -70,138 +72,33 @@ def create_pipeline(
 
     Locally the window is resolved before the pipeline is built (the config
     arrives resolved). With `window_parameter` (Kubeflow) a SpanWindow
-    component resolves it when each run starts, and its output feeds ExampleGen,
-    the example gate and the report as a dynamic execution property.
+    component resolves it when each run starts (`_spans`).
     The baseline is the latest blessed model other than the candidate, from ML
-    Metadata (components/previous_blessed_model.py: a rerun with no new data is
-    then reused from the cache to the end), or with `baseline_from_serving` the model the serving directory
-    holds (components/served_baseline.py: Kubeflow has no resolver executors).
-    With `trainer_launch` of several workers the Trainer task launches a multi-worker job
-    (components/trainer_launch/) instead of training in its own process.
+    Metadata, or with `baseline_from_serving` the model the serving directory
+    holds (`_baseline`). With `trainer_launch` of several workers the Trainer
+    task launches a multi-worker job (components/trainer_launch/).
     """
-    train_splits = train_split_names(config.data.window_size)
-    eval_split = EVAL_SPLIT
-
-    window_components = []
-    if window_parameter is not None:
-        span_window = SpanWindow(
-            data_root=str(config.data.root),
-            span_dir=config.data.span_dir,
-            train_window=config.data.window_size,
-            window=window_parameter,
-        ).with_id(SPAN_WINDOW_ID)
-        window_components = [span_window]
-        spans = span_window.outputs[SPAN_WINDOW_OUTPUT].future()[0].value
-        spans_parameter = spans  # the gate and the report name span folders
-    else:
-        spans = input_config(config)
-        spans_parameter = json_format.MessageToJson(spans, indent=None, sort_keys=True)
-
-    example_gen = tfx.components.ImportExampleGen(
-        input_base=str(config.data.root),
-        input_config=spans,
-        output_config=example_gen_pb2.Output(),  # empty: keep the input splits (one per span)
-    )
-    # TFX's executor; a span file it cannot read is named in a plain error.
-    example_gen.executor_spec = executor_spec.BeamExecutorSpec(import_examples.Executor)
+    spans = _spans(config, window_parameter)
+    example_gen = _example_gen(config, spans)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=str(config.schema_path))
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    example_gate = ExampleGate(anomalies=example_validator.outputs["anomalies"], input_config=spans_parameter)
-
-    transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"],
-        schema=schema_gen.outputs["schema"],
-        preprocessing_fn=PREPROCESSING_FN,
-        splits_config=transform_pb2.SplitsConfig(analyze=train_splits, transform=[*train_splits, eval_split]),
-        custom_config=config.model.transform_dict(),
-        disable_statistics=True,  # StatisticsGen already covers the raw data
-        # tf.Transform's analyzer cache is keyed by each split's file pattern, which names this run's
-        # ExampleGen output, so a later window never hits it; writing it cost 10 s of a 120 s profile.
-        disable_analyzer_cache=True,
-    )
-    transform.add_upstream_node(example_gate)
-
-    settings = config.model.trainer
-    trainer = tfx.components.Trainer(
-        run_fn=RUN_FN,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(splits=train_splits, num_steps=settings.train_steps),
-        eval_args=tfx.proto.EvalArgs(splits=[eval_split], num_steps=settings.eval_steps),
-        custom_config={
-            **config.model.training_dict(),
-            **({LAUNCH_KEY: trainer_launch.to_dict()} if trainer_launch and trainer_launch.distributed else {}),
-        },
-    )
-    # TFX's run_fn executor with a chief-aware check after training, which can also launch N workers.
-    trainer.executor_spec = executor_spec.ExecutorClassSpec(TrainerExecutor)
-
-    if baseline_from_serving:
-        baseline_resolver = ServedBaseline(serving_dir=str(config.serving_dir)).with_id(SERVED_BASELINE_ID)
-    else:
-        baseline_resolver = tfx.dsl.Resolver(
-            strategy_class=PreviousBlessedModelStrategy,
-            **{
-                previous_blessed_model.MODEL: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-                previous_blessed_model.MODEL_BLESSING: tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-                previous_blessed_model.CANDIDATE: trainer.outputs["model"],
-            },
-        ).with_id("previous_blessed_model_resolver")
-
-    evaluator = tfx.components.Evaluator(
-        examples=example_gen.outputs["examples"],
-        model=trainer.outputs["model"],
-        baseline_model=baseline_resolver.outputs["model"],
-        eval_config=build_eval_config(config),
-        example_splits=[eval_split],
-    )
-    # An empty baseline (ServedBaseline before anything was pushed) is no baseline.
-    evaluator.executor_spec = executor_spec.BeamExecutorSpec(EvaluatorExecutor)
-    if uses_direct_runner(config.beam_args):
-        evaluator.with_beam_pipeline_args(EVALUATOR_DIRECT_ARGS)
-
-    heads_and_gates = config.evaluation_plan().to_json()  # read by the gate and the report
-    head_gate = HeadGate(
-        evaluation=evaluator.outputs["evaluation"],
-        model=trainer.outputs["model"],
-        examples=example_gen.outputs["examples"],
-        baseline_model=baseline_resolver.outputs["model"],
-        gate_config=heads_and_gates,
-        history_dir=decision_records_dir(config.pipeline_root),
-    )
-
-    pusher = tfx.components.Pusher(
-        model=trainer.outputs["model"],
-        model_blessing=head_gate.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(config.serving_dir))
-        ),
-    )
-    pusher.executor_spec = executor_spec.ExecutorClassSpec(atomic_pusher.Executor)
-
-    report = PerHeadReport(
-        evaluation=evaluator.outputs["evaluation"],
-        blessing=head_gate.outputs["blessing"],
-        model=trainer.outputs["model"],
-        pushed_model=pusher.outputs["pushed_model"],
-        statistics=statistics_gen.outputs["statistics"],
-        schema=schema_gen.outputs["schema"],
-        baseline_model=baseline_resolver.outputs["model"],
-        report_config=heads_and_gates,
-        pipeline_name=config.name,
-        spans=spans_parameter,
-        history_dir=decision_records_dir(config.pipeline_root),
-    )
-
+    example_gate = ExampleGate(anomalies=example_validator.outputs["anomalies"], input_config=spans.parameter)
+    transform = _transform(config, example_gen, schema_gen, after=example_gate)
+    trainer = _trainer(config, transform, schema_gen, trainer_launch)
+    baseline = _baseline(config, trainer, baseline_from_serving)
+    evaluator = _evaluator(config, example_gen, trainer, baseline)
+    plan = config.evaluation_plan().to_json()  # read by the gate and the report
+    head_gate = _head_gate(config, plan, evaluator, trainer, example_gen, baseline)
+    pusher = _pusher(config, trainer, head_gate)
+    report = _report(config, plan, spans, evaluator, head_gate, trainer, pusher, statistics_gen, schema_gen, baseline)
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,
         pipeline_root=str(config.pipeline_root),
         components=[
-            *window_components,
+            *spans.components,
             example_gen,
             statistics_gen,
             schema_gen,
@@ -209,7 +106,7 @@ def create_pipeline(
             example_gate,
             transform,
             trainer,
-            baseline_resolver,
+            baseline,
             evaluator,
             head_gate,
             pusher,
@@ -218,4 +115,159 @@ def create_pipeline(
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spans:
+    """The run's span window: ExampleGen's input config, the same as the text the gate and the report read
+    (they name span folders), and the component that resolves it when the run starts (Kubeflow only)."""
+
+    input_config: Any
+    parameter: Any
+    components: tuple[Any, ...] = ()
+
+
+def _spans(config: PipelineConfig, window_parameter: tfx.dsl.experimental.RuntimeParameter | None) -> _Spans:
+    if window_parameter is None:
+        spans = input_config(config)
+        return _Spans(spans, json_format.MessageToJson(spans, indent=None, sort_keys=True))
+    span_window = SpanWindow(
+        data_root=str(config.data.root),
+        span_dir=config.data.span_dir,
+        train_window=config.data.window_size,
+        window=window_parameter,
+    ).with_id(SPAN_WINDOW_ID)
+    resolved = span_window.outputs[SPAN_WINDOW_OUTPUT].future()[0].value  # a dynamic execution property
+    return _Spans(resolved, resolved, (span_window,))
+
+
+def _example_gen(config: PipelineConfig, spans: _Spans):
+    example_gen = tfx.components.ImportExampleGen(
+        input_base=str(config.data.root),
+        input_config=spans.input_config,
+        output_config=example_gen_pb2.Output(),  # empty: keep the input splits (one per span)
+    )
+    # TFX's executor; a span file it cannot read is named in a plain error.
+    example_gen.executor_spec = executor_spec.BeamExecutorSpec(import_examples.Executor)
+    return example_gen
+
+
+def _transform(config: PipelineConfig, example_gen, schema_gen, after):
+    train_splits = train_split_names(config.data.window_size)
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        splits_config=transform_pb2.SplitsConfig(analyze=train_splits, transform=[*train_splits, EVAL_SPLIT]),
+        custom_config=config.model.transform_dict(),
+        disable_statistics=True,  # StatisticsGen already covers the raw data
+        # tf.Transform's analyzer cache is keyed by each split's file pattern, which names this run's
+        # ExampleGen output, so a later window never hits it; writing it cost 10 s of a 120 s profile.
+        disable_analyzer_cache=True,
+    )
+    transform.add_upstream_node(after)  # nothing is transformed before the data passed validation
+    return transform
+
+
+def _trainer(config: PipelineConfig, transform, schema_gen, launch: LaunchSettings | None):
+    settings = config.model.trainer
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(
+            splits=train_split_names(config.data.window_size), num_steps=settings.train_steps
+        ),
+        eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT], num_steps=settings.eval_steps),
+        custom_config={
+            **config.model.training_dict(),
+            **({LAUNCH_KEY: launch.to_dict()} if launch and launch.distributed else {}),
+        },
+    )
+    # TFX's run_fn executor with a chief-aware check after training, which can also launch N workers.
+    trainer.executor_spec = executor_spec.ExecutorClassSpec(TrainerExecutor)
+    return trainer
+
+
+def _baseline(config: PipelineConfig, trainer, from_serving: bool):
+    """The model the candidate is compared with: the latest blessed one other than the candidate, from ML
+    Metadata (components/previous_blessed_model.py: a rerun with no new data is then reused from the cache to
+    the end), or the model the serving directory holds (components/served_baseline.py: Kubeflow has no
+    resolver executors)."""
+    if from_serving:
+        return ServedBaseline(serving_dir=str(config.serving_dir)).with_id(SERVED_BASELINE_ID)
+    return tfx.dsl.Resolver(
+        strategy_class=PreviousBlessedModelStrategy,
+        **{
+            previous_blessed_model.MODEL: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+            previous_blessed_model.MODEL_BLESSING: tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+            previous_blessed_model.CANDIDATE: trainer.outputs["model"],
+        },
+    ).with_id("previous_blessed_model_resolver")
+
+
+def _evaluator(config: PipelineConfig, example_gen, trainer, baseline):
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"],
+        eval_config=build_eval_config(config),
+        example_splits=[EVAL_SPLIT],
+    )
+    # An empty baseline (ServedBaseline before anything was pushed) is no baseline.
+    evaluator.executor_spec = executor_spec.BeamExecutorSpec(EvaluatorExecutor)
+    if uses_direct_runner(config.beam_args):
+        evaluator.with_beam_pipeline_args(EVALUATOR_DIRECT_ARGS)
+    return evaluator
+
+
+def _head_gate(config: PipelineConfig, plan: str, evaluator, trainer, example_gen, baseline) -> HeadGate:
+    return HeadGate(
+        evaluation=evaluator.outputs["evaluation"],
+        model=trainer.outputs["model"],
+        examples=example_gen.outputs["examples"],
+        baseline_model=baseline.outputs["model"],
+        gate_config=plan,
+        history_dir=decision_records_dir(config.pipeline_root),
+    )
+
+
+def _pusher(config: PipelineConfig, trainer, head_gate: HeadGate):
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=head_gate.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(config.serving_dir))
+        ),
+    )
+    pusher.executor_spec = executor_spec.ExecutorClassSpec(atomic_pusher.Executor)
+    return pusher
+
+
+def _report(
+    config: PipelineConfig,
+    plan: str,
+    spans: _Spans,
+    evaluator,
+    head_gate,
+    trainer,
+    pusher,
+    statistics_gen,
+    schema_gen,
+    baseline,
+) -> PerHeadReport:
+    return PerHeadReport(
+        evaluation=evaluator.outputs["evaluation"],
+        blessing=head_gate.outputs["blessing"],
+        model=trainer.outputs["model"],
+        pushed_model=pusher.outputs["pushed_model"],
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        baseline_model=baseline.outputs["model"],
+        report_config=plan,
+        pipeline_name=config.name,
+        spans=spans.parameter,
+        history_dir=decision_records_dir(config.pipeline_root),
     )

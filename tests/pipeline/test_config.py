@@ -290,3 +290,33 @@ def test_a_bad_base_or_change_names_the_field(tmp_path, text, field, fix):
         load_config(variant)
     assert error.value.field == field, str(error.value)
     assert fix in str(error.value)
+
+
+def test_one_column_feeds_several_features(raw):
+    raw["features"].append({"name": "distance_band", "column": "distance", "kind": "bucketized", "buckets": 5})
+    features = {f.name: f for f in parse_config(raw, "flights.yaml").model.features}
+    assert features["distance"].raw_keys == features["distance_band"].raw_keys == ("distance",)
+    assert features["distance_band"].transformed == "distance_band_xf"
+    assert parse_config(raw, "flights.yaml").evaluation_plan().inputs.count("distance") == 1
+
+
+@pytest.mark.parametrize(
+    ("feature", "field", "fix"),
+    [
+        ({"name": "d2", "column": "distnce", "kind": "numeric"}, "features[17].column", "not a feature of the schema"),
+        ({"name": "c2", "column": "carrier", "kind": "numeric"}, "features[17].kind", "carrier is a string feature"),
+        (
+            {"name": "x", "column": "origin", "kind": "cross", "of": ["origin", "dest"], "buckets": 8},
+            "features[17].column",
+            "a cross names the columns it reads in `of`",
+        ),
+        ({"name": "distance", "column": "temp", "kind": "numeric"}, "features[17].name", "feature names must be unique"),
+        ({"name": "late2", "column": "late", "kind": "numeric"}, "heads[1].label", "cannot also be a model input"),
+    ],
+)
+def test_a_bad_column_is_rejected_with_field_and_fix(raw, feature, field, fix):
+    raw["features"].append(feature)
+    with pytest.raises(ConfigError) as error:
+        parse_config(raw, "flights.yaml")
+    assert error.value.field == field, str(error.value)
+    assert fix in str(error.value)
