@@ -39,6 +39,7 @@ RUN UV_VERSION="$(sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)" \
     && uv pip install --require-hashes -r requirements.lock
 
 COPY setup.py README.md ./
+COPY console ./console
 COPY contracts ./contracts
 COPY pipeline ./pipeline
 COPY converters ./converters

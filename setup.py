@@ -15,6 +15,7 @@ setup(
     # tooling/ (host provisioning, run from the repository on a bare Python) is not part of the package.
     packages=find_packages(
         include=[
+            "console",
             "contracts",
             "pipeline",
             "trainer",

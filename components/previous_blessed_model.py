@@ -17,10 +17,11 @@ from __future__ import annotations
 from tfx import types
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 
+from contracts.serving_dir import ROLLED_BACK_PROPERTY
+
 MODEL = "model"
 MODEL_BLESSING = "model_blessing"
 CANDIDATE = "candidate"
-ROLLED_BACK = "rolled_back"  # set on a ModelBlessing by `python -m orchestration.serving rollback`
 
 
 class PreviousBlessedModelStrategy(LatestBlessedModelStrategy):
@@ -30,7 +31,9 @@ class PreviousBlessedModelStrategy(LatestBlessedModelStrategy):
         candidate_ids = {artifact.id for artifact in input_dict.get(CANDIDATE, [])}
         others = [model for model in input_dict.get(MODEL, []) if model.id not in candidate_ids]
         # A model whose pushed version was rolled back (orchestration/serving.py) is no baseline any more.
-        standing = [b for b in input_dict.get(MODEL_BLESSING, []) if b.get_int_custom_property(ROLLED_BACK) != 1]
+        standing = [
+            b for b in input_dict.get(MODEL_BLESSING, []) if b.get_int_custom_property(ROLLED_BACK_PROPERTY) != 1
+        ]
         result = self._resolve({MODEL: others, MODEL_BLESSING: standing}, MODEL, MODEL_BLESSING)
         result[CANDIDATE] = list(input_dict.get(CANDIDATE, []))
         return result

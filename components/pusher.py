@@ -23,10 +23,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-PARTIAL_PREFIX = ".partial-"
-ROLLED_BACK_DIR = (
-    ".rolled-back"  # versions withdrawn by `python -m orchestration.serving rollback` (orchestration/serving.py)
-)
+from contracts.serving_dir import PARTIAL_PREFIX, ROLLED_BACK_DIR, pushed_versions
 
 
 def tree_digest(directory: Path) -> str:
@@ -36,18 +33,6 @@ def tree_digest(directory: Path) -> str:
         digest.update(str(path.relative_to(directory)).encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
-
-
-def is_version_name(name: str) -> bool:
-    """A complete pushed version: a numeric folder name (partial copies are hidden)."""
-    return name.isdigit()
-
-
-def pushed_versions(base: Path) -> list[Path]:
-    """Complete versions, oldest first."""
-    if not base.is_dir():
-        return []
-    return sorted((p for p in base.iterdir() if p.is_dir() and is_version_name(p.name)), key=lambda p: int(p.name))
 
 
 def push_atomically(model_dir: Path, base: Path) -> tuple[Path, bool]:

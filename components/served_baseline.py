@@ -20,7 +20,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils, path_utils
 
-from components.pusher import is_version_name
+from contracts.serving_dir import is_version_name
 
 SERVED_VERSION_PROPERTY = "served_version"
 COMPONENT_ID = "served_baseline"

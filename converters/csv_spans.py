@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from console.run_log import command_output
 from contracts.spans import DEFAULT_SPAN_DIR, span_folder
 from converters import tfrecords
 
@@ -70,13 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--shards", type=int, default=2)
     args = parser.parse_args(argv)
-    try:
-        csv_path = packaged_csv("palmerpenguins", "penguins.csv") if args.csv == "palmerpenguins" else Path(args.csv)
-        counts = convert(csv_path, args.schema, args.span_column, args.out, args.shards)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {sum(counts.values())} rows in {len(counts)} spans under {args.out}: {counts}")
+    with command_output("csv_spans") as terminal:
+        try:
+            csv_path = (
+                packaged_csv("palmerpenguins", "penguins.csv") if args.csv == "palmerpenguins" else Path(args.csv)
+            )
+            counts = convert(csv_path, args.schema, args.span_column, args.out, args.shards)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"error: {err} (details: {terminal.log_path})", file=sys.stderr)
+            return 2
+        print(f"wrote {sum(counts.values())} rows in {len(counts)} spans under {args.out}: {counts}")
     return 0
 
 

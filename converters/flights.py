@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from console.run_log import command_output
 from contracts.spans import DEFAULT_SPAN_DIR, span_folder
 from converters import tfrecords
 
@@ -145,13 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shards", type=int, default=2, help="files per span (>= the number of cores)")
     parser.add_argument("--months", type=int, nargs="*", help="months to write (default: all 12)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        counts = convert(args.out, args.fraction, args.shards, args.months)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {sum(counts.values())} rows in {len(counts)} spans under {args.out}")
+    with command_output("flights_spans") as terminal:
+        try:
+            counts = convert(args.out, args.fraction, args.shards, args.months)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"error: {err} (details: {terminal.log_path})", file=sys.stderr)
+            return 2
+        print(f"wrote {sum(counts.values())} rows in {len(counts)} spans under {args.out}")
     return 0
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from components.trainer_launch.settings import LaunchSettings, SecretEnv, Toleration
+from console.run_log import command_output
 from orchestration.platform_spec import PLATFORM_SPEC_KEY, kubernetes_platform_spec
 from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, ConfigError, PipelineConfig, load_config
 
@@ -377,6 +378,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--image", default="localhost/multihead-tfx:local", help="with --local-root")
     args = parser.parse_args(argv)
+    with command_output("compile"):
+        return _compile(args)
+
+
+def _compile(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         output = (args.out or REPO_ROOT / "out" / "kubeflow" / f"{config.name}.json").resolve()

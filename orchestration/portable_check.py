@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from orchestration.run_log import terminal_and_log
+from console.run_log import terminal_and_log
 from pipeline.config import REPO_ROOT, PipelineConfig, load_config
 
 FIXTURE_CONFIG = REPO_ROOT / "tests" / "e2e" / "flights_fixture.yaml"

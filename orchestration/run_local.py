@@ -14,7 +14,7 @@ ends, with its duration and its time in the last run that executed it
 (orchestration/progress.py, from ML Metadata). TensorFlow's C++ messages, Beam's
 workers and the libraries' warnings go to a log file per run under
 `<output_root>/logs/`, whose path is printed first and last
-(orchestration/run_log.py); a failure prints its one-line cause and the log path.
+(console/run_log.py); a failure prints its one-line cause and the log path.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import traceback
 from pathlib import Path
 from typing import TextIO
 
+from console.run_log import Terminal, is_known_noise, is_project_record, log_file_for, terminal_and_log
 from contracts.spans import SpanError, Window, check_not_empty, list_spans, resolve_window, span_folder, spans_present
 from orchestration.run_lock import exclusive_run
-from orchestration.run_log import Terminal, is_known_noise, is_project_record, log_file_for, terminal_and_log
 from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
 
 

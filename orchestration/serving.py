@@ -24,8 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-from components.previous_blessed_model import ROLLED_BACK as ROLLED_BACK_PROPERTY
-from components.pusher import ROLLED_BACK_DIR, pushed_versions
+from console.run_log import command_output
+from contracts.serving_dir import ROLLED_BACK_DIR, ROLLED_BACK_PROPERTY, pushed_versions
 from orchestration.run_lock import RunLockedError, exclusive_run
 from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
 
@@ -135,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["list", "rollback"])
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     args = parser.parse_args(argv)
+    with command_output(f"serving-{args.command}"):
+        return _serving(args)
+
+
+def _serving(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         if args.command == "rollback":

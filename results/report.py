@@ -17,16 +17,13 @@ import json
 import sys
 from pathlib import Path
 
-from components.gate.component import read_decisions
-from components.gate.decision_records import decision_records_dir
 from components.report import formats
 from components.report.compare import compare_summaries
-from components.report.component import JSON_FILE, write_report
 from components.report.drift import data_changes, window_splits
-from components.report.history import read_history
 from components.report.identity import report_identity
 from components.report.render import render_comparison, text_summary
 from components.report.summary import build_summary
+from console.run_log import command_output
 from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
 from results.outcome import latest_run
 
@@ -42,6 +39,17 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="two run ids, side by side")
     parser.add_argument("--out", type=Path, help="folder for report.html and summary.json")
     args = parser.parse_args(argv)
+    with command_output("report"):
+        return _report(args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    # TensorFlow-heavy (TFX's file I/O): imported once the libraries' output goes to the command's log.
+    from components.gate.component import read_decisions
+    from components.gate.decision_records import decision_records_dir
+    from components.report.component import write_report
+    from components.report.history import read_history
+
     try:
         config = load_config(args.config)
         if args.compare:
@@ -94,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_summary(config: PipelineConfig, run_id: str) -> dict:
     """The summary.json that a run's report wrote."""
+    from components.report.component import JSON_FILE
+
     run = latest_run(config.metadata_path, config.name, run_id)
     if not run.report:
         raise LookupError(f"run {run_id} has no report (it stopped before the PerHeadReport)")

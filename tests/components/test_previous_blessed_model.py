@@ -9,9 +9,9 @@ from components.previous_blessed_model import (
     CANDIDATE,
     MODEL,
     MODEL_BLESSING,
-    ROLLED_BACK,
     PreviousBlessedModelStrategy,
 )
+from contracts.serving_dir import ROLLED_BACK_PROPERTY
 
 
 def model(artifact_id: int) -> standard_artifacts.Model:
@@ -59,6 +59,6 @@ def test_no_other_blessed_model_means_no_baseline():
 def test_a_model_whose_version_was_rolled_back_is_no_baseline():
     models = [model(1), model(2), model(3)]
     withdrawn = blessing(2, True)
-    withdrawn.set_int_custom_property(ROLLED_BACK, 1)  # `python -m orchestration.serving rollback`
+    withdrawn.set_int_custom_property(ROLLED_BACK_PROPERTY, 1)  # `python -m orchestration.serving rollback`
     result = resolve(models, [blessing(1, True), withdrawn], [models[2]])
     assert [m.id for m in result[MODEL]] == [1]

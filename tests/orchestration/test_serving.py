@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from components.pusher import PARTIAL_PREFIX, ROLLED_BACK_DIR, push_atomically, pushed_versions
+from components.pusher import push_atomically
+from contracts.serving_dir import PARTIAL_PREFIX, ROLLED_BACK_DIR, pushed_versions
 from orchestration import serving
 from pipeline.config import load_config
 from tests.e2e.fixture_runs import CONFIG

@@ -310,7 +310,11 @@ def test_one_column_feeds_several_features(raw):
             "features[17].column",
             "a cross names the columns it reads in `of`",
         ),
-        ({"name": "distance", "column": "temp", "kind": "numeric"}, "features[17].name", "feature names must be unique"),
+        (
+            {"name": "distance", "column": "temp", "kind": "numeric"},
+            "features[17].name",
+            "feature names must be unique",
+        ),
         ({"name": "late2", "column": "late", "kind": "numeric"}, "heads[1].label", "cannot also be a model input"),
     ],
 )

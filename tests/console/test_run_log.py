@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from orchestration.run_log import TerminalFilter, TerminalFormatter
+from console.run_log import TerminalFilter, TerminalFormatter
 
 
 def record_with_traceback(level: int = logging.ERROR, name: str = "tfx.orchestration") -> logging.LogRecord:
@@ -29,3 +29,22 @@ def test_library_errors_reach_the_terminal_and_known_noise_does_not():
     noise = logging.LogRecord("absl", logging.WARNING, __file__, 1, "Fallback to non-ZetaSQL", (), None)
     assert not keep.filter(noise)
     assert not keep.filter(logging.LogRecord("orchestration.progress", logging.ERROR, __file__, 1, "own", (), None))
+
+
+def test_a_short_command_prints_only_its_own_lines_and_logs_the_libraries(tmp_path):
+    """`python -m converters.csv_spans` (a README command): TensorFlow's C++ start-up lines go to its log."""
+    import subprocess
+    import sys
+
+    from console.run_log import COMMAND_LOG_ROOT
+
+    before = set((COMMAND_LOG_ROOT / "logs").glob("csv_spans-*.log"))
+    command = [sys.executable, "-m", "converters.csv_spans", "--csv", "palmerpenguins", "--span-column", "year"]
+    command += ["--schema", "schemas/penguins/schema.pbtxt", "--out", str(tmp_path / "spans")]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=COMMAND_LOG_ROOT.parent)
+    assert done.stdout.splitlines() == [
+        f"wrote 344 rows in 3 spans under {tmp_path / 'spans'}: {{'2007': 110, '2008': 114, '2009': 120}}"
+    ]
+    assert done.stderr == ""
+    (log,) = set((COMMAND_LOG_ROOT / "logs").glob("csv_spans-*.log")) - before
+    assert "cudart_stub" in log.read_text() or "absl" in log.read_text()  # where the start-up lines went

@@ -83,6 +83,9 @@ class TerminalFormatter(logging.Formatter):
         return super().format(line) + (" (traceback in the log)" if had_traceback else "")
 
 
+COMMAND_LOG_ROOT = Path(__file__).resolve().parent.parent / "out"  # short commands log under out/logs/
+
+
 def log_file_for(output_root: str | Path, name: str) -> Path:
     """`<output_root>/logs/<name>-YYYYmmdd-HHMMSS.log`: one file per run, kept."""
     return Path(output_root) / "logs" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
@@ -150,3 +153,16 @@ def terminal_and_log(log_path: Path) -> Iterator[Terminal]:
         log.close()
         terminal.out.close()
         terminal.err.close()
+
+
+@contextlib.contextmanager
+def command_output(command: str, log_root: Path = COMMAND_LOG_ROOT) -> Iterator[Terminal]:
+    """For a short command (a converter, a listing, a compile): what libraries write to the descriptors
+    (TensorFlow's C++ start-up lines, absl) goes to `<log_root>/logs/<command>-<time>.log`, and the command's
+    own `print`s (sys.stdout and sys.stderr) to the terminal. Import TensorFlow-heavy modules inside the block."""
+    with (
+        terminal_and_log(log_file_for(log_root, command)) as terminal,
+        contextlib.redirect_stdout(terminal.out),
+        contextlib.redirect_stderr(terminal.err),
+    ):
+        yield terminal
