@@ -1,11 +1,8 @@
-"""The config file's format: pydantic models, strict, unknown keys refused.
+"""The config file's format (configs/<data set>.yaml) as pydantic models: strict, unknown keys refused.
 
-One model per section of configs/<data set>.yaml. Their JSON Schema
-(`make config-schema`, configs/pipeline-config.schema.json) is what editors
-read to complete keys and flag a misspelt one; the same models validate a
-file when it is loaded (pipeline/config.py), against the data set's schema
-too (passed in the validation context). A ValidationError becomes one
-ConfigError naming the field, the value and the fix.
+Their JSON Schema (`make config-schema`) is what editors read; loading (pipeline/config.py) validates
+a file with them, against the data set's schema too (the validation context), and config_error turns
+pydantic's first error into one ConfigError naming the field, the value and the fix.
 """
 
 from __future__ import annotations
@@ -19,26 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic_core import PydanticCustomError
 
 from contracts.spans import DEFAULT_SPAN_DIR
-from trainer.specs import (
-    DEFAULT_HUBER_DELTA,
-    DEFAULT_MIN_LIFT,
-    FEATURE_KINDS,
-    HEAD_KINDS,
-    LOSSES,
-    LOWER_IS_BETTER,
-    METRIC_KEYS,
-    NOT_GATEABLE,
-    PLOTS,
-    FeatureSpec,
-    Gate,
-    HeadSpec,
-    TrainerSettings,
-)
+from trainer import specs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PREPARED_DATA_SETS = ("flights",)  # what data.prepare may name
-METRICS = tuple(sorted({name for kind in METRIC_KEYS.values() for name in kind}))  # TFMA metric classes
+METRICS = tuple(sorted({name for kind in specs.METRIC_KEYS.values() for name in kind}))  # TFMA metric classes
 DEFAULT_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+_TRAINER = specs.TrainerSettings()  # the trainer's defaults
+PositiveInt = Annotated[int, Field(gt=0)]
 
 
 class ConfigError(ValueError):
@@ -50,16 +35,14 @@ class ConfigError(ValueError):
 
 
 def fail(fix: str, value: Any, *at: str | int) -> PydanticCustomError:
-    """A rule of ours broken at `at` (below the validated model); config_error turns it into a ConfigError."""
+    """A rule of ours broken at `at` (below the model validated); config_error reports it."""
     return PydanticCustomError("config", "{fix}", {"fix": fix, "value": value, "at": at})
 
 
 def resolve_path(path: str) -> str:
     """URIs stay as they are; local paths become absolute, relative to the repository."""
-    if "://" in path:
-        return path
     candidate = Path(path).expanduser()
-    return str(candidate if candidate.is_absolute() else REPO_ROOT / candidate)
+    return path if "://" in path else str(candidate if candidate.is_absolute() else REPO_ROOT / candidate)
 
 
 def load_schema_names(schema_path: str | Path) -> dict[str, str]:
@@ -77,7 +60,7 @@ def _schema(info: ValidationInfo) -> dict[str, str] | None:
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class DataSection(Section):
@@ -101,34 +84,25 @@ class DataSection(Section):
 
     @model_validator(mode="after")
     def _one_window(self) -> DataSection:
-        self.root = resolve_path(self.root)
-        if self.train_window is not None:
-            if self.train_spans is not None or self.eval_span is not None:
-                raise fail(
-                    "give either train_window (the newest span is evaluated, the ones before it trained on) "
-                    "or fixed train_spans and eval_span, not both",
-                    self.train_window,
-                    "train_window",
-                )
-        elif self.train_spans is None or self.eval_span is None:
-            window = {"train_window": None, "train_spans": self.train_spans, "eval_span": self.eval_span}
-            raise fail(
-                "set train_window (e.g. 3: the newest span is evaluated, the 3 before it trained on), "
-                "or both train_spans and eval_span",
-                window,
-            )
-        elif not self.train_spans:
-            raise fail("list the training spans as non-negative integers", self.train_spans, "train_spans")
-        elif len(set(self.train_spans)) != len(self.train_spans):
-            raise fail("a span is listed twice", self.train_spans, "train_spans")
-        elif self.eval_span in self.train_spans:
+        self.root, spans, window = resolve_path(self.root), self.train_spans, self.train_window
+        if window is not None and (spans is not None or self.eval_span is not None):
+            raise fail("give either train_window or fixed train_spans and eval_span, not both", window, "train_window")
+        if window is None and (spans is None or self.eval_span is None):
+            given = {"train_window": None, "train_spans": spans, "eval_span": self.eval_span}
+            fix = "set train_window (e.g. 3: the newest span is evaluated, the 3 before it trained on), "
+            raise fail(fix + "or both train_spans and eval_span", given)
+        if window is None and not spans:
+            raise fail("list the training spans as non-negative integers", spans, "train_spans")
+        if window is None and len(set(spans)) != len(spans):
+            raise fail("a span is listed twice", spans, "train_spans")
+        if window is None and self.eval_span in spans:
             raise fail("evaluate on a span that is not in train_spans", self.eval_span, "eval_span")
         return self
 
 
 class FeatureSection(Section):
     name: str = Field(description="The model input's name (and the raw column's, unless `column` names another)")
-    kind: Literal[FEATURE_KINDS]
+    kind: Literal[specs.FEATURE_KINDS]
     column: str | None = Field(None, description="The raw column read, so one column can feed several features")
     buckets: int = Field(0, ge=0, description="bucketized: quantile buckets; cross: hash buckets (>= 2)")
     of: list[str] = Field([], description="cross: the categorical columns it combines")
@@ -141,18 +115,18 @@ class FeatureSection(Section):
             raise fail("a cross combines at least two features", self.of, "of")
         if self.kind == "cross" and self.column is not None:
             raise fail("a cross names the columns it reads in `of`", self.column, "column")
-        schema = _schema(info)
-        if schema is not None:
-            for key in self.spec().raw_keys:
-                if key not in schema:
-                    known = f"not a feature of the schema; known: {', '.join(sorted(schema))}"
-                    raise fail(known, key, *(("column",) if self.column else ()))
-            if self.kind == "numeric" and schema[self.spec().raw_keys[0]] == "BYTES":
-                raise fail(f"{self.spec().raw_keys[0]} is a string feature; use categorical", self.kind, "kind")
+        schema, keys = _schema(info), self.spec().raw_keys
+        for key in keys if schema is not None else ():
+            if key not in schema:
+                at = ("column",) if self.column else ()
+                raise fail(f"not a feature of the schema; known: {', '.join(sorted(schema))}", key, *at)
+        if schema is not None and self.kind == "numeric" and schema[keys[0]] == "BYTES":
+            raise fail(f"{keys[0]} is a string feature; use categorical", self.kind, "kind")
         return self
 
-    def spec(self) -> FeatureSpec:
-        return FeatureSpec(name=self.name, kind=self.kind, buckets=self.buckets, of=tuple(self.of), column=self.column)
+    def spec(self) -> specs.FeatureSpec:
+        fields = {"name": self.name, "kind": self.kind, "buckets": self.buckets, "column": self.column}
+        return specs.FeatureSpec(**fields, of=tuple(self.of))
 
 
 class GateSection(Section):
@@ -166,7 +140,7 @@ class GateSection(Section):
         None, ge=0, description="The allowed regression on each gated slice (default: max_regression)"
     )
     min_lift: float | None = Field(
-        DEFAULT_MIN_LIFT,
+        specs.DEFAULT_MIN_LIFT,
         ge=0,
         lt=1,
         description="a fraction of the naive predictor's score in [0, 1), e.g. 0.01; null: no lift rule",
@@ -175,28 +149,24 @@ class GateSection(Section):
     @model_validator(mode="after")
     def _thresholds(self) -> GateSection:
         if (self.at_least is None) == (self.at_most is None):
-            given = self.model_dump(include=self.model_fields_set)
-            raise fail("give exactly one value threshold: at_least or at_most", given)
+            raise fail("give exactly one value threshold: at_least or at_most", self.model_dump(exclude_unset=True))
         if self.slice_max_regression is not None and self.max_regression is None:
-            raise fail(
-                "the allowed regression on a gated slice is >= 0 and comes with max_regression (the overall one)",
-                self.slice_max_regression,
-                "slice_max_regression",
-            )
+            fix = "a gated slice's allowed regression comes with max_regression (the overall one)"
+            raise fail(fix, self.slice_max_regression, "slice_max_regression")
         return self
 
 
 class HeadSection(Section):
     name: str = Field(description="The Keras output's name: letters, digits and _")
     label: str = Field(description="The raw column holding the label (may be missing on some rows)")
-    kind: Literal[HEAD_KINDS]
+    kind: Literal[specs.HEAD_KINDS]
     classes: list[str] = Field([], description="binary: [negative, positive]; multiclass: its 3+ class names")
     loss: str | None = Field(None, description="Default: the kind's first (huber, binary_crossentropy, ...)")
     loss_weight: float | None = Field(
         None, gt=0, allow_inf_nan=False, description="a fixed weight; leave it out to learn the weight"
     )
     huber_delta: float = Field(
-        DEFAULT_HUBER_DELTA, gt=0, allow_inf_nan=False, description="in standard deviations of the label"
+        specs.DEFAULT_HUBER_DELTA, gt=0, allow_inf_nan=False, description="in standard deviations of the label"
     )
     metrics: list[Literal[METRICS]] = Field(description="The TFMA metric classes computed for this head")
     gate: GateSection
@@ -210,45 +180,41 @@ class HeadSection(Section):
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> HeadSection:
-        kind, schema = self.kind, _schema(info)
-        if schema is not None and self.label not in schema:
-            raise fail("not a feature of the schema; add it there or fix the name", self.label, "label")
-        if self.label in (info.context or {}).get("inputs", ()):
-            raise fail("a label cannot also be a model input", self.label, "label")
-        if kind == "multiclass" and len(self.classes) < 3:
-            raise fail("a multiclass head lists its 3+ class names", self.classes, "classes")
-        if kind == "binary" and self.classes and len(self.classes) != 2:
-            raise fail("a binary head lists [negative, positive]", self.classes, "classes")
-        if schema is not None and schema[self.label] == "BYTES" and not self.classes:
-            raise fail(f"{self.label} holds strings: list them in classes", None, "classes")
-        self.loss = self.loss or LOSSES[kind][0]
-        if self.loss not in LOSSES[kind]:
-            raise fail(f"a {kind} head uses one of {', '.join(LOSSES[kind])}", self.loss, "loss")
-        if "huber_delta" in self.model_fields_set and self.loss != "huber":
+        kind, schema, label, classes, losses = self.kind, _schema(info), self.label, self.classes, specs.LOSSES
+        if schema is not None and label not in schema:
+            raise fail("not a feature of the schema; add it there or fix the name", label, "label")
+        if label in (info.context or {}).get("inputs", ()):
+            raise fail("a label cannot also be a model input", label, "label")
+        if kind == "multiclass" and len(classes) < 3:
+            raise fail("a multiclass head lists its 3+ class names", classes, "classes")
+        if kind == "binary" and len(classes) not in (0, 2):
+            raise fail("a binary head lists [negative, positive]", classes, "classes")
+        if schema is not None and schema[label] == "BYTES" and not classes:
+            raise fail(f"{label} holds strings: list them in classes", None, "classes")
+        if (loss := self.loss or losses[kind][0]) not in losses[kind]:
+            raise fail(f"a {kind} head uses one of {', '.join(losses[kind])}", loss, "loss")
+        if "huber_delta" in self.model_fields_set and loss != "huber":
             raise fail("only a head with loss: huber takes a huber_delta", self.huber_delta, "huber_delta")
         if len(set(self.metrics)) != len(self.metrics):
             raise fail("a metric is listed twice; list each once", self.metrics, "metrics")
         for metric in self.metrics:
-            if metric not in METRIC_KEYS[kind]:
-                raise fail(f"a {kind} head can compute {', '.join(METRIC_KEYS[kind])}", metric, "metrics")
-        self._check_gate()
-        return self
-
-    def _check_gate(self) -> None:
-        gate = self.gate
-        scalars = [m for m in self.metrics if m not in PLOTS and m not in NOT_GATEABLE]
+            if metric not in specs.METRIC_KEYS[kind]:
+                raise fail(f"a {kind} head can compute {', '.join(specs.METRIC_KEYS[kind])}", metric, "metrics")
+        self.loss, gate = loss, self.gate
+        scalars = [m for m in self.metrics if m not in specs.PLOTS | specs.NOT_GATEABLE]
         if gate.metric not in scalars:
             fix = f"gate on a quality metric this head computes: {', '.join(scalars) or 'none'}"
             raise fail(fix, gate.metric, "gate", "metric")
-        if gate.metric in LOWER_IS_BETTER and gate.at_least is not None:
+        if gate.metric in specs.LOWER_IS_BETTER and gate.at_least is not None:
             raise fail(f"lower {gate.metric} is better: give a ceiling with at_most", gate.at_least, "gate", "at_least")
-        if gate.metric not in LOWER_IS_BETTER and gate.at_most is not None:
+        if gate.metric not in specs.LOWER_IS_BETTER and gate.at_most is not None:
             raise fail(f"higher {gate.metric} is better: give a floor with at_least", gate.at_most, "gate", "at_most")
+        return self
 
-    def spec(self) -> HeadSpec:
+    def spec(self) -> specs.HeadSpec:
         fields = self.model_dump(exclude={"gate", "classes", "metrics"})
-        gate = Gate(**self.gate.model_dump())
-        return HeadSpec(**fields, classes=tuple(self.classes), metrics=tuple(self.metrics), gate=gate)
+        gate = specs.Gate(**self.gate.model_dump())
+        return specs.HeadSpec(**fields, classes=tuple(self.classes), metrics=tuple(self.metrics), gate=gate)
 
 
 class SliceSection(Section):
@@ -272,9 +238,6 @@ class EvaluationSection(Section):
     )
 
 
-_TRAINER = TrainerSettings()  # the defaults
-
-
 class TrainerSection(Section):
     """TrainerSettings (trainer/specs.py) as the file spells it; the defaults are its own."""
 
@@ -282,12 +245,10 @@ class TrainerSection(Section):
     train_steps: int = Field(_TRAINER.train_steps, gt=0, description="optimizer steps")
     eval_steps: int = Field(_TRAINER.eval_steps, gt=0, description="batches of the evaluation split after training")
     learning_rate: float = Field(_TRAINER.learning_rate, gt=0, description="Adam's step size")
-    hidden_units: list[Annotated[int, Field(gt=0)]] = Field(
+    hidden_units: list[PositiveInt] = Field(
         list(_TRAINER.hidden_units), description="the shared backbone's layer widths"
     )
-    tower_units: list[Annotated[int, Field(gt=0)]] = Field(
-        list(_TRAINER.tower_units), description="each head's own layer widths"
-    )
+    tower_units: list[PositiveInt] = Field(list(_TRAINER.tower_units), description="each head's own layer widths")
     embedding_dim: int = Field(_TRAINER.embedding_dim, gt=0, description="width of each categorical embedding")
     mixed_precision: bool = Field(_TRAINER.mixed_precision, description="float16 compute on a GPU")
     seed: int = Field(_TRAINER.seed, ge=0, description="a seed for weights, dropout and shuffles")
@@ -300,11 +261,9 @@ class TrainerSection(Section):
     ensemble_members: int = Field(_TRAINER.ensemble_members, gt=0, description="models trained, averaged on export")
     checkpoint_steps: int = Field(_TRAINER.checkpoint_steps, gt=0, description="steps between resumable backups")
 
-    def settings(self) -> TrainerSettings:
-        values = self.model_dump()
-        return TrainerSettings(
-            **{**values, "hidden_units": tuple(self.hidden_units), "tower_units": tuple(self.tower_units)}
-        )
+    def settings(self) -> specs.TrainerSettings:
+        units = {"hidden_units": tuple(self.hidden_units), "tower_units": tuple(self.tower_units)}
+        return specs.TrainerSettings(**{**self.model_dump(), **units})
 
 
 class KubeflowTrainerSection(Section):
@@ -350,8 +309,7 @@ class ConfigFile(Section):
     @field_validator("schema_path")
     @classmethod
     def _schema_file(cls, path: str, info: ValidationInfo) -> str:
-        path = resolve_path(path)
-        if not Path(path).is_file():
+        if not Path(path := resolve_path(path)).is_file():
             raise fail("no schema file there; point `schema` at a schema.pbtxt", path)
         if info.context is not None:
             info.context["schema"] = load_schema_names(path)
@@ -373,48 +331,47 @@ class ConfigFile(Section):
     @model_validator(mode="after")
     def _unique_names(self) -> ConfigFile:
         for section, fix in (("features", "feature names must be unique"), ("heads", "duplicate head name")):
-            seen = set()
-            for i, item in enumerate(getattr(self, section)):
-                if item.name in seen:
-                    raise fail(f"{fix}; each needs its own", item.name, section, i, "name")
-                seen.add(item.name)
+            names = [item.name for item in getattr(self, section)]
+            for i, name in enumerate(names):
+                if name in names[:i]:
+                    raise fail(f"{fix}; each needs its own", name, section, i, "name")
         return self
 
 
 _TYPE_NAMES = {"string_type": "str", "int_type": "int", "float_type": "float", "bool_type": "bool", "list_type": "list"}
-_BOUNDS = {"greater_than": "gt", "greater_than_equal": "ge", "less_than": "lt", "less_than_equal": "le"}
-_SIGNS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+_MAPPING_TYPES = ("model_type", "model_attributes_type", "dict_type")
+_BOUNDS = {
+    "greater_than": ("gt", ">"),
+    "greater_than_equal": ("ge", ">="),
+    "less_than": ("lt", "<"),
+    "less_than_equal": ("le", "<="),
+}
 
 
 def config_error(error: ValidationError, source: str) -> ConfigError:
-    """The first problem pydantic found, as `field: value -- fix` in the config's own terms."""
+    """Pydantic's first error as `field: value -- fix` in the config's own terms."""
     first = error.errors()[0]
     kind, loc, value, ctx = first["type"], tuple(first["loc"]), first["input"], first.get("ctx") or {}
     section, field = _field_at(loc)
+    description = field.description if field is not None else None
     if kind == "config":
         loc, value, fix = loc + tuple(ctx["at"]), ctx["value"], ctx["fix"]
     elif kind == "extra_forbidden":
         known = [info.alias or name for name, info in section.model_fields.items()]
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        fix = f"unknown setting; {f'did you mean {close[0]!r}? ' if close else ''}known here: {', '.join(known)}"
+        close = [f"did you mean {match!r}? " for match in difflib.get_close_matches(str(loc[-1]), known, n=1)]
+        fix = f"unknown setting; {''.join(close)}known here: {', '.join(known)}"
     elif kind == "missing":
         value, fix = None, "this field is required"
-    elif kind in _TYPE_NAMES:
-        fix = f"expected {_TYPE_NAMES[kind]}"
-    elif kind in ("model_type", "model_attributes_type", "dict_type"):
-        fix = "expected a mapping of settings"
-    else:
-        if kind == "string_pattern_mismatch" and field is not None and field.description:
-            fix = ""
-        elif kind == "literal_error":
+    elif kind in _TYPE_NAMES or kind in _MAPPING_TYPES:
+        fix = f"expected {_TYPE_NAMES.get(kind, 'a mapping of settings')}"
+    else:  # what pydantic's check says, then what the field is for
+        if kind == "literal_error":
             fix = "use one of " + ", ".join(re.findall(r"'([^']*)'", ctx["expected"]))
         elif kind in _BOUNDS:
-            bound = _BOUNDS[kind]
-            fix = f"must be {_SIGNS[bound]} {ctx[bound]}"
+            fix = f"must be {_BOUNDS[kind][1]} {ctx[_BOUNDS[kind][0]]}"
         else:
-            fix = first["msg"]
-        description = field.description if field is not None else None
-        fix = ": ".join(part for part in (fix, description) if part)
+            fix = "" if kind == "string_pattern_mismatch" and description else first["msg"]
+        fix = ": ".join(filter(None, (fix, description)))
     path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
     return ConfigError(source, path or "(top level)", value, fix)
 
@@ -422,14 +379,9 @@ def config_error(error: ValidationError, source: str) -> ConfigError:
 def _field_at(loc: tuple[str | int, ...]) -> tuple[type[BaseModel], Any]:
     """The model holding the last named key of `loc`, and that key's FieldInfo (None if it has none)."""
     model, field = ConfigFile, None
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        by_key = {info.alias or name: info for name, info in model.model_fields.items()}
-        if part not in by_key:
-            return model, None
-        field = by_key[part]
-        inner = _model_in(field.annotation)
+    for part in (part for part in loc if isinstance(part, str)):
+        field = {info.alias or name: info for name, info in model.model_fields.items()}.get(part)
+        inner = _model_in(field.annotation) if field is not None else None
         if inner is None:
             return model, field
         model = inner
@@ -439,13 +391,9 @@ def _field_at(loc: tuple[str | int, ...]) -> tuple[type[BaseModel], Any]:
 def _model_in(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        if (found := _model_in(arg)) is not None:
-            return found
-    return None
+    return next(filter(None, map(_model_in, getattr(annotation, "__args__", ()))), None)
 
 
 def json_schema() -> dict[str, Any]:
     """What editors read (yaml-language-server): keys, types, enums, bounds and descriptions."""
-    schema = ConfigFile.model_json_schema(by_alias=True)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **ConfigFile.model_json_schema(by_alias=True)}
