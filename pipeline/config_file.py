@@ -12,7 +12,17 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from contracts.spans import DEFAULT_SPAN_DIR
@@ -24,6 +34,12 @@ METRICS = tuple(sorted({name for kind in specs.METRIC_KEYS.values() for name in 
 DEFAULT_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 _TRAINER = specs.TrainerSettings()  # the trainer's defaults
 PositiveInt = Annotated[int, Field(gt=0)]
+# A class as the label holds it: a name, or a YAML number ([0, 1, 2]) read as its text.
+ClassName = Annotated[
+    str,
+    BeforeValidator(lambda name: str(name) if type(name) is int else name),
+    WithJsonSchema({"type": ["string", "integer"]}),
+]
 
 
 class ConfigError(ValueError):
@@ -160,7 +176,7 @@ class HeadSection(Section):
     name: str = Field(description="The Keras output's name: letters, digits and _")
     label: str = Field(description="The raw column holding the label (may be missing on some rows)")
     kind: Literal[specs.HEAD_KINDS]
-    classes: list[str] = Field([], description="binary: [negative, positive]; multiclass: its 3+ class names")
+    classes: list[ClassName] = Field([], description="binary: [negative, positive]; multiclass: its 3+ class names")
     loss: str | None = Field(None, description="Default: the kind's first (huber, binary_crossentropy, ...)")
     loss_weight: float | None = Field(
         None, gt=0, allow_inf_nan=False, description="a fixed weight; leave it out to learn the weight"

@@ -324,3 +324,12 @@ def test_a_bad_column_is_rejected_with_field_and_fix(raw, feature, field, fix):
         parse_config(raw, "flights.yaml")
     assert error.value.field == field, str(error.value)
     assert fix in str(error.value)
+
+
+def test_class_names_written_as_yaml_numbers_are_read_as_text(raw):
+    """A label holding 0, 1, 2 lists its classes as YAML numbers; the head's classes are the same names as text."""
+    raw["heads"][3]["classes"] = [0, 1, 2, 3]
+    assert parse_config(raw, "flights.yaml").model.heads[3].classes == ("0", "1", "2", "3")
+    raw["heads"][3]["classes"] = [0, True, 2, 3]
+    with pytest.raises(ConfigError, match=r"flights.yaml: heads\[3\]\.classes\[1\]: True -- expected str"):
+        parse_config(raw, "flights.yaml")
