@@ -159,10 +159,22 @@ def terminal_and_log(log_path: Path) -> Iterator[Terminal]:
 def command_output(command: str, log_root: Path = COMMAND_LOG_ROOT) -> Iterator[Terminal]:
     """For a short command (a converter, a listing, a compile): what libraries write to the descriptors
     (TensorFlow's C++ start-up lines, absl) goes to `<log_root>/logs/<command>-<time>.log`, and the command's
-    own `print`s (sys.stdout and sys.stderr) to the terminal. Import TensorFlow-heavy modules inside the block."""
+    own `print`s (sys.stdout and sys.stderr) to the terminal. Import TensorFlow-heavy modules inside the block.
+    A caller that already captures sys.stdout or sys.stderr in Python (a test's capsys, redirect_stdout) keeps
+    the command's prints."""
+    out, err = sys.stdout, sys.stderr
+    keep_out, keep_err = not _writes_to_descriptor(out, 1), not _writes_to_descriptor(err, 2)
     with (
         terminal_and_log(log_file_for(log_root, command)) as terminal,
-        contextlib.redirect_stdout(terminal.out),
-        contextlib.redirect_stderr(terminal.err),
+        contextlib.redirect_stdout(out if keep_out else terminal.out),
+        contextlib.redirect_stderr(err if keep_err else terminal.err),
     ):
         yield terminal
+
+
+def _writes_to_descriptor(stream: TextIO, descriptor: int) -> bool:
+    """True for the process's own stream on `descriptor`, which the log takes over for the block."""
+    try:
+        return stream.fileno() == descriptor
+    except (AttributeError, OSError, ValueError):  # an in-memory stream has no descriptor
+        return False

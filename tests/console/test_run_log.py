@@ -48,3 +48,18 @@ def test_a_short_command_prints_only_its_own_lines_and_logs_the_libraries(tmp_pa
     assert done.stderr == ""
     (log,) = set((COMMAND_LOG_ROOT / "logs").glob("csv_spans-*.log")) - before
     assert "cudart_stub" in log.read_text() or "absl" in log.read_text()  # where the start-up lines went
+
+
+def test_a_short_command_called_in_python_keeps_its_prints_with_the_caller(tmp_path, capsys):
+    """Called from Python with sys.stdout captured (capsys, redirect_stdout): the prints stay with the caller;
+    what writes to the descriptor itself (TensorFlow's C++ lines) still goes to the log."""
+    import os
+
+    from console.run_log import command_output
+
+    with command_output("probe", log_root=tmp_path):
+        print("the command's own line")
+        os.write(1, b"a library's line on descriptor 1\n")
+    assert capsys.readouterr().out == "the command's own line\n"
+    (log,) = (tmp_path / "logs").glob("probe-*.log")
+    assert "a library's line on descriptor 1" in log.read_text()
