@@ -27,7 +27,6 @@ import logging
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from components.trainer_launch.settings import LaunchSettings, SecretEnv, Toleration
 from console.run_log import command_output
@@ -35,17 +34,6 @@ from orchestration.platform_spec import PLATFORM_SPEC_KEY, kubernetes_platform_s
 from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, ConfigError, PipelineConfig, load_config
 
 IMAGE_WORKDIR = "/pipeline"  # where the Dockerfile copies the repository
-REMOTE_SCHEMES = ("gs://", "s3://")
-ACCELERATORS = (
-    "NVIDIA_TESLA_T4",
-    "NVIDIA_TESLA_V100",
-    "NVIDIA_TESLA_P100",
-    "NVIDIA_TESLA_A100",
-    "NVIDIA_A100_80GB",
-    "NVIDIA_L4",
-    "NVIDIA_H100_80GB",
-    "nvidia.com/gpu",
-)
 # The taint GPU node pools carry on GKE, AKS and with NVIDIA's GPU operator.
 GPU_TOLERATIONS = (Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule"),)
 WINDOW_PARAMETER = "window"
@@ -76,128 +64,39 @@ class KubeflowSettings:
     launch_backend: str = "tfjob"  # how a multi-worker Trainer starts its workers ("local": processes in its pod)
 
 
-def _fail(config: PipelineConfig, field: str, value: Any, fix: str) -> ConfigError:
-    return ConfigError(config.source, f"kubeflow.{field}", value, fix)
-
-
 def parse_kubeflow(config: PipelineConfig) -> KubeflowSettings:
-    """Validates the `kubeflow:` section; raises ConfigError naming field and fix."""
+    """The `kubeflow:` section (validated with the rest of the config on load) as the compiler's settings."""
     section = config.kubeflow
-    if not isinstance(section, Mapping):
+    if section is None:
         raise ConfigError(
             config.source,
             "kubeflow",
-            section,
+            None,
             "add a kubeflow: section (pipeline_root, data_root, serving_dir, image, gpu_image, "
             "beam_args, trainer) to compile for Kubeflow; see configs/flights.yaml",
         )
-
-    def text(key: str, remote: bool = False, default: str | None = None) -> str:
-        value = section.get(key, default)
-        if not isinstance(value, str) or not value.strip():
-            raise _fail(config, key, value, "required: a non-empty string")
-        if remote and not value.startswith(REMOTE_SCHEMES):
-            raise _fail(
-                config,
-                key,
-                value,
-                "must be on object storage (gs://... or s3://...), which every pod can reach; a local path is not",
-            )
-        if not remote and any(c.isspace() for c in value):
-            raise _fail(config, key, value, "an image reference has no spaces")
-        return value
-
-    trainer = section.get("trainer", {})
-    if not isinstance(trainer, Mapping):
-        raise _fail(
-            config,
-            "trainer",
-            trainer,
-            "a mapping: cpu, memory_gb, accelerator, accelerator_count, workers, node_selector, tolerations",
-        )
-    accelerator = trainer.get("accelerator", "NVIDIA_TESLA_T4")
-    if accelerator not in ACCELERATORS:
-        raise _fail(config, "trainer.accelerator", accelerator, f"use one of {', '.join(ACCELERATORS)}")
-    resources = {}
-    for key, default, kind in (
-        ("cpu", 8, (int, float)),
-        ("memory_gb", 32, (int, float)),
-        ("accelerator_count", 1, int),
-        ("workers", 1, int),
-    ):
-        value = trainer.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-            raise _fail(config, f"trainer.{key}", value, "a positive number")
-        resources[key] = value
-    beam_args = section.get("beam_args", [])
-    if not isinstance(beam_args, list) or not all(isinstance(a, str) and a.startswith("--") for a in beam_args):
-        raise _fail(config, "beam_args", beam_args, "a list of --flag=value strings, e.g. --runner=DataflowRunner")
-    image = text("image")
-    node_selector = trainer.get("node_selector", {})
-    if not isinstance(node_selector, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in node_selector.items()
-    ):
-        raise _fail(config, "trainer.node_selector", node_selector, "a mapping of node label to value, both strings")
+    trainer, secret = section.trainer, section.storage_secret
+    tolerations = trainer.tolerations
     return KubeflowSettings(
-        pipeline_root=text("pipeline_root", remote=True),
-        data_root=text("data_root", remote=True),
-        serving_dir=text("serving_dir", remote=True),
-        image=image,
-        gpu_image=text("gpu_image", default=image),
-        beam_args=tuple(beam_args),
+        pipeline_root=section.pipeline_root,
+        data_root=section.data_root,
+        serving_dir=section.serving_dir,
+        image=section.image,
+        gpu_image=section.gpu_image or section.image,
+        beam_args=tuple(section.beam_args),
         trainer=TrainerResources(
-            cpu=float(resources["cpu"]),
-            memory_gb=float(resources["memory_gb"]),
-            accelerator=accelerator,
-            accelerator_count=resources["accelerator_count"],
-            workers=resources["workers"],
-            node_selector=dict(node_selector),
-            tolerations=_tolerations(config, trainer.get("tolerations")),
+            cpu=float(trainer.cpu),
+            memory_gb=float(trainer.memory_gb),
+            accelerator=trainer.accelerator,
+            accelerator_count=trainer.accelerator_count,
+            workers=trainer.workers,
+            node_selector=dict(trainer.node_selector),
+            tolerations=GPU_TOLERATIONS
+            if tolerations is None
+            else tuple(Toleration(**t.model_dump(exclude_none=True)) for t in tolerations),
         ),
-        storage_secret=_storage_secret(config, section.get("storage_secret")),
+        storage_secret=None if secret is None else SecretEnv(secret=secret.name, variables=dict(secret.env)),
     )
-
-
-def _tolerations(config: PipelineConfig, value: Any) -> tuple[Toleration, ...]:
-    """The Trainer's tolerations; absent: tolerate the common `nvidia.com/gpu` taint; [] for none."""
-    if value is None:
-        return GPU_TOLERATIONS
-    fields = {f.name for f in dataclasses.fields(Toleration)}
-    if not isinstance(value, list) or not all(
-        isinstance(t, Mapping) and "key" in t and set(t) <= fields and all(isinstance(v, str) for v in t.values())
-        for t in value
-    ):
-        raise _fail(
-            config,
-            "trainer.tolerations",
-            value,
-            f"a list of mappings with key and optionally {', '.join(sorted(fields - {'key'}))}, all strings",
-        )
-    return tuple(Toleration(**t) for t in value)
-
-
-def _storage_secret(config: PipelineConfig, value: Any) -> SecretEnv | None:
-    """Which Kubernetes secret holds the object-storage credentials, and which of its keys go into which
-    environment variable. Names only: the values stay in the cluster."""
-    if value is None:
-        return None
-    variables = value.get("env") if isinstance(value, Mapping) else None
-    if (
-        not isinstance(value, Mapping)
-        or set(value) != {"name", "env"}
-        or not isinstance(value["name"], str)
-        or not value["name"]
-        or not isinstance(variables, Mapping)
-        or not variables
-        or not all(isinstance(k, str) and isinstance(v, str) for k, v in variables.items())
-    ):
-        raise _fail(
-            config,
-            "storage_secret",
-            value,
-            "name: <secret name>, env: {ENVIRONMENT_VARIABLE: <key in the secret>, ...}",
-        )
-    return SecretEnv(secret=value["name"], variables=dict(variables))
 
 
 def in_image(path: Path) -> str:

@@ -20,7 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from contracts.evaluation_plan import EvaluationPlan
-from pipeline.config_file import REPO_ROOT, ConfigFile, config_error
+from pipeline.config_file import REPO_ROOT, ConfigFile, KubeflowSection, config_error
 from pipeline.config_file import ConfigError as ConfigError  # re-exported: what every command catches
 from trainer.specs import ModelSpecs
 
@@ -75,7 +75,7 @@ class PipelineConfig:
     confidence: float  # of the interval on each candidate-minus-baseline change
     beam_args: tuple[str, ...]
     output_root: str  # a local path or a gs:// / s3:// URI (strings: pathlib would mangle gs://)
-    kubeflow: Mapping[str, Any] | None = None  # checked in full when compiling (orchestration/kubeflow.py)
+    kubeflow: KubeflowSection | None = None  # where the compiled pipeline runs (orchestration/kubeflow.py)
     serving_root: str | None = None  # default: <output_root>/serving
 
     @property
@@ -169,7 +169,7 @@ def parse_config(raw: Any, source: str = "<config>", label: str | None = None) -
         confidence=file.evaluation.confidence,
         beam_args=tuple(file.beam_args),
         output_root=file.output_root or str(REPO_ROOT / "out" / "pipelines" / file.name),
-        kubeflow=raw.get("kubeflow"),
+        kubeflow=file.kubeflow,
     )
 
 

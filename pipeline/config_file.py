@@ -32,6 +32,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PREPARED_DATA_SETS = ("flights",)  # what data.prepare may name
 METRICS = tuple(sorted({name for kind in specs.METRIC_KEYS.values() for name in kind}))  # TFMA metric classes
 DEFAULT_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+REMOTE_URI = r"^(gs|s3)://"  # object storage every Kubeflow pod can reach
+ACCELERATORS = (  # what KFP v2 accepts as a Trainer's accelerator type
+    "NVIDIA_TESLA_T4",
+    "NVIDIA_TESLA_V100",
+    "NVIDIA_TESLA_P100",
+    "NVIDIA_TESLA_A100",
+    "NVIDIA_A100_80GB",
+    "NVIDIA_L4",
+    "NVIDIA_H100_80GB",
+    "nvidia.com/gpu",
+)
 _TRAINER = specs.TrainerSettings()  # the trainer's defaults
 PositiveInt = Annotated[int, Field(gt=0)]
 # A class as the label holds it: a name, or a YAML number ([0, 1, 2]) read as its text.
@@ -282,27 +293,49 @@ class TrainerSection(Section):
         return specs.TrainerSettings(**{**self.model_dump(), **units})
 
 
-class KubeflowTrainerSection(Section):
-    """Types only; orchestration/kubeflow.py checks the values when compiling."""
+class TolerationSection(Section):
+    """A Kubernetes toleration of the Trainer's pods (omitted fields: Exists, NoSchedule)."""
 
-    cpu: float | None = Field(None, description="CPUs of each Trainer worker (default 8)")
-    memory_gb: float | None = Field(None, description="Memory of each Trainer worker in GB (default 32)")
-    accelerator: str | None = Field(None, description="e.g. NVIDIA_TESLA_T4")
-    accelerator_count: int | None = Field(None, description="Accelerators per worker (default 1)")
-    workers: int | None = Field(None, description="> 1: the Trainer task launches a TFJob of this many workers")
-    node_selector: Any = Field(None, description="Node label -> value, for the Trainer's pods")
-    tolerations: Any = Field(None, description="Absent: tolerate nvidia.com/gpu; [] for none")
+    key: str = Field(description="The taint's key, e.g. nvidia.com/gpu")
+    operator: Literal["Exists", "Equal"] | None = None
+    value: str | None = Field(None, description="With operator: Equal, the taint's value")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute", ""] | None = None
+
+
+class StorageSecretSection(Section):
+    """Object-storage credentials for every task, from a Kubernetes secret by name (its values stay there)."""
+
+    name: str = Field(min_length=1, description="The Kubernetes secret's name")
+    env: dict[str, str] = Field(min_length=1, description="ENVIRONMENT_VARIABLE: <key in the secret>, one or more")
+
+
+class KubeflowTrainerSection(Section):
+    cpu: float = Field(8, gt=0, description="a positive number: CPUs of each Trainer worker")
+    memory_gb: float = Field(32, gt=0, description="a positive number: memory of each Trainer worker in GB")
+    accelerator: Literal[ACCELERATORS] = Field("NVIDIA_TESLA_T4", description="The accelerator of each worker")
+    accelerator_count: int = Field(1, gt=0, description="a positive number: accelerators per worker")
+    workers: int = Field(1, gt=0, description="a positive number; > 1: the Trainer task launches a TFJob of them")
+    node_selector: dict[str, str] = Field({}, description="Node label -> value, for the Trainer's pods")
+    tolerations: list[TolerationSection] | None = Field(None, description="Absent: tolerate nvidia.com/gpu; [] none")
+
+
+_ON_OBJECT_STORAGE = "must be on object storage (gs://... or s3://...), which every pod can reach; a local path is not"
+_IMAGE = r"^\S+$"  # an image reference: no spaces
 
 
 class KubeflowSection(Section):
-    pipeline_root: str | None = Field(None, description="gs:// or s3:// root of the pipeline's artifacts")
-    data_root: str | None = Field(None, description="gs:// or s3:// root of the span folders")
-    serving_dir: str | None = Field(None, description="gs:// or s3:// directory the Pusher writes to")
-    image: str | None = Field(None, description="The image of every task (Dockerfile --target cpu)")
-    gpu_image: str | None = Field(None, description="The Trainer's image (Dockerfile --target gpu)")
-    beam_args: list[str] | None = Field(None, description="Beam arguments on Kubeflow, e.g. --runner=DataflowRunner")
-    trainer: KubeflowTrainerSection | None = None
-    storage_secret: Any = Field(None, description="{name: <secret>, env: {VARIABLE: <key in the secret>}}")
+    """Where the compiled pipeline runs (`make compile`); checked on load like the rest."""
+
+    pipeline_root: str = Field(pattern=REMOTE_URI, description=f"the pipeline's artifacts {_ON_OBJECT_STORAGE}")
+    data_root: str = Field(pattern=REMOTE_URI, description=f"the span folders {_ON_OBJECT_STORAGE}")
+    serving_dir: str = Field(pattern=REMOTE_URI, description=f"the Pusher's directory {_ON_OBJECT_STORAGE}")
+    image: str = Field(pattern=_IMAGE, description="the image of every task (Dockerfile --target cpu), no spaces")
+    gpu_image: str | None = Field(None, pattern=_IMAGE, description="the Trainer's image (default: image), no spaces")
+    beam_args: list[Annotated[str, Field(pattern="^--")]] = Field(
+        [], description="each a --flag=value string, e.g. --runner=DataflowRunner"
+    )
+    trainer: KubeflowTrainerSection = KubeflowTrainerSection()
+    storage_secret: StorageSecretSection | None = None
 
 
 class ConfigFile(Section):
@@ -382,7 +415,7 @@ def config_error(error: ValidationError, source: str) -> ConfigError:
         fix = f"expected {_TYPE_NAMES.get(kind, 'a mapping of settings')}"
     else:  # what pydantic's check says, then what the field is for
         if kind == "literal_error":
-            fix = "use one of " + ", ".join(re.findall(r"'([^']*)'", ctx["expected"]))
+            fix = "use one of " + ", ".join(name or '""' for name in re.findall(r"'([^']*)'", ctx["expected"]))
         elif kind in _BOUNDS:
             fix = f"must be {_BOUNDS[kind][1]} {ctx[_BOUNDS[kind][0]]}"
         else:

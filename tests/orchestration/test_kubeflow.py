@@ -216,7 +216,7 @@ def raw() -> dict:
 @pytest.mark.parametrize(
     ("change", "field", "fix"),
     [
-        (lambda k: k.pop("image"), "kubeflow.image", "required"),
+        (lambda k: k.pop("image"), "kubeflow.image", "this field is required"),
         (lambda k: k.update(pipeline_root="/data/pipelines"), "kubeflow.pipeline_root", "object storage"),
         (lambda k: k.update(data_root="out/data/flights"), "kubeflow.data_root", "object storage"),
         (
@@ -227,24 +227,24 @@ def raw() -> dict:
         (
             lambda k: k["trainer"].update(accelerator_count=0),
             "kubeflow.trainer.accelerator_count",
-            "positive",
+            "must be > 0: a positive number",
         ),
-        (lambda k: k.update(beam_args=["runner=DataflowRunner"]), "kubeflow.beam_args", "--flag=value"),
+        (lambda k: k.update(beam_args=["runner=DataflowRunner"]), "kubeflow.beam_args[0]", "--flag=value"),
         (lambda k: k["trainer"].update(workers=0), "kubeflow.trainer.workers", "positive"),
         (
             lambda k: k["trainer"].update(tolerations=[{"key": "gpu", "efect": "NoSchedule"}]),
-            "kubeflow.trainer.tolerations",
-            "a list of mappings with key and optionally effect, operator, value",
+            "kubeflow.trainer.tolerations[0].efect",
+            "did you mean 'effect'?",
         ),
         (
             lambda k: k["trainer"].update(node_selector={"pool": 4}),
-            "kubeflow.trainer.node_selector",
-            "both strings",
+            "kubeflow.trainer.node_selector.pool",
+            "expected str",
         ),
         (
             lambda k: k.update(storage_secret={"name": "creds", "env": {"AWS_ACCESS_KEY_ID": "key"}, "value": "x"}),
-            "kubeflow.storage_secret",
-            "name: <secret name>, env:",
+            "kubeflow.storage_secret.value",
+            "unknown setting; known here: name, env",
         ),
     ],
 )
@@ -254,6 +254,24 @@ def test_bad_kubeflow_section_is_rejected(raw, change, field, fix):
         parse_kubeflow(parse_config(raw, "flights.yaml"))
     assert error.value.field == field
     assert fix in str(error.value)
+
+
+def test_a_bad_image_or_secret_is_rejected_on_load(raw):
+    """The section is checked when the config loads, not first when compiling."""
+    raw["kubeflow"]["image"] = "europe-docker.pkg.dev/x/multihead tfx:0.1"
+    with pytest.raises(ConfigError, match=r"kubeflow\.image: .* -- the image of every task .*no spaces"):
+        parse_config(raw, "flights.yaml")
+    raw["kubeflow"]["image"] = "multihead-tfx:0.1"
+    raw["kubeflow"]["storage_secret"] = {"name": "creds", "env": {}}
+    with pytest.raises(ConfigError, match=r"kubeflow\.storage_secret\.env: \{\} -- .*ENVIRONMENT_VARIABLE"):
+        parse_config(raw, "flights.yaml")
+    raw["kubeflow"]["storage_secret"] = {"name": "creds", "env": {"AWS_ACCESS_KEY_ID": "key"}}
+    raw["kubeflow"]["trainer"]["tolerations"] = [{"key": "gpu", "operator": "Equal", "value": "t4"}]
+    settings = parse_kubeflow(parse_config(raw, "flights.yaml"))
+    assert settings.storage_secret.variables == {"AWS_ACCESS_KEY_ID": "key"}
+    assert [(t.key, t.operator, t.value, t.effect) for t in settings.trainer.tolerations] == [
+        ("gpu", "Equal", "t4", "NoSchedule")
+    ]
 
 
 def test_missing_kubeflow_section_is_rejected(raw):
