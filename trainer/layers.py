@@ -1,8 +1,9 @@
 """A dense layer whose inference gives every row the same bits in any batch.
 
-On CPU, TensorFlow's matrix multiply accumulates each output in an order that
-depends on the batch size (measured on these machines: `tf.matmul` of 2 rows
-differs in the last bits from the same rows inside 64, for every row), so the
+On some CPUs TensorFlow's matrix multiply accumulates each output in an order
+that depends on the batch size (`tf.matmul` of 2 rows differed in the last bits
+from the same rows inside 64, for every row, on the machines of 2026-11; an
+AMX-class Xeon gave the same bits: bench/matmul_batch_invariance.py), so the
 same model on the same examples got other float32 outputs, and other metrics,
 when TFMA or a client batched them otherwise. In inference this layer
 multiplies and sums over the input axis explicitly: each output is one

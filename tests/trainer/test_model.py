@@ -122,15 +122,6 @@ def test_inference_gives_a_row_the_same_bits_alone_or_in_any_batch():
         np.testing.assert_allclose(value.numpy(), whole[name], rtol=1e-5, atol=1e-6)
 
 
-def test_a_plain_matrix_multiply_is_not_batch_invariant_here():
-    """Why BatchInvariantDense exists; where this fails (a CPU whose kernels do not depend on the
-    batch size), the layer is harmless but unneeded."""
-    rng = np.random.default_rng(0)
-    x, w = rng.normal(size=(64, 40)).astype(np.float32), rng.normal(size=(40, 16)).astype(np.float32)
-    whole = tf.matmul(x, w).numpy()
-    assert any(not np.array_equal(tf.matmul(x[i : i + 2], w).numpy(), whole[i : i + 2]) for i in range(0, 64, 2))
-
-
 def test_an_ensemble_serves_the_mean_of_its_members_in_one_model(tmp_path):
     """trainer.ensemble_members: one model whose heads average the members' outputs, batch-invariant,
     and saved as one SavedModel."""
