@@ -45,6 +45,7 @@ ACCELERATORS = (  # what KFP v2 accepts as a Trainer's accelerator type
 )
 _TRAINER = specs.TrainerSettings()  # the trainer's defaults
 PositiveInt = Annotated[int, Field(gt=0)]
+BeamArg = Annotated[str, Field(pattern="^--")]  # --flag=value, locally and on Kubeflow
 # A class as the label holds it: a name, or a YAML number ([0, 1, 2]) read as its text.
 ClassName = Annotated[
     str,
@@ -227,7 +228,8 @@ class HeadSection(Section):
         for metric in self.metrics:
             if metric not in specs.METRIC_KEYS[kind]:
                 raise fail(f"a {kind} head can compute {', '.join(specs.METRIC_KEYS[kind])}", metric, "metrics")
-        self.loss, gate = loss, self.gate
+        self.loss = loss  # the kind's default when none was given
+        gate = self.gate
         scalars = [m for m in self.metrics if m not in specs.PLOTS | specs.NOT_GATEABLE]
         if gate.metric not in scalars:
             fix = f"gate on a quality metric this head computes: {', '.join(scalars) or 'none'}"
@@ -331,9 +333,7 @@ class KubeflowSection(Section):
     serving_dir: str = Field(pattern=REMOTE_URI, description=f"the Pusher's directory {_ON_OBJECT_STORAGE}")
     image: str = Field(pattern=_IMAGE, description="the image of every task (Dockerfile --target cpu), no spaces")
     gpu_image: str | None = Field(None, pattern=_IMAGE, description="the Trainer's image (default: image), no spaces")
-    beam_args: list[Annotated[str, Field(pattern="^--")]] = Field(
-        [], description="each a --flag=value string, e.g. --runner=DataflowRunner"
-    )
+    beam_args: list[BeamArg] = Field([], description="each a --flag=value string, e.g. --runner=DataflowRunner")
     trainer: KubeflowTrainerSection = KubeflowTrainerSection()
     storage_secret: StorageSecretSection | None = None
 
@@ -349,7 +349,7 @@ class ConfigFile(Section):
     slices: list[SliceSection] = []
     evaluation: EvaluationSection = EvaluationSection()
     trainer: TrainerSection = TrainerSection()
-    beam_args: list[Annotated[str, Field(pattern="^--")]] = Field(
+    beam_args: list[BeamArg] = Field(
         DEFAULT_BEAM_ARGS, description="each Beam argument is a string like --runner=DataflowRunner"
     )
     output_root: str | None = Field(None, description="Default: out/pipelines/<name>")
