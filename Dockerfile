@@ -51,11 +51,13 @@ COPY schemas ./schemas
 COPY configs ./configs
 RUN uv pip install --no-deps .
 # The report's Kubeflow UI artifacts are typed `system.HTML` and `system.Markdown`
-# (the names the KFP UI renders), and TFX's entrypoint imports a custom type by
-# that name: a module `system` answers it (components/report/component.py).
-RUN echo "from components.report.component import ReportHtml as HTML, ReportMarkdown as Markdown" \
+# and the gate's verdict `system.Metrics` (the names the KFP UI renders), and
+# TFX's entrypoint imports a custom type by that name: a module `system`
+# answers it (components/report/component.py, components/gate/component.py).
+RUN printf '%s\n' "from components.report.component import ReportHtml as HTML, ReportMarkdown as Markdown" \
+        "from components.gate.component import GateMetrics as Metrics" \
     > "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/system.py" \
-    && python3 -c "import system; assert system.HTML.TYPE_NAME == 'system.HTML'"
+    && python3 -c "import system; assert system.HTML.TYPE_NAME == 'system.HTML'; assert system.Metrics.TYPE_NAME == 'system.Metrics'"
 
 FROM cpu AS gpu
 # The `#gpu:` lines of the lock pin tensorflow[and-cuda]'s CUDA wheels, with hashes.

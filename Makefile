@@ -42,14 +42,14 @@ test: setup  ## set up and run ruff and the whole test suite
 	@$(IN_RUNTIME) ruff check .
 	@$(IN_RUNTIME) python -m pytest $(PYTEST_ARGS)
 
-compile: setup  ## compile for Kubeflow Pipelines v2 (CONFIG's kubeflow: section) to out/kubeflow/<name>.json
+compile: setup  ## compile for Kubeflow Pipelines v2 (CONFIG's kubeflow: section): out/kubeflow/<name>.yaml (KFP), .vertex.json
 	@$(IN_RUNTIME) python -m orchestration.kubeflow --config $(CONFIG)
 
 IMAGE ?= localhost/multihead-tfx:local
 image:  ## build the container image here with podman (TARGET=cpu|gpu; installs podman and runc if missing)
 	@python3 -m container.image --target $(or $(TARGET),cpu) --tag $(IMAGE)
 
-kfp-check: setup image  ## run the compiled Kubeflow pipeline task by task in the image (container/kfp_check.py)
+kfp-check: setup image  ## the compiled pipeline task by task in the image, as KFP's driver and launcher would, on an S3 store
 	@python3 -m container.kfp_check --image $(IMAGE)
 
 portable-check: setup  ## the fixture pipeline's Beam stages through Beam's Job API (job service + EXTERNAL worker pool) vs the DirectRunner

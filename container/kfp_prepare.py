@@ -5,11 +5,14 @@
 Writes under `--root`: `data/` (the flights fixture's spans 1 and 2),
 `staging/` (span-3, a copy of span 2 with every `delay_band` label moved to
 another class, and span-4, the fixture's span 3: kfp_check moves them into
-`data/` between runs, as new spans arrive), `pipeline.json`, the fixture pipeline
-with a one-span rolling window (`data.train_window: 1`) compiled for
-Kubeflow Pipelines v2 with that data root, a pipeline root and serving
-folder under `--root`, and the image for every task, and `check.json`, the
-names container/kfp_check.py (stdlib only, on the host) needs.
+`data/` between runs, as new spans arrive), `pipeline.yaml`, the fixture
+pipeline with a one-span rolling window (`data.train_window: 1`) compiled
+for Kubeflow Pipelines v2 as `make compile` compiles it (a stock install's
+MinIO as the pipeline root; the data root, serving folder and decision
+records under `--root`, which stands in for the volume every task mounts;
+the image for every task), `pipeline.json`, the same package as JSON for the
+harness, and `check.json`, the names container/kfp_check.py (stdlib only,
+on the host) needs.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from container.kfp_check import FACTS_FILE, SPEC_FILE
+from container.kfp_check import FACTS_FILE, PIPELINE_ROOT, SPEC_FILE
 from pipeline.config import REPO_ROOT, load_config
 
 FIXTURE_CONFIG = REPO_ROOT / "tests" / "e2e" / "flights_fixture.yaml"
@@ -31,9 +34,10 @@ CORRUPTED_SPAN = 3  # span 2's rows, CORRUPTED_HEAD's labels all wrong: the next
 
 def prepare(root: Path, image: str) -> Path:
     """Data and compiled spec under `root`; returns the spec's path."""
-    from components.gate.component import DECISIONS_FILE
+    from components.gate.component import CHANGE_SUFFIX, DECISIONS_FILE
     from components.report.component import JSON_FILE as REPORT_SUMMARY_FILE
     from converters.corrupt import corrupt_span
+    from orchestration.kfp_package import read_package
     from orchestration.kubeflow import compile_pipeline, local_check_settings
 
     root = root.resolve()
@@ -52,12 +56,16 @@ def prepare(root: Path, image: str) -> Path:
         "corrupted_head": CORRUPTED_HEAD,
         "corrupted_span": CORRUPTED_SPAN,
         "decisions_file": DECISIONS_FILE,
+        "gate_metric_suffix": CHANGE_SUFFIX,
+        "gate_metrics": [f"{h.name}.{h.gate_key}" for h in config.evaluation_plan().heads],
         "report_summary_file": REPORT_SUMMARY_FILE,
         "data": data.name,
         "staging": staging.name,
     }
     (root / FACTS_FILE).write_text(json.dumps(facts, indent=2) + "\n")
-    return compile_pipeline(config, root / SPEC_FILE, local_check_settings(config, root, image))
+    package = compile_pipeline(config, root / "pipeline.yaml", local_check_settings(config, root, image, PIPELINE_ROOT))
+    (root / SPEC_FILE).write_text(json.dumps(read_package(package), indent=2) + "\n")
+    return package
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,14 @@
 """Compile the pipeline for Kubeflow Pipelines v2, from the same config file.
 
-    python -m orchestration.kubeflow --config configs/flights.yaml --out out/kubeflow/flights.json
+    python -m orchestration.kubeflow --config configs/flights.yaml --out out/kubeflow/flights.yaml
+
+Writes two packages of the same pipeline: `<name>.yaml`, the PipelineSpec
+(schema 2.1.0) with the Kubernetes PlatformSpec as its second document, which
+the open-source KFP API server, `kfp pipeline create` and the UI upload take;
+and `<name>.vertex.json`, the PipelineJob (pipelineSpec + runtimeConfig) that
+Vertex AI Pipelines takes. Every task runs the image's entry point
+(orchestration/kfp_entrypoint.py), which takes the ExecutorInput the
+open-source driver really sends.
 
 The config's `kubeflow:` section says where the pipeline runs: pipeline root,
 data root and serving directory on object storage, the CPU image for every
@@ -30,7 +38,8 @@ from pathlib import Path
 
 from components.trainer_launch.settings import LaunchSettings, SecretEnv, Toleration
 from console.run_log import command_output
-from orchestration.platform_spec import PLATFORM_SPEC_KEY, kubernetes_platform_spec
+from orchestration.kfp_package import PLATFORM_SPEC_KEY, VERTEX_SUFFIX, write_packages
+from orchestration.platform_spec import kubernetes_platform_spec
 from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, ConfigError, PipelineConfig, load_config
 
 IMAGE_WORKDIR = "/pipeline"  # where the Dockerfile copies the repository
@@ -38,6 +47,8 @@ IMAGE_WORKDIR = "/pipeline"  # where the Dockerfile copies the repository
 GPU_TOLERATIONS = (Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule"),)
 WINDOW_PARAMETER = "window"
 TRAINER_ID = "Trainer"
+TFX_ENTRYPOINT = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
+IMAGE_ENTRYPOINT = ["python", "-m", "orchestration.kfp_entrypoint"]  # TFX's, taking the real driver's input
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +63,12 @@ class TrainerResources:
 
 
 @dataclasses.dataclass(frozen=True)
+class Volume:
+    claim: str
+    mount_path: str
+
+
+@dataclasses.dataclass(frozen=True)
 class KubeflowSettings:
     pipeline_root: str
     data_root: str
@@ -61,6 +78,8 @@ class KubeflowSettings:
     beam_args: tuple[str, ...]
     trainer: TrainerResources
     storage_secret: SecretEnv | None = None  # object-storage credentials for every task, by secret name
+    history_dir: str = ""  # the gate's decision records; "" = <pipeline_root>/gate_decisions
+    volume: Volume | None = None  # a PersistentVolumeClaim every task mounts
     launch_backend: str = "tfjob"  # how a multi-worker Trainer starts its workers ("local": processes in its pod)
 
 
@@ -96,6 +115,8 @@ def parse_kubeflow(config: PipelineConfig) -> KubeflowSettings:
             else tuple(Toleration(**t.model_dump(exclude_none=True)) for t in tolerations),
         ),
         storage_secret=None if secret is None else SecretEnv(secret=secret.name, variables=dict(secret.env)),
+        history_dir=section.history_path(),
+        volume=None if section.volume is None else Volume(section.volume.claim, section.volume.mount_path),
     )
 
 
@@ -112,6 +133,7 @@ def kubeflow_pipeline_config(config: PipelineConfig, settings: KubeflowSettings)
         schema_path=in_image(config.schema_path),
         output_root=settings.pipeline_root,
         serving_root=settings.serving_dir,
+        history_root=settings.history_dir or None,
         beam_args=settings.beam_args,
     )
 
@@ -128,14 +150,17 @@ def trainer_resource_spec(resources: TrainerResources):
     return spec
 
 
-def local_check_settings(config: PipelineConfig, root: Path, image: str) -> KubeflowSettings:
-    """Settings for `make kfp-check`: the compiled pipeline run on this machine, every path local under
-    `root` (bound into the containers at the same path), the config's own data and Beam arguments, one image."""
+def local_check_settings(config: PipelineConfig, root: Path, image: str, pipeline_root: str) -> KubeflowSettings:
+    """Settings for `make kfp-check`: the compiled pipeline run on this machine, artifacts under
+    `pipeline_root` (a stock install's MinIO), what tasks open by path in folders under `root` (bound into the
+    containers at the same path, as a volume would be), the config's own data and Beam arguments, one image."""
     root = root.resolve()
     return KubeflowSettings(
-        pipeline_root=str(root),
+        pipeline_root=pipeline_root,
         data_root=str(Path(config.data.root).resolve()),
         serving_dir=str(root / "serving"),
+        history_dir=str(root / "gate_decisions"),
+        volume=Volume("kfp-check", str(root)),
         image=image,
         gpu_image=image,
         beam_args=tuple(config.beam_args),
@@ -220,8 +245,10 @@ def name_producer_tasks_by_their_task_names(tasks: dict[str, dict]) -> None:
                 output["producerTask"] = output["producerTask"].removesuffix("_task")
 
 
-def compile_pipeline(config: PipelineConfig, output: Path, settings: KubeflowSettings | None = None) -> Path:
-    """Writes the KFP v2 pipeline job JSON (pipelineSpec + runtimeConfig) to `output`."""
+def compile_job(config: PipelineConfig, settings: KubeflowSettings | None = None) -> dict:
+    """The compiled pipeline as a PipelineJob dict (pipelineSpec, runtimeConfig) plus its platformSpec."""
+    import tempfile
+
     from tfx import v1 as tfx
     from tfx.orchestration.kubeflow.v2 import pipeline_builder
 
@@ -229,53 +256,69 @@ def compile_pipeline(config: PipelineConfig, output: Path, settings: KubeflowSet
     from components.span_window import COMPONENT_ID as SPAN_WINDOW_ID
 
     pipeline, settings = build_kubeflow_pipeline(config, settings)
-    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-            default_image={
-                pipeline_builder.DEFAULT_IMAGE_PATH_KEY: settings.image,
-                # A multi-worker Trainer task only launches the TFJob; its workers run the GPU image.
-                TRAINER_ID: settings.gpu_image if settings.trainer.workers <= 1 else settings.image,
-            },
-            # Schema 2.1: the open-source KFP v2 driver fills only ExecutorInput.inputs.parameterValues
-            # (backend/src/v2/driver/resolve.go); with 2.0.0 TFX's entrypoint reads the deprecated
-            # inputs.parameters and every component would run without its execution properties.
-            use_pipeline_spec_2_1=True,
-        ),
-        output_dir=str(output.parent),
-        output_filename=output.name,
-    )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    window = next(p for p in pipeline.components if p.id == SPAN_WINDOW_ID).exec_properties[WINDOW_PARAMETER]
-    absl_logger, inverted_warning = logging.getLogger("absl"), _InvertedImageWarning()
-    absl_logger.addFilter(inverted_warning)
-    try:
-        runner.run(pipeline, parameter_values={WINDOW_PARAMETER: window.default}, write_out=True)
-    finally:
-        absl_logger.removeFilter(inverted_warning)
-    job = json.loads(output.read_text())
-    name_producer_tasks_by_their_task_names(job["pipelineSpec"]["root"]["dag"]["tasks"])
+    with tempfile.TemporaryDirectory() as scratch:
+        runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+            config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+                default_image={
+                    pipeline_builder.DEFAULT_IMAGE_PATH_KEY: settings.image,
+                    # A multi-worker Trainer task only launches the TFJob; its workers run the GPU image.
+                    TRAINER_ID: settings.gpu_image if settings.trainer.workers <= 1 else settings.image,
+                },
+                # Schema 2.1: the open-source KFP v2 driver fills only ExecutorInput.inputs.parameterValues
+                # (backend/src/v2/driver/resolve.go); with 2.0.0 TFX's entrypoint reads the deprecated
+                # inputs.parameters and every component would run without its execution properties.
+                use_pipeline_spec_2_1=True,
+            ),
+            output_dir=scratch,
+            output_filename="job.json",
+        )
+        window = next(p for p in pipeline.components if p.id == SPAN_WINDOW_ID).exec_properties[WINDOW_PARAMETER]
+        absl_logger, inverted_warning = logging.getLogger("absl"), _InvertedImageWarning()
+        absl_logger.addFilter(inverted_warning)
+        try:
+            runner.run(pipeline, parameter_values={WINDOW_PARAMETER: window.default}, write_out=True)
+        finally:
+            absl_logger.removeFilter(inverted_warning)
+        job = json.loads((Path(scratch) / "job.json").read_text())
+    spec = job["pipelineSpec"]
+    name_producer_tasks_by_their_task_names(spec["root"]["dag"]["tasks"])
     # Their outputs depend on folders (the spans present, the version serving), not on the tasks'
     # inputs: a cached SpanWindow would hand every later run the first run's spans, a cached
     # ServedBaseline the first run's baseline (none).
     for task in (SPAN_WINDOW_ID, SERVED_BASELINE_ID):
-        job["pipelineSpec"]["root"]["dag"]["tasks"][task]["cachingOptions"] = {"enableCache": False}
-    job[PLATFORM_SPEC_KEY] = kubernetes_platform_spec(job["pipelineSpec"], settings)
-    # Stable key order: diffs between compiles show only what changed.
-    output.write_text(json.dumps(job, indent=2, sort_keys=True) + "\n")
-    return output
+        spec["root"]["dag"]["tasks"][task]["cachingOptions"] = {"enableCache": False}
+    give_the_window_its_default(spec, window.default)
+    for executor in spec["deploymentSpec"]["executors"].values():
+        container = executor.get("container", {})
+        if container.get("command") == TFX_ENTRYPOINT:
+            container["command"] = list(IMAGE_ENTRYPOINT)
+    spec["defaultPipelineRoot"] = job["runtimeConfig"]["gcsOutputDirectory"]
+    job[PLATFORM_SPEC_KEY] = kubernetes_platform_spec(spec, settings)
+    return job
+
+
+def give_the_window_its_default(spec: dict, default: str) -> None:
+    """`window` optional with its default, in the pipeline's inputs and SpanWindow's: the KFP API server
+    refuses a run that omits a parameter with neither (backend/src/apiserver/template/v2_template.go:475-481);
+    TFX compiles the default into the runtimeConfig only, which the API server never reads."""
+    from components.span_window import COMPONENT_ID as SPAN_WINDOW_ID
+
+    component = spec["root"]["dag"]["tasks"][SPAN_WINDOW_ID]["componentRef"]["name"]
+    for definitions in (spec["root"]["inputDefinitions"], spec["components"][component]["inputDefinitions"]):
+        definitions["parameters"][WINDOW_PARAMETER].update({"defaultValue": default, "isOptional": True})
+
+
+def compile_pipeline(config: PipelineConfig, output: Path, settings: KubeflowSettings | None = None) -> Path:
+    """Writes the KFP package `output` (.yaml) and the Vertex PipelineJob beside it; returns `output`."""
+    return write_packages(compile_job(config, settings), output)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
-    parser.add_argument("--out", type=Path, default=None, help="default: out/kubeflow/<name>.json")
     parser.add_argument(
-        "--local-root",
-        type=Path,
-        help="compile for `make kfp-check`: local pipeline root and serving folder under this folder, the config's "
-        "own data root and Beam arguments, and --image for every task (the kubeflow: section is not read)",
+        "--out", type=Path, default=None, help=f"default: out/kubeflow/<name>.yaml (and <name>{VERTEX_SUFFIX})"
     )
-    parser.add_argument("--image", default="localhost/multihead-tfx:local", help="with --local-root")
     args = parser.parse_args(argv)
     with command_output("compile"):
         return _compile(args)
@@ -284,13 +327,13 @@ def main(argv: list[str] | None = None) -> int:
 def _compile(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
-        output = (args.out or REPO_ROOT / "out" / "kubeflow" / f"{config.name}.json").resolve()
-        settings = local_check_settings(config, args.local_root, args.image) if args.local_root else None
-        compile_pipeline(config, output, settings)
+        output = (args.out or REPO_ROOT / "out" / "kubeflow" / f"{config.name}.yaml").resolve()
+        compile_pipeline(config, output)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"compiled {config.name} for Kubeflow Pipelines v2: {output}")
+    print(f"compiled {config.name} for Kubeflow Pipelines v2: {output} (upload this one to KFP)")
+    print(f"  and for Vertex AI Pipelines: {output.with_suffix(VERTEX_SUFFIX)}")
     return 0
 
 

@@ -1,17 +1,28 @@
-"""Upload a compiled pipeline to Kubeflow Pipelines, then run it once or on a schedule.
+"""Upload the compiled pipeline to Kubeflow Pipelines, then run it once or on a schedule.
 
-    python -m orchestration.kubeflow_submit --host https://KFP_HOST --package out/kubeflow/flights.json \
-        --version GIT_SHA schedule --cron "0 0 3 * * *"
+    python -m orchestration.kubeflow_submit --host https://KFP_HOST --package out/kubeflow/flights.yaml \
+        --version GIT_SHA [--namespace team-ml --service-account pipeline-runner \
+        --pipeline-root minio://mlpipeline/v2/artifacts] schedule --cron "0 0 3 * * *"
     python -m orchestration.kubeflow_submit --host ... --package ... --version ... \
         run [--train-spans 9 10 11 --eval-span 12]
 
-Each run resolves its spans when it starts (the SpanWindow task: the newest
-span folder under the data root is evaluated, the compiled window size before
-it trained on), so a schedule created once trains on the newest data at every
-trigger. `--train-spans ... --eval-span ...` pins a window instead, through the
-`window` run parameter. KFP authentication is the kfp client's
-own (KF_PIPELINES_* environment, or a token in --existing-token); nothing is
-stored in the package.
+The package is the PipelineSpec YAML `make compile` writes (what the KFP API
+server takes). Each run resolves its spans when it starts (the SpanWindow
+task: the newest span folder under the data root is evaluated, the compiled
+window size before it trained on), so a schedule created once trains on the
+newest data at every trigger. `--train-spans ... --eval-span ...` pins a
+window instead, through the `window` run parameter.
+
+Every run and schedule is given its pipeline root (default: the config's
+`kubeflow.pipeline_root`, which the package carries; the API server never
+reads a compiled one and would otherwise use the install's default) and the
+`window` parameter. A schedule does not catch up on missed triggers
+(`no_catchup`) and runs one at a time; scheduling a pipeline that already
+has a recurring run in the experiment replaces it (the new one is created,
+then the old ones deleted), so two schedules never write one serving
+directory. KFP authentication is the kfp client's own (KF_PIPELINES_*
+environment variables, or its credentials discovery); nothing is stored in
+the package.
 """
 
 from __future__ import annotations
@@ -20,39 +31,13 @@ import argparse
 import json
 import re
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from contracts.spans import SpanError, Window
+from orchestration.kfp_package import PackageError, read_package
 from orchestration.kubeflow import WINDOW_PARAMETER
-from orchestration.platform_spec import PLATFORM_SPEC_KEY
-
-
-class PipelinesClient(Protocol):
-    """The part of kfp.Client this module uses (a stand-in implements it in tests)."""
-
-    def get_pipeline_id(self, name: str) -> str | None: ...
-    def upload_pipeline(self, pipeline_package_path: str, pipeline_name: str, description: str) -> Any: ...
-    def upload_pipeline_version(
-        self, pipeline_package_path: str, pipeline_version_name: str, pipeline_id: str
-    ) -> Any: ...
-    def create_experiment(self, name: str) -> Any: ...
-    def create_recurring_run(
-        self,
-        experiment_id: str,
-        job_name: str,
-        cron_expression: str,
-        pipeline_id: str,
-        version_id: str,
-        params: dict,
-        max_concurrency: int,
-        enabled: bool,
-    ) -> Any: ...
-    def run_pipeline(
-        self, experiment_id: str, job_name: str, pipeline_id: str, version_id: str, params: dict
-    ) -> Any: ...
 
 
 class SubmitError(ValueError):
@@ -70,41 +55,19 @@ def validate_cron(expression: str) -> str:
     return expression
 
 
-def read_package(package: Path) -> dict:
-    """The compiled job JSON; KFP's upload takes its `pipelineSpec` part."""
-    try:
-        job = json.loads(package.read_text())
-    except FileNotFoundError:
-        raise SubmitError(f"{package}: no such file; run `make compile` first") from None
-    except json.JSONDecodeError as err:
-        raise SubmitError(f"{package}: not JSON ({err})") from None
-    if "pipelineSpec" not in job:
-        raise SubmitError(f"{package}: no pipelineSpec; compile it with `make compile`")
-    return job
-
-
-def upload_package(job: dict) -> str:
-    """What KFP uploads: the PipelineSpec, then the Kubernetes PlatformSpec (node selector, tolerations,
-    secrets) as a second YAML document, as KFP's own compiler writes a package with platform config."""
-    import yaml
-
-    documents = [job["pipelineSpec"]]
-    if job.get(PLATFORM_SPEC_KEY):
-        documents.append(job[PLATFORM_SPEC_KEY])
-    return yaml.safe_dump_all(documents, sort_keys=True)
-
-
-def window_size(job: dict) -> int:
+def window_size(spec: dict) -> int:
     """How many spans the compiled pipeline trains on (the SpanWindow task's `train_window`)."""
-    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
-    if "SpanWindow" not in tasks or WINDOW_PARAMETER not in job.get("runtimeConfig", {}).get("parameterValues", {}):
+    tasks = spec["root"]["dag"]["tasks"]
+    if "SpanWindow" not in tasks or WINDOW_PARAMETER not in spec["root"].get("inputDefinitions", {}).get(
+        "parameters", {}
+    ):
         raise SubmitError("the package does not resolve its spans at run time (no SpanWindow task); recompile it")
     return int(tasks["SpanWindow"]["inputs"]["parameters"]["train_window"]["runtimeValue"]["constant"])
 
 
-def pinned_window(job: dict, train_spans: Sequence[int], eval_span: int) -> str:
+def pinned_window(spec: dict, train_spans: Sequence[int], eval_span: int) -> str:
     """The `window` run parameter for a fixed window, checked against the compiled window size."""
-    size = window_size(job)
+    size = window_size(spec)
     if len(train_spans) != size:
         raise SubmitError(
             f"the package trains on {size} spans; got {len(train_spans)} ({list(train_spans)}). "
@@ -116,61 +79,78 @@ def pinned_window(job: dict, train_spans: Sequence[int], eval_span: int) -> str:
         raise SubmitError(str(err)) from None
 
 
-def publish(client: PipelinesClient, package: Path, name: str, version: str) -> tuple[str, str]:
-    """Uploads the pipeline (or a new version of it); returns (pipeline id, version id)."""
-    job = read_package(package)
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = Path(tmp) / f"{name}.yaml"
-        spec.write_text(upload_package(job))
-        pipeline_id = client.get_pipeline_id(name)
-        if pipeline_id is None:
-            uploaded = client.upload_pipeline(str(spec), pipeline_name=name, description=job.get("displayName", name))
-            pipeline_id = uploaded.pipeline_id
-        version_obj = client.upload_pipeline_version(str(spec), pipeline_version_name=version, pipeline_id=pipeline_id)
-    return pipeline_id, version_obj.pipeline_version_id
+def publish(client: Any, package: Path, name: str, version: str) -> tuple[str, str]:
+    """Uploads the pipeline (or a new version of it) from the YAML package; returns (pipeline id, version id)."""
+    pipeline_id = client.get_pipeline_id(name)
+    if pipeline_id is None:
+        pipeline_id = client.upload_pipeline(str(package), pipeline_name=name, description=name).pipeline_id
+    uploaded = client.upload_pipeline_version(str(package), pipeline_version_name=version, pipeline_id=pipeline_id)
+    return pipeline_id, uploaded.pipeline_version_id
+
+
+def recurring_runs_of(client: Any, experiment_id: str, pipeline_id: str, namespace: str | None) -> list[Any]:
+    """The experiment's recurring runs of this pipeline (any version), every page."""
+    found, token = [], ""
+    while True:
+        page = client.list_recurring_runs(experiment_id=experiment_id, namespace=namespace, page_token=token)
+        for recurring in page.recurring_runs or []:
+            reference = recurring.pipeline_version_reference
+            if reference is not None and reference.pipeline_id == pipeline_id:
+                found.append(recurring)
+        token = page.next_page_token or ""
+        if not token:
+            return found
 
 
 def submit(
-    client: PipelinesClient,
+    client: Any,
     package: Path,
     *,
     experiment: str,
     version: str,
     window: str,
+    pipeline_root: str,
+    namespace: str | None = None,
+    service_account: str | None = None,
     cron: str | None = None,
-) -> Any:
-    """Uploads, then creates a recurring run (with cron) or a one-off run; `window` "" resolves the newest."""
-    job = read_package(package)
-    name = job["pipelineSpec"]["pipelineInfo"]["name"]
+) -> tuple[Any, list[str]]:
+    """Uploads, then creates a one-off run or (with `cron`) the pipeline's one recurring run, replacing the
+    ones before it; `window` "" resolves the newest spans. Returns (the new run, ids of replaced schedules)."""
+    spec = read_package(package)["pipelineSpec"]
+    name = spec["pipelineInfo"]["name"]
     pipeline_id, version_id = publish(client, package, name, version)
-    experiment_id = client.create_experiment(name=experiment).experiment_id
-    params = {WINDOW_PARAMETER: window} if window else {}  # none: the compiled default (newest, or the config's)
-    if cron:
-        return client.create_recurring_run(
-            experiment_id=experiment_id,
-            job_name=f"{name}-{version}",
-            cron_expression=validate_cron(cron),
-            pipeline_id=pipeline_id,
-            version_id=version_id,
-            params=params,
-            max_concurrency=1,
-            enabled=True,
-        )
-    return client.run_pipeline(
-        experiment_id=experiment_id,
-        job_name=f"{name}-{version}",
-        pipeline_id=pipeline_id,
-        version_id=version_id,
-        params=params,
+    experiment_id = client.create_experiment(name=experiment, namespace=namespace).experiment_id
+    common = {
+        "experiment_id": experiment_id,
+        "job_name": f"{name}-{version}",
+        "pipeline_id": pipeline_id,
+        "version_id": version_id,
+        "params": {WINDOW_PARAMETER: window},
+        "pipeline_root": pipeline_root,
+        "service_account": service_account,
+    }
+    if not cron:
+        return client.run_pipeline(**common), []
+    before = recurring_runs_of(client, experiment_id, pipeline_id, namespace)
+    created = client.create_recurring_run(
+        **common, cron_expression=validate_cron(cron), max_concurrency=1, no_catchup=True, enabled=True
     )
+    replaced = []
+    for old in before:
+        client.delete_recurring_run(old.recurring_run_id)
+        replaced.append(old.recurring_run_id)
+    return created, replaced
 
 
-def main(argv: list[str] | None = None, client: PipelinesClient | None = None) -> int:
+def main(argv: list[str] | None = None, client: Any = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", help="KFP API endpoint (default: the kfp client's own discovery)")
-    parser.add_argument("--package", type=Path, required=True, help="JSON written by `make compile`")
+    parser.add_argument("--package", type=Path, required=True, help="the .yaml written by `make compile`")
     parser.add_argument("--experiment", default="retraining")
     parser.add_argument("--version", required=True, help="name of the uploaded pipeline version, e.g. a git sha")
+    parser.add_argument("--namespace", help="the Kubeflow profile's namespace (multi-user installs)")
+    parser.add_argument("--service-account", help="the Kubernetes service account the runs use")
+    parser.add_argument("--pipeline-root", help="where the runs' artifacts go (default: the config's, in the package)")
     sub = parser.add_subparsers(dest="action", required=True)
     for action in ("run", "schedule"):
         p = sub.add_parser(action)
@@ -180,29 +160,40 @@ def main(argv: list[str] | None = None, client: PipelinesClient | None = None) -
             p.add_argument("--cron", required=True, help="six fields, e.g. '0 0 3 * * *'")
     args = parser.parse_args(argv)
     try:
-        job = read_package(args.package)
-        window_size(job)  # fails early on a package compiled before spans were resolved at run time
+        spec = read_package(args.package)["pipelineSpec"]
+        window_size(spec)  # fails early on a package compiled before spans were resolved at run time
         if bool(args.train_spans) != (args.eval_span is not None):
             raise SubmitError("give both --train-spans and --eval-span, or neither (each run takes the newest spans)")
-        window = pinned_window(job, args.train_spans, args.eval_span) if args.train_spans else ""
+        window = pinned_window(spec, args.train_spans, args.eval_span) if args.train_spans else ""
         if window and getattr(args, "cron", None):
             print("note: a schedule with pinned spans trains on the same spans at every trigger", file=sys.stderr)
+        pipeline_root = args.pipeline_root or spec.get("defaultPipelineRoot")
+        if not pipeline_root:
+            raise SubmitError("the package names no pipeline root; give --pipeline-root (gs://, s3:// or minio://)")
         if client is None:
             import kfp
 
-            client = kfp.Client(host=args.host)
-        result = submit(
+            client = kfp.Client(host=args.host, namespace=args.namespace)
+        result, replaced = submit(
             client,
             args.package,
             experiment=args.experiment,
             version=args.version,
             window=window,
+            pipeline_root=pipeline_root,
+            namespace=args.namespace,
+            service_account=args.service_account,
             cron=getattr(args, "cron", None),
         )
-    except SubmitError as err:
+    except (SubmitError, PackageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"{args.action}: {result}")
+    if args.action == "schedule":
+        print(f"schedule: recurring run {result.recurring_run_id} ({args.cron}, no catch-up, one at a time)")
+        for old in replaced:
+            print(f"  replaced recurring run {old} (deleted)")
+    else:
+        print(f"run: {result.run_id}")
     return 0
 
 

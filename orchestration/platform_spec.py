@@ -5,7 +5,7 @@ TFX compiles no platform config (`with_platform_config` takes only a
 ResourceSpec), so it is written here, with kfp-kubernetes' own
 KubernetesExecutorConfig message, keyed by executor as KFP's compiler keys
 it. KFP reads it as the second YAML document of an uploaded package
-(orchestration/kubeflow_submit.py writes that package).
+(orchestration/kfp_package.py writes that package).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from orchestration.kubeflow import KubeflowSettings
 
-PLATFORM_SPEC_KEY = "platformSpec"  # beside pipelineSpec and runtimeConfig in the compiled job file
 TRAINER_ID = "Trainer"
 
 
@@ -28,7 +27,8 @@ def executor_label(pipeline_spec: dict, task: str) -> str:
 def kubernetes_platform_spec(pipeline_spec: dict, settings: KubeflowSettings) -> dict[str, Any]:
     """`{"platforms": {"kubernetes": {"deploymentSpec": {"executors": {label: config}}}}}`: the GPU node
     selector and tolerations on the Trainer (when it trains in its own pod; a multi-worker Trainer's
-    workers carry them in their TFJob), the storage secret as environment variables on every task."""
+    workers carry them in their TFJob), the storage secret as environment variables and the volume (where
+    paths TensorFlow opens live beside an S3 store) on every task."""
     from google.protobuf import json_format
     from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s
     from kfp.pipeline_spec import pipeline_spec_pb2
@@ -57,6 +57,11 @@ def kubernetes_platform_spec(pipeline_spec: dict, settings: KubeflowSettings) ->
                     ],
                 )
             )
+        if settings.volume is not None:
+            # As kfp.kubernetes.mount_pvc writes it: the claim as a constant parameter (and the older field).
+            mount = k8s.PvcMount(constant=settings.volume.claim, mount_path=settings.volume.mount_path)
+            mount.pvc_name_parameter.runtime_value.constant.string_value = settings.volume.claim
+            config.pvc_mount.append(mount)
         if config.ByteSize():
             executors[executor_label(pipeline_spec, task)] = json_format.MessageToDict(config)
     spec = pipeline_spec_pb2.PlatformSpec()

@@ -77,6 +77,7 @@ class PipelineConfig:
     output_root: str  # a local path or a gs:// / s3:// URI (strings: pathlib would mangle gs://)
     kubeflow: KubeflowSection | None = None  # where the compiled pipeline runs (orchestration/kubeflow.py)
     serving_root: str | None = None  # default: <output_root>/serving
+    history_root: str | None = None  # the gate's decision records; default: <pipeline_root>/gate_decisions
 
     @property
     def pipeline_root(self) -> str:
@@ -89,6 +90,13 @@ class PipelineConfig:
     @property
     def serving_dir(self) -> str:
         return self.serving_root or os.path.join(self.output_root, "serving")
+
+    @property
+    def history_dir(self) -> str:
+        """Where the gate records each decision and every report reads the history."""
+        from components.gate.decision_records import decision_records_dir
+
+        return self.history_root or decision_records_dir(self.pipeline_root)
 
     def with_data(self, **changes: Any) -> PipelineConfig:
         """A copy with other data settings (a new span window, another root)."""

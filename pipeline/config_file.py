@@ -32,7 +32,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PREPARED_DATA_SETS = ("flights",)  # what data.prepare may name
 METRICS = tuple(sorted({name for kind in specs.METRIC_KEYS.values() for name in kind}))  # TFMA metric classes
 DEFAULT_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
-REMOTE_URI = r"^(gs|s3)://"  # object storage every Kubeflow pod can reach
+# Where a Kubeflow run's artifacts may go: the KFP launcher moves them between these stores and the pod.
+PIPELINE_ROOT_URI = r"^(gs|s3|minio)://"
+TF_URI = "gs://"  # the only object store TensorFlow 2.21 opens itself (no s3:// or minio:// file system)
 ACCELERATORS = (  # what KFP v2 accepts as a Trainer's accelerator type
     "NVIDIA_TESLA_T4",
     "NVIDIA_TESLA_V100",
@@ -321,21 +323,57 @@ class KubeflowTrainerSection(Section):
     tolerations: list[TolerationSection] | None = Field(None, description="Absent: tolerate nvidia.com/gpu; [] none")
 
 
-_ON_OBJECT_STORAGE = "must be on object storage (gs://... or s3://...), which every pod can reach; a local path is not"
 _IMAGE = r"^\S+$"  # an image reference: no spaces
+_READ_BY_PATH = (
+    "the pipeline's tasks open it with TensorFlow, which reads gs:// and local paths but not s3:// or minio://: "
+    "give a gs:// URI, or a path under kubeflow.volume.mount_path (a PersistentVolumeClaim every task mounts)"
+)
+
+
+class VolumeSection(Section):
+    """A PersistentVolumeClaim mounted into every task: where the paths tasks open by name can live when the
+    store is one TensorFlow cannot read (a stock Kubeflow's MinIO)."""
+
+    claim: str = Field(min_length=1, description="The PersistentVolumeClaim's name (ReadWriteMany)")
+    mount_path: str = Field(pattern=r"^/\S*$", description="An absolute path inside every task's container")
 
 
 class KubeflowSection(Section):
     """Where the compiled pipeline runs (`make compile`); checked on load like the rest."""
 
-    pipeline_root: str = Field(pattern=REMOTE_URI, description=f"the pipeline's artifacts {_ON_OBJECT_STORAGE}")
-    data_root: str = Field(pattern=REMOTE_URI, description=f"the span folders {_ON_OBJECT_STORAGE}")
-    serving_dir: str = Field(pattern=REMOTE_URI, description=f"the Pusher's directory {_ON_OBJECT_STORAGE}")
+    pipeline_root: str = Field(
+        pattern=PIPELINE_ROOT_URI,
+        description="the artifacts' root: gs://, s3:// or minio:// (the KFP launcher moves artifacts to each pod)",
+    )
+    data_root: str = Field(description="the span folders: gs://, or a path under volume.mount_path")
+    serving_dir: str = Field(description="the Pusher's directory: gs://, or a path under volume.mount_path")
+    history_dir: str | None = Field(
+        None,
+        description="the gate's decision records (the reports' history); default <pipeline_root>/gate_decisions "
+        "with a gs:// root; with an s3:// or minio:// root, a path under volume.mount_path",
+    )
+    volume: VolumeSection | None = None
     image: str = Field(pattern=_IMAGE, description="the image of every task (Dockerfile --target cpu), no spaces")
     gpu_image: str | None = Field(None, pattern=_IMAGE, description="the Trainer's image (default: image), no spaces")
     beam_args: list[BeamArg] = Field([], description="each a --flag=value string, e.g. --runner=DataflowRunner")
     trainer: KubeflowTrainerSection = KubeflowTrainerSection()
     storage_secret: StorageSecretSection | None = None
+
+    @model_validator(mode="after")
+    def _paths_the_tasks_open(self) -> KubeflowSection:
+        if self.history_dir is None and not self.pipeline_root.startswith(TF_URI):
+            raise fail(f"the pipeline root {self.pipeline_root} is not gs://; {_READ_BY_PATH}", None, "history_dir")
+        mount = self.volume.mount_path.rstrip("/") + "/" if self.volume else None
+        for field in ("data_root", "serving_dir", "history_dir"):
+            path = getattr(self, field)
+            if path is None or path.startswith(TF_URI) or (mount and path.startswith(mount)):
+                continue
+            raise fail(_READ_BY_PATH, path, field)
+        return self
+
+    def history_path(self) -> str:
+        """Where the gate records its decisions on Kubeflow."""
+        return self.history_dir or f"{self.pipeline_root.rstrip('/')}/gate_decisions"
 
 
 class ConfigFile(Section):

@@ -20,7 +20,6 @@ from components import pusher as atomic_pusher
 from components.evaluator import EvaluatorExecutor
 from components.example_gate import ExampleGate
 from components.gate.component import HeadGate
-from components.gate.decision_records import decision_records_dir
 from components.previous_blessed_model import PreviousBlessedModelStrategy
 from components.report.component import PerHeadReport
 from components.served_baseline import COMPONENT_ID as SERVED_BASELINE_ID
@@ -230,7 +229,7 @@ def _head_gate(config: PipelineConfig, plan: str, evaluator, trainer, example_ge
         examples=example_gen.outputs["examples"],
         baseline_model=baseline.outputs["model"],
         gate_config=plan,
-        history_dir=decision_records_dir(config.pipeline_root),
+        history_dir=config.history_dir,
     )
 
 
@@ -269,5 +268,5 @@ def _report(
         report_config=plan,
         pipeline_name=config.name,
         spans=spans.parameter,
-        history_dir=decision_records_dir(config.pipeline_root),
+        history_dir=config.history_dir,
     )

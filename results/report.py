@@ -46,7 +46,6 @@ def main(argv: list[str] | None = None) -> int:
 def _report(args: argparse.Namespace) -> int:
     # TensorFlow-heavy (TFX's file I/O): imported once the libraries' output goes to the command's log.
     from components.gate.component import read_decisions
-    from components.gate.decision_records import decision_records_dir
     from components.report.component import write_report
     from components.report.history import read_history
 
@@ -86,7 +85,7 @@ def _report(args: argparse.Namespace) -> int:
         blessed=blessed,
         pushed=pushed,
         identity=identity,
-        history=read_history(decision_records_dir(config.pipeline_root), [head.name for head in plan.heads]),
+        history=read_history(config.history_dir, [head.name for head in plan.heads]),
         data=(
             data_changes(statistics, str(config.schema_path), window_splits(statistics), plan.inputs, plan.heads)
             if statistics

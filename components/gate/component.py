@@ -7,7 +7,9 @@ errors, and this component decides (components/gate/decide.py), adds the
 naive predictor's lift (components/gate/naive.py), runs the serving canary
 in a fresh process (components/gate/canary.py), and writes the one
 ModelBlessing that the Pusher and the latest-blessed-model resolver read, with
-the same properties as the Evaluator's, plus `gate.json` with every decision.
+the same properties as the Evaluator's, plus `gate.json` with every decision,
+and the verdict with each head's gate metric and change as a `system.Metrics`
+artifact, which the Kubeflow Pipelines UI shows beside the run.
 """
 
 import datetime
@@ -22,6 +24,7 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
+from tfx.types.artifact import Artifact
 from tfx.utils import path_utils
 
 from components.gate import canary, decide, naive
@@ -32,6 +35,27 @@ from contracts.evaluation_plan import EvaluationPlan
 from contracts.spans import EVAL_SPLIT
 
 DECISIONS_FILE = "gate.json"
+CHANGE_SUFFIX = ".change"  # a head's gate metric's change against the baseline, in the metrics artifact
+
+
+class GateMetrics(Artifact):
+    """The verdict (`blessed` 1 or 0) and each head's gate metric on the overall slice, and its change."""
+
+    # The type the KFP UI shows as scalar metrics. TFX's container entrypoint imports it by that name:
+    # the image's module `system` answers it (Dockerfile).
+    TYPE_NAME = "system.Metrics"
+
+
+def record_metrics(metrics: Artifact, blessed: bool, decisions: Sequence[decide.HeadDecision]) -> None:
+    """`blessed`, then `<head>.<metric>` and `<head>.<metric>.change` on the overall slice, where known."""
+    metrics.set_int_custom_property("blessed", int(blessed))
+    for decision in decisions:
+        overall = next((row for row in decision.rows if row.slice == OVERALL), None)
+        name = f"{decision.head}.{decision.metric}"
+        if overall is not None and overall.candidate is not None:
+            metrics.set_float_custom_property(name, float(overall.candidate))
+        if overall is not None and overall.change is not None:
+            metrics.set_float_custom_property(name + CHANGE_SUFFIX, float(overall.change))
 
 
 def read_decisions(blessing_uri: str) -> dict:
@@ -96,6 +120,7 @@ def HeadGate(  # noqa: N802 (a component class name)
     model: InputArtifact[tfx.types.standard_artifacts.Model],
     examples: InputArtifact[tfx.types.standard_artifacts.Examples],
     blessing: OutputArtifact[tfx.types.standard_artifacts.ModelBlessing],
+    metrics: OutputArtifact[GateMetrics],
     gate_config: Parameter[str],
     # Where each decision is recorded for the reports' history (under the pipeline root); empty: nowhere.
     history_dir: Parameter[str] = "",
@@ -134,6 +159,7 @@ def HeadGate(  # noqa: N802 (a component class name)
     blessing.set_int_custom_property(
         constants.ARTIFACT_PROPERTY_BLESSED_KEY, constants.BLESSED_VALUE if blessed else constants.NOT_BLESSED_VALUE
     )
+    record_metrics(metrics, blessed, decisions)
     if history_dir:
         baseline_uri = baseline_model.uri if has_model(baseline_model) else None
         now = datetime.datetime.now(datetime.UTC)

@@ -5,12 +5,15 @@ no path of the machine that wrote it: a local artifact is named by its place
 under the pipeline root (`<pipeline root>/Trainer/model/19`, the same on every
 machine, and what ML Metadata's artifact id points at), a pushed version by its
 folder under the serving directory. Object-storage URIs (gs://, s3://) are kept
-whole: they are shared locations that the readers can open.
+whole: they are shared locations that the readers can open; so is the local
+path a Kubeflow task works on, named by the URI the launcher gave it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+from contracts.launcher_paths import launcher_remote_uri
 
 PIPELINE_ROOT = "<pipeline root>"
 SERVING_DIR = "<serving dir>"
@@ -23,6 +26,8 @@ def shareable_location(uri: str, placeholder: str, kept_parts: int) -> str:
     """`uri` as is when it is a shared URI; a local path's last `kept_parts` parts under `placeholder`."""
     if "://" in uri:
         return uri
+    if (remote := launcher_remote_uri(uri)) is not None:
+        return remote
     parts = [part for part in uri.replace("\\", "/").split("/") if part]
     return "/".join([placeholder, *parts[-kept_parts:]])
 

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from components.report.component import HTML_FILE, JSON_FILE
+from orchestration.kfp_package import VERTEX_SUFFIX
 from orchestration.kubeflow import compile_pipeline
 from pipeline.config import REPO_ROOT, load_config
 from tests.e2e.fixture_runs import FAKE_TOKEN, FAKE_TOKEN_VARIABLE
@@ -51,9 +52,8 @@ def test_reports_name_no_path_of_this_machine(runs):
 
 def test_the_compiled_kubeflow_file_holds_no_token_and_no_local_path(runs, tmp_path):
     assert os.environ.get(FAKE_TOKEN_VARIABLE) == FAKE_TOKEN  # compiled with the credential in the environment
-    output = tmp_path / "flights.json"
-    compile_pipeline(load_config(FLIGHTS), output)
-    text = output.read_text()
-    json.loads(text)
+    output = compile_pipeline(load_config(FLIGHTS), tmp_path / "flights.yaml")
+    text = output.read_text() + output.with_suffix(VERTEX_SUFFIX).read_text()  # both packages
+    json.loads(output.with_suffix(VERTEX_SUFFIX).read_text())
     for secret_or_local in (FAKE_TOKEN, str(REPO_ROOT), str(Path.home()), str(tmp_path)):
         assert secret_or_local not in text, secret_or_local

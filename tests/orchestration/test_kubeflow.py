@@ -1,4 +1,4 @@
-"""The Kubeflow v2 compile: golden file, structure, and rejected sections."""
+"""The Kubeflow v2 compile: golden file, structure, the two packages, and rejected sections."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from orchestration.kfp_package import VERTEX_SUFFIX, read_package
 from orchestration.kubeflow import compile_pipeline, parse_kubeflow
 from pipeline.config import REPO_ROOT, ConfigError, load_config, parse_config
 
@@ -22,27 +23,45 @@ GOLDEN = REPO_ROOT / "tests" / "golden" / "flights_kubeflow.json"
 VOLATILE = "<volatile>"
 
 
-def normalize(job: dict) -> dict:
-    """Blanks what changes without the pipeline changing: SDK, TFX and Python versions."""
-    job = copy.deepcopy(job)
-    job["pipelineSpec"]["sdkVersion"] = VOLATILE
-    for label in ("tfx_version", "tfx_py_version"):
-        job.get("labels", {})[label] = VOLATILE
-    return job
+def normalize(package: dict) -> dict:
+    """Blanks what changes without the pipeline changing: the SDK version."""
+    package = copy.deepcopy(package)
+    package["pipelineSpec"]["sdkVersion"] = VOLATILE
+    return package
 
 
 @pytest.fixture(scope="module")
-def compiled(tmp_path_factory) -> dict:
-    output = tmp_path_factory.mktemp("kfp") / "flights.json"
-    compile_pipeline(load_config(FLIGHTS), output)
-    return json.loads(output.read_text())
+def written(tmp_path_factory) -> Path:
+    return compile_pipeline(load_config(FLIGHTS), tmp_path_factory.mktemp("kfp") / "flights.yaml")
+
+
+@pytest.fixture(scope="module")
+def compiled(written) -> dict:
+    """The KFP package as read back: {"pipelineSpec": ..., "platformSpec": ...}."""
+    return read_package(written)
 
 
 def test_compiled_json_matches_the_golden_file(compiled):
     """Regenerate after an intended change: MHP_UPDATE_GOLDEN=1 make test (then review the diff)."""
     if os.environ.get("MHP_UPDATE_GOLDEN") == "1":
         GOLDEN.write_text(json.dumps(normalize(compiled), indent=2, sort_keys=True) + "\n")
+        pytest.fail(f"{GOLDEN} regenerated: review its diff, then run the tests again without MHP_UPDATE_GOLDEN")
     assert normalize(compiled) == json.loads(GOLDEN.read_text())
+
+
+def test_the_kfp_package_is_a_pipeline_spec_and_the_vertex_job_sits_beside_it(written, compiled):
+    """The KFP API server takes a top-level PipelineSpec (the platform spec as a second document); Vertex AI
+    takes the PipelineJob, whose runtimeConfig carries the pipeline root and the window."""
+    documents = list(yaml.safe_load_all(written.read_text()))
+    assert len(documents) == 2 and {"pipelineInfo", "root", "deploymentSpec"} <= set(documents[0])
+    assert "runtimeConfig" not in documents[0] and documents[1] == compiled["platformSpec"]
+    job = json.loads(written.with_suffix(VERTEX_SUFFIX).read_text())
+    assert job["pipelineSpec"] == documents[0] and "platformSpec" not in job
+    assert job["runtimeConfig"] == {
+        "gcsOutputDirectory": "gs://example-ml-bucket/tfx/flights/pipeline_root",
+        "parameterValues": {"window": ""},
+    }
+    assert documents[0]["defaultPipelineRoot"] == job["runtimeConfig"]["gcsOutputDirectory"]
 
 
 def test_pipeline_spec_parses_strictly_into_kfp_protobuf(compiled):
@@ -124,13 +143,14 @@ def test_spans_are_resolved_by_the_first_task_of_every_run(compiled):
         "train_window": 3.0,
     }
     assert window["inputs"]["parameters"]["window"] == {"componentInputParameter": "window"}
-    assert compiled["runtimeConfig"]["parameterValues"] == {"window": ""}  # empty: the newest spans
+    # Optional with its default, empty: the newest spans; the API server reads no runtimeConfig.
+    window_parameter = {"parameterType": "STRING", "defaultValue": "", "isOptional": True}
+    assert compiled["pipelineSpec"]["root"]["inputDefinitions"]["parameters"]["window"] == window_parameter
     for reader in ("ImportExampleGen", "ExampleGate", "PerHeadReport"):
         source = graph[reader]["inputs"]["parameters"]["input_config" if reader != "PerHeadReport" else "spans"]
         # by task name: TFX writes "SpanWindow_task", which the KFP driver cannot find
         assert source == {"taskOutputParameter": {"producerTask": "SpanWindow", "outputParameterKey": "input_config"}}
         assert "SpanWindow" in graph[reader]["dependentTasks"]
-    assert compiled["runtimeConfig"]["gcsOutputDirectory"].startswith("gs://")
 
 
 def test_no_local_path_and_no_credential_in_the_file(compiled):
@@ -156,9 +176,7 @@ def test_the_trainer_pod_goes_to_gpu_nodes_through_the_kubernetes_platform_spec(
 
 
 def compile_with(raw: dict, tmp_path: Path) -> dict:
-    output = tmp_path / "variant.json"
-    compile_pipeline(parse_config(raw, str(FLIGHTS)), output)
-    return json.loads(output.read_text())
+    return read_package(compile_pipeline(parse_config(raw, str(FLIGHTS)), tmp_path / "variant.yaml"))
 
 
 def test_the_storage_secret_reaches_every_task_by_name_only(raw, tmp_path):
@@ -179,6 +197,33 @@ def test_the_storage_secret_reaches_every_task_by_name_only(raw, tmp_path):
                 ],
             }
         ]
+
+
+def test_on_a_stock_kubeflows_minio_what_tasks_open_by_path_lives_on_a_volume_every_task_mounts(raw, tmp_path):
+    """TensorFlow cannot open minio://: the artifacts go through the launcher's paths, the data root, the
+    serving directory and the gate's decision records through a PersistentVolumeClaim."""
+    raw["kubeflow"].update(
+        pipeline_root="minio://mlpipeline/v2/artifacts",
+        data_root="/mnt/ml/data/flights",
+        serving_dir="/mnt/ml/serving/flights",
+        history_dir="/mnt/ml/gate_decisions/flights",
+        volume={"claim": "ml-data", "mount_path": "/mnt/ml"},
+    )
+    job = compile_with(raw, tmp_path)
+    executors = job["platformSpec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(executors) == set(job["pipelineSpec"]["deploymentSpec"]["executors"])  # every task
+    for config in executors.values():
+        (mount,) = config["pvcMount"]
+        assert mount["mountPath"] == "/mnt/ml" and mount["constant"] == "ml-data"
+        assert mount["pvcNameParameter"] == {"runtimeValue": {"constant": "ml-data"}}
+    gate = tasks(job)["HeadGate"]["inputs"]["parameters"]
+    assert gate["history_dir"]["runtimeValue"]["constant"] == "/mnt/ml/gate_decisions/flights"
+    assert job["pipelineSpec"]["defaultPipelineRoot"].startswith("minio://mlpipeline/v2/artifacts")
+
+
+def test_with_a_gcs_root_the_decision_records_default_under_it(compiled):
+    gate = tasks(compiled)["HeadGate"]["inputs"]["parameters"]
+    assert gate["history_dir"]["runtimeValue"]["constant"] == "gs://example-ml-bucket/tfx/flights/gate_decisions"
 
 
 def test_a_multi_worker_trainer_task_launches_a_tfjob_from_a_cpu_pod(raw, tmp_path):
@@ -217,8 +262,14 @@ def raw() -> dict:
     ("change", "field", "fix"),
     [
         (lambda k: k.pop("image"), "kubeflow.image", "this field is required"),
-        (lambda k: k.update(pipeline_root="/data/pipelines"), "kubeflow.pipeline_root", "object storage"),
-        (lambda k: k.update(data_root="out/data/flights"), "kubeflow.data_root", "object storage"),
+        (lambda k: k.update(pipeline_root="/data/pipelines"), "kubeflow.pipeline_root", "gs://, s3:// or minio://"),
+        (lambda k: k.update(data_root="out/data/flights"), "kubeflow.data_root", "under kubeflow.volume.mount_path"),
+        (lambda k: k.update(serving_dir="s3://models/flights"), "kubeflow.serving_dir", "not s3:// or minio://"),
+        (
+            lambda k: k.update(pipeline_root="minio://mlpipeline/v2/artifacts"),
+            "kubeflow.history_dir",
+            "the pipeline root minio://mlpipeline/v2/artifacts is not gs://",
+        ),
         (
             lambda k: k["trainer"].update(accelerator="NVIDIA_GTX_1080"),
             "kubeflow.trainer.accelerator",
