@@ -164,3 +164,13 @@ def test_the_compiled_tasks_run_this_entry_point(tmp_path):
     golden = json.loads((Path(__file__).parents[1] / "golden" / "flights_kubeflow.json").read_text())
     executors = golden["pipelineSpec"]["deploymentSpec"]["executors"]
     assert {tuple(e["container"]["command"]) for e in executors.values()} == {tuple(IMAGE_ENTRYPOINT)}
+
+
+def test_without_it_tfx_fails_on_the_drivers_empty_input_type():
+    """The premise (tensorflow/tfx#7768): TFX 1.21's own entry point cannot read the type the driver sends."""
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
+
+    empty = pipeline_spec_pb2.ArtifactTypeSchema(instance_schema="")
+    with pytest.raises(AttributeError, match="'NoneType' object has no attribute 'get'"):
+        kubeflow_v2_entrypoint_utils._retrieve_class_path(empty)
