@@ -8,7 +8,7 @@ DATA_DIR ?= out/data/flights
 FIXTURE_DIR := tests/fixtures/flights
 PYTEST_ARGS ?=
 
-.PHONY: help setup run serving rollback test calibrate bench bench-model compile image kfp-check portable-check data fixtures config-schema lint format lock
+.PHONY: help setup run serving rollback test calibrate bench bench-model compile image kfp-check gcs-check portable-check data fixtures config-schema lint format lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ image:  ## build the container image here with podman (TARGET=cpu|gpu; installs 
 
 kfp-check: setup image  ## the compiled pipeline task by task in the image, as KFP's driver and launcher would, on an S3 store
 	@python3 -m container.kfp_check --image $(IMAGE)
+
+gcs-check: setup  ## the fixture pipeline with every location on gs:// (an emulator; TF's and Beam's own clients), serving, rollback
+	@$(IN_RUNTIME) python -m orchestration.gcs_check
 
 portable-check: setup  ## the fixture pipeline's Beam stages through Beam's Job API (job service + EXTERNAL worker pool) vs the DirectRunner
 	@$(IN_RUNTIME) python -m orchestration.portable_check

@@ -1,10 +1,12 @@
-"""A Pusher executor whose serving directory only ever holds complete models.
+"""A Pusher executor whose serving directory only ever holds complete models, local or on object storage.
 
 Two changes to TFX's filesystem Pusher:
-- on a local filesystem the version is copied into a hidden `.partial-*`
-  folder and renamed into place, so a run killed mid-copy never leaves a
-  half-written version where a model server would load it (TFX's own order,
-  saved_model.pb last, is kept for object stores, where rename is a copy);
+- a version is copied into a hidden `.partial-*` folder and renamed into
+  place, so a run killed mid-copy never leaves a half-written version where a
+  model server would load it. On a local file system the rename is atomic;
+  on an object store it copies each object, so there the version is written
+  in place instead, `saved_model.pb` last (TFX's own order), and a server
+  polling the bucket loads it once that file is there;
 - a model identical to the newest pushed version (same files, same bytes) is
   not pushed again: a rerun that re-blesses the serving model adds nothing.
 """
@@ -12,10 +14,7 @@ Two changes to TFX's filesystem Pusher:
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 from tfx.components.pusher import executor as tfx_pusher
@@ -23,45 +22,50 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
+from contracts import storage
 from contracts.serving_dir import PARTIAL_PREFIX, ROLLED_BACK_DIR, pushed_versions
 
+SAVED_MODEL_FILE = "saved_model.pb"
 
-def tree_digest(directory: Path) -> str:
+
+def tree_digest(directory: str) -> str:
     """sha256 over every file's relative path and bytes."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(directory)).encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for path in storage.files_under(directory):
+        digest.update(path.encode())
+        digest.update(hashlib.sha256(storage.read_bytes(storage.join(directory, path))).digest())
     return digest.hexdigest()
 
 
-def push_atomically(model_dir: Path, base: Path) -> tuple[Path, bool]:
+def push_atomically(model_dir: str, base: str) -> tuple[str, bool]:
     """Copies model_dir to base/<unix time>; returns (version dir, newly pushed)."""
     versions = pushed_versions(base)
     if versions and tree_digest(versions[-1]) == tree_digest(model_dir):
         return versions[-1], False
-    base.mkdir(parents=True, exist_ok=True)
-    for leftover in base.glob(f"{PARTIAL_PREFIX}*"):
-        shutil.rmtree(leftover, ignore_errors=True)  # from a push killed mid-copy
-    ever = [int(v.name) for v in (*versions, *pushed_versions(base / ROLLED_BACK_DIR))]
+    storage.makedirs(base)
+    for leftover in storage.glob(storage.join(base, f"{PARTIAL_PREFIX}*")):
+        storage.remove_tree(leftover)  # from a push killed mid-copy
+    ever = [int(storage.name(v)) for v in (*versions, *pushed_versions(storage.join(base, ROLLED_BACK_DIR)))]
     version = max(int(time.time()), max(ever) + 1 if ever else 0)  # above every version, rolled back or not
-    partial = base / f"{PARTIAL_PREFIX}{version}"
-    shutil.copytree(model_dir, partial)
-    target = base / str(version)
-    os.rename(partial, target)
+    target = storage.join(base, str(version))
+    if storage.is_uri(base):
+        storage.copy_tree(model_dir, target, last=(SAVED_MODEL_FILE,))
+        return target, True
+    partial = storage.join(base, f"{PARTIAL_PREFIX}{version}")
+    storage.copy_tree(model_dir, partial)
+    storage.rename(partial, target)
     return target, True
 
 
 class Executor(tfx_pusher.Executor):
-    """Filesystem push, atomic and idempotent on local paths; TFX's otherwise."""
+    """Filesystem push, atomic (local) or saved_model.pb last (object storage), and idempotent."""
 
     def Do(  # noqa: N802 (TFX's name)
         self, input_dict: dict[str, list], output_dict: dict[str, list], exec_properties: dict[str, Any]
     ) -> None:
         destination = pusher_pb2.PushDestination()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
-        base = destination.filesystem.base_directory
-        if destination.WhichOneof("destination") != "filesystem" or "://" in base:
+        if destination.WhichOneof("destination") != "filesystem":
             super().Do(input_dict, output_dict, exec_properties)
             return
         self._log_startup(input_dict, output_dict, exec_properties)
@@ -69,8 +73,8 @@ class Executor(tfx_pusher.Executor):
         if not self.CheckBlessing(input_dict):
             self._MarkNotPushed(model_push)
             return
-        model_dir = Path(self.GetModelPath(input_dict))
-        target, new = push_atomically(model_dir, Path(base))
-        shutil.copytree(model_dir, model_push.uri, dirs_exist_ok=True)  # archive, as TFX does
-        self._MarkPushed(model_push, pushed_destination=str(target), pushed_version=target.name)
+        model_dir = self.GetModelPath(input_dict)
+        target, new = push_atomically(model_dir, destination.filesystem.base_directory)
+        storage.copy_tree(model_dir, model_push.uri)  # archive, as TFX does
+        self._MarkPushed(model_push, pushed_destination=target, pushed_version=storage.name(target))
         model_push.set_int_custom_property("newly_pushed", int(new))

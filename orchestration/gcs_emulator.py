@@ -20,7 +20,8 @@ it is changed) where those two host names resolve to 127.0.0.1, and runs:
   answers with 501; and the emulator's resumable-upload Location names its
   own http address, which TF cannot follow on :443. The Host header is passed
   on: the emulator serves TF's object reads (`storage.googleapis.com/<bucket>/
-  <object>`) by it.
+  <object>`) by it. It also answers a bucket's `storageLayout` (flat), which
+  TF asks before it renames a folder and the emulator lacks.
 
 `enter_sandbox()` must run before any thread starts (before TensorFlow is
 imported): a process with threads cannot enter a user namespace.
@@ -63,8 +64,10 @@ def enter_sandbox(scratch: Path) -> None:
     try:
         os.unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWNET)
     except OSError as err:
-        raise EmulatorError(f"cannot enter user, mount and network namespaces ({err}): unprivileged user "
-                            "namespaces must be allowed (kernel.unprivileged_userns_clone=1)") from None
+        raise EmulatorError(
+            f"cannot enter user, mount and network namespaces ({err}): unprivileged user "
+            "namespaces must be allowed (kernel.unprivileged_userns_clone=1)"
+        ) from None
     Path("/proc/self/setgroups").write_text("deny")
     Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
     Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
@@ -115,9 +118,7 @@ def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return paths
 
@@ -128,6 +129,7 @@ class _Front(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     backend: str  # host:port of the emulator, set on the class made per front
     scheme: str  # the front's own: where a client is sent back to
+    failures: list[str]  # requests the emulator refused (not a GET of something missing): for the check's log
 
     def log_message(self, *args: object) -> None:
         pass
@@ -141,9 +143,14 @@ class _Front(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/batch/storage/v1"):
             self._batch(body)
             return
+        if self.path.split("?")[0].endswith("/storageLayout"):
+            self._storage_layout()
+            return
         # The Host stays: the emulator serves `storage.googleapis.com/<bucket>/<object>` (TF's reads) by it.
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")}
         status, reason, response_headers, payload = self._send(self.command, self.path, headers, body)
+        if status >= 400 and not (status == 404 and self.command in ("GET", "HEAD")):  # a miss is an answer
+            self.failures.append(f"{self.command} {self.path} -> {status} {payload[:200]!r}")
         self.send_response(status, reason)
         host = self.headers.get("Host", GCS_HOSTS[0])
         for name, value in response_headers:
@@ -156,6 +163,25 @@ class _Front(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+    def _storage_layout(self) -> None:
+        """A bucket's layout (GET b/<bucket>/storageLayout), which TF asks before renaming a folder and the emulator
+        lacks: a flat namespace, as most buckets have."""
+        bucket = self.path.split("/b/", 1)[1].split("/", 1)[0]
+        answer = json.dumps(
+            {
+                "kind": "storage#storageLayout",
+                "bucket": bucket,
+                "location": "US-CENTRAL1",
+                "locationType": "region",
+                "hierarchicalNamespace": {"enabled": False},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
 
     def _send(self, method: str, path: str, headers: dict, body: bytes) -> tuple[int, str, list, bytes]:
         headers = {**headers, "Content-Length": str(len(body))}
@@ -220,7 +246,7 @@ class GcsEmulator:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         self.backend = f"127.0.0.1:{port}"
-        self.log = open(self.scratch / "fake-gcs-server.log", "wb")  # noqa: SIM115 (open while it serves)
+        self.log = open(self.scratch / "fake-gcs-server.log", "wb")
         self.process = subprocess.Popen(
             [
                 str(_get_binary_path()),
@@ -231,14 +257,16 @@ class GcsEmulator:
             stderr=subprocess.STDOUT,
         )
         self._wait(f"http://{self.backend}/storage/v1/b")
+        self.refused: list[str] = []
+        shared = {"backend": self.backend, "failures": self.refused}
         tls = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 443), type("TlsFront", (_Front,), {"backend": self.backend, "scheme": "https"})
+            ("127.0.0.1", 443), type("TlsFront", (_Front,), {**shared, "scheme": "https"})
         )
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         tls.socket = context.wrap_socket(tls.socket, server_side=True)
         plain = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), type("PlainFront", (_Front,), {"backend": self.backend, "scheme": "http"})
+            ("127.0.0.1", 0), type("PlainFront", (_Front,), {**shared, "scheme": "http"})
         )
         self.fronts = (tls, plain)
         for front in self.fronts:
@@ -286,6 +314,7 @@ class GcsEmulator:
                 return names
 
     def __exit__(self, *exc: object) -> None:
+        (self.scratch / "refused.log").write_text("\n".join(self.refused) + "\n")
         for front in self.fronts:
             front.shutdown()
         self.process.terminate()

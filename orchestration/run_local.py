@@ -13,7 +13,8 @@ The terminal shows the run's own lines: one per component as it starts and
 ends, with its duration and its time in the last run that executed it
 (orchestration/progress.py, from ML Metadata). TensorFlow's C++ messages, Beam's
 workers and the libraries' warnings go to a log file per run under
-`<output_root>/logs/`, whose path is printed first and last
+`<output_root>/logs/` (out/pipelines/<name>/logs/ when the output root is on
+object storage), whose path is printed first and last
 (console/run_log.py); a failure prints its one-line cause and the log path.
 """
 
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import TextIO
 
 from console.run_log import Terminal, is_known_noise, is_project_record, log_file_for, terminal_and_log
+from contracts import storage
 from contracts.spans import SpanError, Window, check_not_empty, list_spans, resolve_window, span_folder, spans_present
 from orchestration.run_lock import exclusive_run
 from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
@@ -61,7 +63,10 @@ def ensure_flights_data(config: PipelineConfig, out: TextIO | None = None) -> No
     """Writes the missing flights spans of a config with `data.prepare: flights` (all 12 months on first use).
 
     Only missing span folders are written: a span folder that is there, whatever it holds, is never replaced.
+    Only under a local data root: spans on object storage are copied there by their owner.
     """
+    if storage.is_uri(config.data.root):
+        return  # resolve_spans says what is missing
     root = Path(config.data.root)
     if config.data.resolved:
         spans = [*config.data.train_spans, config.data.eval_span]
@@ -125,10 +130,10 @@ def run_pipeline(config: PipelineConfig, progress: TextIO | None = None):
     from pipeline.pipeline import create_pipeline
     from results import outcome
 
-    Path(config.output_root).mkdir(parents=True, exist_ok=True)
+    Path(config.local_root).mkdir(parents=True, exist_ok=True)  # the pipeline root: TFX makes it, local or not
     started = time.monotonic()
     watcher = ProgressWatcher(config.metadata_path, config.name, progress) if progress else contextlib.nullcontext()
-    with exclusive_run(config.output_root):
+    with exclusive_run(config.local_root):
         try:
             with watcher:
                 tfx.orchestration.LocalDagRunner().run(
@@ -156,7 +161,7 @@ def run(config: PipelineConfig, terminal: Terminal) -> int:
     run_artifacts, elapsed = run_pipeline(config, progress=out)
     print(f"\nPipeline {config.name} finished in {elapsed:.0f} s (run {run_artifacts.run_id}).", file=out)
     if run_artifacts.report:
-        summary = json.loads((Path(run_artifacts.report) / JSON_FILE).read_text())
+        summary = json.loads(storage.read_text(storage.join(run_artifacts.report, JSON_FILE)))
         print("\n".join(text_summary(summary)), file=out)
     if "HeadGate" in run_artifacts.reused:
         print(
@@ -176,7 +181,7 @@ def run(config: PipelineConfig, terminal: Terminal) -> int:
     print(f"  evaluation:  {run_artifacts.evaluation}", file=out)
     print(f"  pushed to:   {run_artifacts.pushed_destination if run_artifacts.pushed else 'not pushed'}", file=out)
     if run_artifacts.report:
-        print(f"  report:      {Path(run_artifacts.report) / HTML_FILE}", file=out)
+        print(f"  report:      {storage.join(run_artifacts.report, HTML_FILE)}", file=out)
     print(f"  log:         {terminal.log_path}", file=out)
     return 0
 
@@ -229,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    log_path = log_file_for(config.output_root, config.name)
+    log_path = log_file_for(config.local_root, config.name)
     print(f"Log of this run (library and TensorFlow output): {log_path}", flush=True)
     with terminal_and_log(log_path) as terminal:
         config = prepare_window(config, terminal.out, terminal.err)

@@ -6,7 +6,9 @@
 A model server loads the highest numeric version under the serving directory
 (components/pusher.py writes them, named by push time). `rollback` moves the
 newest version into `.rolled-back/` in one rename (hidden: servers skip it;
-never deleted), appends what it did to `.rolled-back/log.jsonl`, and marks the
+never deleted; on object storage the rename copies each object, and a server
+polling the bucket may see the version half gone), appends what it did to
+`.rolled-back/log.jsonl`, and marks the
 model's blessing in ML Metadata as rolled back, so that the next local run
 does not take the withdrawn model as its baseline
 (components/previous_blessed_model.py). The next push still gets a higher
@@ -19,17 +21,15 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 from console.run_log import command_output
-from contracts.serving_dir import ROLLED_BACK_DIR, ROLLED_BACK_PROPERTY, pushed_versions
+from contracts import storage
+from contracts.serving_dir import ROLLED_BACK_DIR, ROLLED_BACK_LOG, ROLLED_BACK_PROPERTY, pushed_versions
 from orchestration.run_lock import RunLockedError, exclusive_run
 from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
-
-ROLLED_BACK_LOG = "log.jsonl"
 
 
 class ServingError(RuntimeError):
@@ -49,15 +49,14 @@ class Version:
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.number))
 
 
-def rolled_back_versions(serving_dir: Path) -> list[Path]:
-    return pushed_versions(serving_dir / ROLLED_BACK_DIR)
+def rolled_back_versions(serving_dir: str) -> list[str]:
+    return pushed_versions(storage.join(serving_dir, ROLLED_BACK_DIR))
 
 
-def rolled_back_location(pushed_destination: str) -> Path | None:
+def rolled_back_location(pushed_destination: str) -> str | None:
     """Where a pushed version is now if it was rolled back since (a cached run reports its old push)."""
-    destination = Path(pushed_destination)
-    aside = destination.parent / ROLLED_BACK_DIR / destination.name
-    return aside if aside.is_dir() and not destination.exists() else None
+    aside = storage.join(storage.parent(pushed_destination), ROLLED_BACK_DIR, storage.name(pushed_destination))
+    return aside if storage.is_dir(aside) and not storage.exists(pushed_destination) else None
 
 
 def push_records(config: PipelineConfig) -> dict[str, tuple[str, str | None, int | None]]:
@@ -75,46 +74,46 @@ def push_records(config: PipelineConfig) -> dict[str, tuple[str, str | None, int
             with contextlib.suppress(FileNotFoundError):  # a gate that did not finish: no metrics to show
                 heads = read_decisions(push.blessing_uri)["heads"]
                 gate = ", ".join(f"{h['head']} {h['metric']} {h['rows'][0]['candidate']:.4g}" for h in heads)
-        records.setdefault(Path(push.destination).name, (push.run, gate, push.blessing_id))
+        records.setdefault(storage.name(push.destination), (push.run, gate, push.blessing_id))
     return records
 
 
 def list_versions(config: PipelineConfig) -> list[Version]:
     """Every version ever pushed, newest first: the one serving, the previous ones, the rolled-back ones."""
-    serving_dir = Path(config.serving_dir)
+    serving_dir = config.serving_dir
     records = push_records(config)
     live = pushed_versions(serving_dir)
     listed = [(path, "serving" if path == live[-1] else "previous") for path in live]
     listed += [(path, "rolled back") for path in rolled_back_versions(serving_dir)]
     versions = []
     for path, state in listed:
-        run, gate, _ = records.get(path.name, (None, None, None))
-        versions.append(Version(number=int(path.name), path=str(path), state=state, run=run, gate=gate))
+        run, gate, _ = records.get(storage.name(path), (None, None, None))
+        versions.append(Version(number=int(storage.name(path)), path=path, state=state, run=run, gate=gate))
     return sorted(versions, key=lambda v: v.number, reverse=True)
 
 
-def rollback(config: PipelineConfig) -> tuple[Path, Path]:
+def rollback(config: PipelineConfig) -> tuple[str, str]:
     """Moves the newest version aside (one rename) and records it; returns (rolled back, now serving)."""
-    with exclusive_run(config.output_root):  # not while a run may be pushing
+    with exclusive_run(config.local_root):  # not while a run from this machine may be pushing
         return _rollback(config)
 
 
-def _rollback(config: PipelineConfig) -> tuple[Path, Path]:
-    serving_dir = Path(config.serving_dir)
+def _rollback(config: PipelineConfig) -> tuple[str, str]:
+    serving_dir = config.serving_dir
     live = pushed_versions(serving_dir)
     if len(live) < 2:
         raise ServingError(
             f"{serving_dir} holds {len(live)} version(s): a rollback needs one to go back to. Nothing was changed"
         )
     newest, previous = live[-1], live[-2]
-    aside = serving_dir / ROLLED_BACK_DIR
-    aside.mkdir(exist_ok=True)
-    os.rename(newest, aside / newest.name)  # atomic: a server sees the old newest or none of it
-    record = {"rolled_back": newest.name, "serving": previous.name, "at": time.strftime("%Y-%m-%d %H:%M:%S")}
-    with open(aside / ROLLED_BACK_LOG, "a", encoding="utf-8") as log:
-        log.write(json.dumps(record) + "\n")
-    mark_rolled_back(config, newest.name)
-    return aside / newest.name, previous
+    aside = storage.join(serving_dir, ROLLED_BACK_DIR)
+    storage.makedirs(aside)
+    storage.rename(newest, storage.join(aside, storage.name(newest)))  # local: atomic, a server sees one or none
+    when = time.strftime("%Y-%m-%d %H:%M:%S")
+    record = {"rolled_back": storage.name(newest), "serving": storage.name(previous), "at": when}
+    storage.append_line(storage.join(aside, ROLLED_BACK_LOG), json.dumps(record))
+    mark_rolled_back(config, storage.name(newest))
+    return storage.join(aside, storage.name(newest)), previous
 
 
 def mark_rolled_back(config: PipelineConfig, version: str) -> None:
@@ -144,8 +143,9 @@ def _serving(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         if args.command == "rollback":
             aside, serving = rollback(config)
-            print(f"rolled back: version {aside.name}, moved to {aside} (kept; see {aside.parent / ROLLED_BACK_LOG})")
-            print(f"now serving: version {serving.name} ({serving})")
+            log = storage.join(storage.parent(aside), ROLLED_BACK_LOG)
+            print(f"rolled back: version {storage.name(aside)}, moved to {aside} (kept; see {log})")
+            print(f"now serving: version {storage.name(serving)} ({serving})")
             return 0
         versions = list_versions(config)
     except (ConfigError, ServingError, RunLockedError) as err:

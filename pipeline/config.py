@@ -74,7 +74,7 @@ class PipelineConfig:
     min_slice_examples: int
     confidence: float  # of the interval on each candidate-minus-baseline change
     beam_args: tuple[str, ...]
-    output_root: str  # a local path or a gs:// / s3:// URI (strings: pathlib would mangle gs://)
+    output_root: str  # a local path or a gs:// URI (strings: pathlib would mangle gs://)
     kubeflow: KubeflowSection | None = None  # where the compiled pipeline runs (orchestration/kubeflow.py)
     serving_root: str | None = None  # default: <output_root>/serving
     history_root: str | None = None  # the gate's decision records; default: <pipeline_root>/gate_decisions
@@ -84,8 +84,14 @@ class PipelineConfig:
         return os.path.join(self.output_root, "pipeline_root")
 
     @property
+    def local_root(self) -> str:
+        """What stays on this machine: the ML Metadata store, the run lock, the logs and the reports a command
+        writes. The output root itself when local; with an object-storage output root, out/pipelines/<name>."""
+        return str(REPO_ROOT / "out" / "pipelines" / self.name) if "://" in self.output_root else self.output_root
+
+    @property
     def metadata_path(self) -> str:
-        return os.path.join(self.output_root, "metadata.sqlite")
+        return os.path.join(self.local_root, "metadata.sqlite")
 
     @property
     def serving_dir(self) -> str:

@@ -4,7 +4,8 @@
     python -m results.report [--config ...] --compare RUN_A RUN_B [--out DIR]
 
 Default: the newest run of the config's pipeline. The files land in
-`<output_root>/reports/<run id>/` (report.html, summary.json) unless --out.
+`<output_root>/reports/<run id>/` (report.html, summary.json) unless --out
+(out/pipelines/<name>/reports/ when the output root is on object storage).
 `--compare` puts two runs' reports side by side (each head, each gated slice,
 the second minus the first), from the summary.json each run's report wrote,
 into `<output_root>/reports/compare-<A>-<B>/compare.html`.
@@ -24,6 +25,7 @@ from components.report.identity import report_identity
 from components.report.render import render_comparison, text_summary
 from components.report.summary import build_summary
 from console.run_log import command_output
+from contracts import storage
 from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
 from results.outcome import latest_run
 
@@ -92,7 +94,7 @@ def _report(args: argparse.Namespace) -> int:
             else None
         ),
     )
-    out = args.out or Path(config.output_root) / "reports" / run_id.replace(":", "-")
+    out = args.out or Path(config.local_root) / "reports" / run_id.replace(":", "-")
     html_path, json_path = write_report(summary, str(out), config.min_slice_examples)
     print("\n".join(text_summary(summary)))
     print(f"report: {html_path}\nsummary: {json_path}")
@@ -106,13 +108,13 @@ def run_summary(config: PipelineConfig, run_id: str) -> dict:
     run = latest_run(config.metadata_path, config.name, run_id)
     if not run.report:
         raise LookupError(f"run {run_id} has no report (it stopped before the PerHeadReport)")
-    return json.loads((Path(run.report) / JSON_FILE).read_text())
+    return json.loads(storage.read_text(storage.join(run.report, JSON_FILE)))
 
 
 def compare(config: PipelineConfig, first: str, second: str, out: Path | None) -> int:
     """Writes the side-by-side view of two runs; prints where."""
     comparison = compare_summaries(run_summary(config, first), run_summary(config, second))
-    folder = out or Path(config.output_root) / "reports" / f"compare-{first}-{second}".replace(":", "-")
+    folder = out or Path(config.local_root) / "reports" / f"compare-{first}-{second}".replace(":", "-")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / COMPARE_FILE
     path.write_text(render_comparison(comparison, first, second), encoding="utf-8")

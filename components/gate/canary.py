@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 import time
@@ -33,14 +32,14 @@ SIGNATURE = "serving_default"
 
 def check(model_dir: str, split_dir: str, heads: Sequence[HeadSpec]) -> dict[str, Any]:
     """Runs in the fresh process: the canary's findings as JSON-ready data."""
-    import glob
-
     import numpy as np
     import tensorflow as tf
 
+    from contracts import storage
+
     labels = {head.label for head in heads}
     batch = []
-    for path in sorted(glob.glob(os.path.join(split_dir, "*"))):
+    for path in storage.glob(storage.join(split_dir, "*")):  # a local path or object storage
         for record in tf.data.TFRecordDataset(path, compression_type="GZIP").take(SAMPLE - len(batch)):
             example = tf.train.Example.FromString(record.numpy())
             for label in labels:

@@ -12,14 +12,13 @@ same masking as TFMA (rows whose label is missing do not count).
 from __future__ import annotations
 
 import dataclasses
-import glob
 import math
-import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from components.gate.metrics import OVERALL
+from contracts import storage
 
 _EPSILON = 1e-7  # Keras' clipping of probabilities in cross-entropies
 
@@ -99,7 +98,7 @@ def read_columns(split_uri: str, columns: Sequence[str]) -> dict[str, list[list]
     """Each column of every example in a split folder (gzipped TFRecords), as lists of values."""
     import tensorflow as tf
 
-    files = sorted(glob.glob(os.path.join(split_uri, "*")))
+    files = storage.glob(storage.join(split_uri, "*"))  # a local path or object storage
     values: dict[str, list[list]] = {name: [] for name in columns}
     for path in files:
         for record in tf.data.TFRecordDataset(path, compression_type="GZIP").as_numpy_iterator():
