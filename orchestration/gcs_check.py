@@ -119,6 +119,7 @@ def upload_spans(spans: tuple[int, ...]) -> None:
 
 def check(scratch: Path, gcs: GcsEmulator) -> list[str]:
     from components.gate.component import read_decisions
+    from components.gate.metrics import OVERALL
     from contracts import storage
     from pipeline.config import load_config
     from results.outcome import latest_run
@@ -144,9 +145,13 @@ def check(scratch: Path, gcs: GcsEmulator) -> list[str]:
         failures.append(f"retrain: its baseline is {second.baseline_model!r}, not the first model on gs://")
     decided = read_decisions(second.blessing)
     rows = [(head["head"], row) for head in decided["heads"] for row in head["rows"] if not row["too_small"]]
-    # Where the candidate's metric is defined (an AUC needs positives), the baseline's and the interval must be.
+    # Where the candidate's metric is defined (an AUC needs positives) the baseline's must be, and every head's
+    # overall change must have its interval (a slice with one positive may have none: its variance is undefined).
     defined = [(head, row) for head, row in rows if row["candidate"] is not None]
-    missing = [f"{head} {row['slice']}" for head, row in defined if row["baseline"] is None or not row["interval"]]
+    missing = [f"{head} {row['slice']} ({row})" for head, row in defined if row["baseline"] is None]
+    missing += [
+        f"{head} {row['slice']} (interval)" for head, row in defined if row["slice"] == OVERALL and not row["interval"]
+    ]
     if not defined or missing:
         failures.append(f"retrain: no baseline value or interval for {missing or 'any row'}")
     if not second.pushed:

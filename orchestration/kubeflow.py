@@ -10,8 +10,10 @@ Vertex AI Pipelines takes. Every task runs the image's entry point
 (orchestration/kfp_entrypoint.py), which takes the ExecutorInput the
 open-source driver really sends.
 
-The config's `kubeflow:` section says where the pipeline runs: pipeline root,
-data root and serving directory on object storage, the CPU image for every
+The config's `kubeflow:` section says where the pipeline runs: the pipeline
+root on object storage (gs://, s3:// or a stock install's minio://), the data
+root, serving directory and decision records on gs:// or a volume every task
+mounts (TensorFlow opens no s3:// or minio://), the CPU image for every
 component and the GPU image for the Trainer, Beam arguments for a distributed
 runner, and the Trainer's resources. Only the Trainer gets a ResourceSpec
 (CPU, memory, accelerator); LocalDagRunner never sees it.
