@@ -83,7 +83,7 @@ def spans_present(names: Iterable[str], span_dir: str) -> list[int]:
 
 
 def list_spans(data_root: str, span_dir: str) -> list[int]:
-    """Span numbers of the span folders under a local, gs:// or s3:// data root."""
+    """Span numbers of the span folders under a local or gs:// data root."""
     from tfx.dsl.io import fileio
 
     if not fileio.isdir(data_root):

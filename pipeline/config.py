@@ -38,7 +38,7 @@ class SliceSpec:
 
 @dataclasses.dataclass(frozen=True)
 class DataSpec:
-    root: str  # a local path or a gs:// / s3:// URI
+    root: str  # a local path or a gs:// URI (TensorFlow opens no s3://)
     span_dir: str  # e.g. "span-{span}"; files are matched as <span_dir>/*
     # Either a rolling window (train_window: the newest span is evaluated, the
     # train_window spans before it are trained on; resolved when a run starts,

@@ -94,7 +94,7 @@ class Section(BaseModel):
 
 
 class DataSection(Section):
-    root: str = Field(description="Where the span folders are: a local path (from the repository) or gs:// / s3://")
+    root: str = Field(description="Where the span folders are: a local path (from the repository) or gs://")
     span_dir: str = Field(DEFAULT_SPAN_DIR, pattern=r"\{span\}", description="must contain {span}, e.g. span-{span}")
     train_window: int | None = Field(
         None, ge=1, description="at least 1: the newest span is evaluated, the train_window spans before it trained on"

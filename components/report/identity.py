@@ -4,7 +4,7 @@ A report travels (attached to a review, a ticket, the Kubeflow UI), so it names
 no path of the machine that wrote it: a local artifact is named by its place
 under the pipeline root (`<pipeline root>/Trainer/model/19`, the same on every
 machine, and what ML Metadata's artifact id points at), a pushed version by its
-folder under the serving directory. Object-storage URIs (gs://, s3://) are kept
+folder under the serving directory. Object-storage URIs (gs://, minio://) are kept
 whole: they are shared locations that the readers can open; so is the local
 path a Kubeflow task works on, named by the URI the launcher gave it.
 """
