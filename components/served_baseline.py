@@ -20,7 +20,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils, path_utils
 
-from contracts.serving_dir import is_version_name
+from contracts.serving_dir import pushed_versions
 
 SERVED_VERSION_PROPERTY = "served_version"
 COMPONENT_ID = "served_baseline"
@@ -28,11 +28,8 @@ COMPONENT_ID = "served_baseline"
 
 def newest_version(serving_dir: str) -> str | None:
     """The newest complete version the Pusher wrote under serving_dir, local or object storage."""
-    if not fileio.isdir(serving_dir):
-        return None
-    names = [name.rstrip("/") for name in fileio.listdir(serving_dir)]
-    versions = [name for name in names if is_version_name(name)]
-    return os.path.join(serving_dir, max(versions, key=int)) if versions else None
+    versions = pushed_versions(serving_dir)
+    return versions[-1] if versions else None
 
 
 def has_model(model: tfx.types.standard_artifacts.Model | None) -> bool:

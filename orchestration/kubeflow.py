@@ -80,7 +80,7 @@ class KubeflowSettings:
     beam_args: tuple[str, ...]
     trainer: TrainerResources
     storage_secret: SecretEnv | None = None  # object-storage credentials for every task, by secret name
-    history_dir: str = ""  # the gate's decision records; "" = <pipeline_root>/gate_decisions
+    history_dir: str | None = None  # the gate's decision records; None: the pipeline config's default
     volume: Volume | None = None  # a PersistentVolumeClaim every task mounts
     launch_backend: str = "tfjob"  # how a multi-worker Trainer starts its workers ("local": processes in its pod)
 
@@ -117,7 +117,7 @@ def parse_kubeflow(config: PipelineConfig) -> KubeflowSettings:
             else tuple(Toleration(**t.model_dump(exclude_none=True)) for t in tolerations),
         ),
         storage_secret=None if secret is None else SecretEnv(secret=secret.name, variables=dict(secret.env)),
-        history_dir=section.history_path(),
+        history_dir=section.history_dir,
         volume=None if section.volume is None else Volume(section.volume.claim, section.volume.mount_path),
     )
 
@@ -135,7 +135,7 @@ def kubeflow_pipeline_config(config: PipelineConfig, settings: KubeflowSettings)
         schema_path=in_image(config.schema_path),
         output_root=settings.pipeline_root,
         serving_root=settings.serving_dir,
-        history_root=settings.history_dir or None,
+        history_root=settings.history_dir,
         beam_args=settings.beam_args,
     )
 

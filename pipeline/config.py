@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from contracts import storage
 from contracts.evaluation_plan import EvaluationPlan
 from pipeline.config_file import REPO_ROOT, ConfigFile, KubeflowSection, config_error
 from pipeline.config_file import ConfigError as ConfigError  # re-exported: what every command catches
@@ -87,7 +88,9 @@ class PipelineConfig:
     def local_root(self) -> str:
         """What stays on this machine: the ML Metadata store, the run lock, the logs and the reports a command
         writes. The output root itself when local; with an object-storage output root, out/pipelines/<name>."""
-        return str(REPO_ROOT / "out" / "pipelines" / self.name) if "://" in self.output_root else self.output_root
+        return (
+            str(REPO_ROOT / "out" / "pipelines" / self.name) if storage.is_uri(self.output_root) else self.output_root
+        )
 
     @property
     def metadata_path(self) -> str:

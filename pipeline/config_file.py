@@ -349,8 +349,9 @@ class KubeflowSection(Section):
     serving_dir: str = Field(description="the Pusher's directory: gs://, or a path under volume.mount_path")
     history_dir: str | None = Field(
         None,
-        description="the gate's decision records (the reports' history); default <pipeline_root>/gate_decisions "
-        "with a gs:// root; with an s3:// or minio:// root, a path under volume.mount_path",
+        description="the gate's decision records (the reports' history); default "
+        "<pipeline_root>/pipeline_root/gate_decisions with a gs:// root; with an s3:// or minio:// root, "
+        "a path under volume.mount_path",
     )
     volume: VolumeSection | None = None
     image: str = Field(pattern=_IMAGE, description="the image of every task (Dockerfile --target cpu), no spaces")
@@ -370,10 +371,6 @@ class KubeflowSection(Section):
                 continue
             raise fail(_READ_BY_PATH, path, field)
         return self
-
-    def history_path(self) -> str:
-        """Where the gate records its decisions on Kubeflow."""
-        return self.history_dir or f"{self.pipeline_root.rstrip('/')}/gate_decisions"
 
 
 class ConfigFile(Section):

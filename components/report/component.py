@@ -9,12 +9,10 @@ Visualizations tab.
 """
 
 import json  # no `from __future__ import annotations`: TFX reads the type hints
-import os
 
 from tfx import v1 as tfx
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 from tfx.types.artifact import Artifact
 from tfx.utils import io_utils
@@ -27,6 +25,7 @@ from components.report.markdown import render_markdown
 from components.report.render import render_html
 from components.report.summary import build_summary
 from components.served_baseline import has_model
+from contracts import storage
 from contracts.evaluation_plan import EvaluationPlan
 
 HTML_FILE = "report.html"
@@ -56,18 +55,11 @@ class ReportMarkdown(standard_artifacts.String):
     TYPE_NAME = "system.Markdown"
 
 
-def write_text(path: str, text: str) -> None:
-    """Local paths and object storage alike (a Kubeflow pipeline root is usually a bucket)."""
-    fileio.makedirs(os.path.dirname(path))
-    with fileio.open(path, "w") as handle:
-        handle.write(text)
-
-
 def write_report(summary: dict, directory: str, min_examples: int) -> tuple[str, str]:
     """Writes both files; returns their paths."""
-    html_path, json_path = os.path.join(directory, HTML_FILE), os.path.join(directory, JSON_FILE)
-    write_text(html_path, render_html(summary, min_examples))
-    write_text(json_path, json.dumps(summary, indent=2, sort_keys=True))
+    html_path, json_path = storage.join(directory, HTML_FILE), storage.join(directory, JSON_FILE)
+    storage.write_text(html_path, render_html(summary, min_examples))
+    storage.write_text(json_path, json.dumps(summary, indent=2, sort_keys=True))
     return html_path, json_path
 
 
@@ -124,6 +116,5 @@ def PerHeadReport(  # noqa: N802 (a component class name)
         ),
     )
     html_path, _ = write_report(summary, report.uri, plan.min_slice_examples)
-    with fileio.open(html_path) as handle:
-        write_text(report_html.uri, handle.read())
-    write_text(report_markdown.uri, render_markdown(summary, artifact_location(report.uri) + "/" + HTML_FILE))
+    storage.write_text(report_html.uri, storage.read_text(html_path))
+    storage.write_text(report_markdown.uri, render_markdown(summary, artifact_location(report.uri) + "/" + HTML_FILE))

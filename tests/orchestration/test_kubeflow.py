@@ -223,7 +223,8 @@ def test_on_a_stock_kubeflows_minio_what_tasks_open_by_path_lives_on_a_volume_ev
 
 def test_with_a_gcs_root_the_decision_records_default_under_it(compiled):
     gate = tasks(compiled)["HeadGate"]["inputs"]["parameters"]
-    assert gate["history_dir"]["runtimeValue"]["constant"] == "gs://example-ml-bucket/tfx/flights/gate_decisions"
+    expected = "gs://example-ml-bucket/tfx/flights/pipeline_root/gate_decisions"  # as before the volume option
+    assert gate["history_dir"]["runtimeValue"]["constant"] == expected
 
 
 def test_a_multi_worker_trainer_task_launches_a_tfjob_from_a_cpu_pod(raw, tmp_path):
