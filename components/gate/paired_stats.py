@@ -9,14 +9,20 @@ example's influence on the metric (its linearization), the analytic
 counterpart of the jackknife:
 
 - a ratio R = sum(w a) / sum(w b): influence (a_i - R b_i) / mean_w(b); the
-  change's variance is n/(n-1) * sum(w^2 (psi_c - psi_b)^2) / sum(w)^2, which
-  for unit weights and a mean loss is the textbook var(d)/n of the per-example
-  differences d;
+  change's variance is that of the weighted mean of the paired influences
+  (`weighted_mean_variance`), which for unit weights and a mean loss is the
+  textbook var(d)/n of the per-example differences d;
 - AUC: DeLong, DeLong and Clarke-Pearson (1988): the placement values of each
-  positive and negative, paired across the two models; variance
-  S10 / W1 + S01 / W0 (weights count as frequencies).
+  positive and negative, paired across the two models; the variance is the
+  same weighted mean's, over the positives plus over the negatives.
 
-Rows with weight 0 (a head's missing label) are left out. Callers pass rows in
+Weights have one meaning for every metric: sampling (importance) weights. A
+row is one observation, its weight says how much it counts in the metric, and
+the spread comes from the n rows with a non-zero weight: multiplying every
+weight by a constant changes no value and no standard error, and a row of
+weight 2 is not two rows. With 0/1 weights (a head's missing label) this is
+exactly the unweighted formulas on the rows whose weight is 1; rows with
+weight 0 are left out. Callers pass rows in
 a canonical order (`canonical`), so a result never depends on how the rows were
 split or merged: the same rows give the same bits.
 """
@@ -134,11 +140,19 @@ def paired_ratio_change(
     value_c, influence_c = ratio_value_and_influence(metric, labels, candidate, weights)
     value_b, influence_b = ratio_value_and_influence(metric, labels, baseline, weights)
     n = int(np.count_nonzero(weights))
-    total_weight = weighted_sum(weights)
-    if n < 2 or total_weight == 0.0:
-        return Change(value_c - value_b, math.nan, max(n - 1, 0))
-    spread = weighted_sum((weights * (influence_c - influence_b)) ** 2)
-    return Change(value_c - value_b, math.sqrt(n / (n - 1) * spread) / total_weight, n - 1)
+    variance = weighted_mean_variance(influence_c - influence_b, weights, 0.0)
+    return Change(value_c - value_b, math.sqrt(variance), max(n - 1, 0))
+
+
+def weighted_mean_variance(values: np.ndarray, weights: np.ndarray, mean: float) -> float:
+    """The variance of the weighted mean sum(w v) / sum(w) of the rows with a non-zero weight, weights
+    read as sampling weights: n/(n-1) * sum(w^2 (v - mean)^2) / sum(w)^2 (the linearization of a
+    ratio estimator). NaN for fewer than 2 such rows."""
+    n = int(np.count_nonzero(weights))
+    total = weighted_sum(weights)
+    if n < 2 or total == 0.0:
+        return math.nan
+    return n / (n - 1) * weighted_sum((weights * (values - mean)) ** 2) / total**2
 
 
 # --- AUC: weighted Mann-Whitney, and DeLong's paired variance --------------------------------------
@@ -174,12 +188,6 @@ def auc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> float:
     return math.nan if found is None else found[0]
 
 
-def _frequency_variance(values: np.ndarray, weights: np.ndarray, mean: float) -> float:
-    """Sample variance with frequency weights: sum(w (v - mean)^2) / (sum(w) - 1)."""
-    total = weighted_sum(weights)
-    return weighted_sum(weights * (values - mean) ** 2) / (total - 1) if total > 1 else math.nan
-
-
 def paired_auc_change(labels: np.ndarray, candidate: np.ndarray, baseline: np.ndarray, weights: np.ndarray) -> Change:
     """Candidate minus baseline AUC on the same examples, with DeLong's standard error."""
     found_c = auc_placements(labels, candidate, weights)
@@ -190,9 +198,9 @@ def paired_auc_change(labels: np.ndarray, candidate: np.ndarray, baseline: np.nd
     positive = labels > THRESHOLD
     w1, w0 = weights[positive], weights[~positive]
     change = auc_c - auc_b
-    s10 = _frequency_variance(v10_c - v10_b, w1, change)
-    s01 = _frequency_variance(v01_c - v01_b, w0, change)
-    variance = s10 / weighted_sum(w1) + s01 / weighted_sum(w0)
+    # The AUC is the weighted mean of the positives' placements and, equally, 1 minus the negatives':
+    # DeLong's variance is the sum of the two weighted means' variances.
+    variance = weighted_mean_variance(v10_c - v10_b, w1, change) + weighted_mean_variance(v01_c - v01_b, w0, change)
     # The smaller class bounds the information: its count less one, as a t-test of its placements would.
     degrees = int(min(np.count_nonzero(w1), np.count_nonzero(w0))) - 1
     return Change(change, math.sqrt(variance) if variance >= 0 else math.nan, max(degrees, 0))

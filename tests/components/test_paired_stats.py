@@ -23,7 +23,7 @@ def test_a_paired_mean_loss_has_the_textbook_standard_error():
     assert change.degrees_of_freedom == 499
 
 
-def test_integer_weights_count_as_repeated_rows_and_zero_weights_as_absent_rows():
+def test_integer_weights_weigh_the_value_as_repeated_rows_would_and_zero_weights_leave_rows_out():
     rng = np.random.default_rng(2)
     labels = rng.integers(0, 4, 300).astype(float)
     candidate, baseline = rng.dirichlet(np.ones(4), 300), rng.dirichlet(np.ones(4), 300)
@@ -139,3 +139,64 @@ def test_calibration_buckets_hold_every_weight_once_and_the_confusion_matrix_eve
     matrix = paired_stats.confusion_matrix(classes, rng.dirichlet(np.ones(3), 202), weights, 3)
     assert matrix.sum() == pytest.approx(weights.sum())
     assert matrix[1].sum() == pytest.approx(weights[classes == 1].sum())
+
+
+def scenario(metric: str, rng: np.random.Generator, n: int):
+    """Labels and two models' predictions for `metric`: a binary label and probabilities, or a number."""
+    signal = rng.normal(0, 1, n)
+    if metric in ("MeanAbsoluteError", "RootMeanSquaredError"):
+        labels = signal * 10 + rng.normal(0, 5, n)
+        return labels, signal * 10 + rng.normal(0, 4, n), signal * 9 + rng.normal(0, 6, n)
+    labels = (signal + rng.normal(0, 1.5, n) > 1.2).astype(float)
+    candidate = 1 / (1 + np.exp(-(signal + rng.normal(0, 0.8, n))))
+    baseline = 1 / (1 + np.exp(-(signal + rng.normal(0, 1.2, n))))
+    return labels, candidate, baseline
+
+
+@pytest.mark.parametrize("metric", sorted(paired_stats.SUPPORTED - {"MeanLabel"}))
+def test_every_metric_reads_weights_as_sampling_weights(metric):
+    """One meaning for every metric: scaling all weights by a constant moves no value and no standard
+    error (as frequency counts, uniform weight 2 would shrink the error by sqrt 2), and a row of weight 3
+    is not three rows."""
+    rng = np.random.default_rng(5)
+    labels, candidate, baseline = scenario(metric, rng, 500)
+    if metric.startswith("SparseCategorical"):
+        labels = rng.integers(0, 3, 500).astype(float)
+        candidate, baseline = rng.dirichlet(np.ones(3), 500), rng.dirichlet(np.ones(3), 500)
+    weights = rng.uniform(0.2, 3.0, 500)
+    once = paired_stats.paired_change(metric, labels, candidate, baseline, weights)
+    assert math.isfinite(once.standard_error) and once.standard_error > 0
+    for factor in (2.0, 0.01):
+        scaled = paired_stats.paired_change(metric, labels, candidate, baseline, weights * factor)
+        assert scaled.value == pytest.approx(once.value, rel=1e-9, abs=1e-15)
+        assert scaled.standard_error == pytest.approx(once.standard_error, rel=1e-9)
+    assert once.degrees_of_freedom == (499 if metric != "AUC" else min(int(labels.sum()), int((1 - labels).sum())) - 1)
+    unit = paired_stats.paired_change(metric, labels, candidate, baseline, np.ones(500))
+    repeats = np.full(500, 3)
+    tripled = paired_stats.paired_change(
+        metric,
+        np.repeat(labels, repeats),
+        np.repeat(candidate, repeats, axis=0),
+        np.repeat(baseline, repeats, axis=0),
+        np.ones(1500),
+    )
+    assert tripled.standard_error < unit.standard_error / 1.5  # three times the rows: about 1/sqrt(3)
+    assert paired_stats.paired_change(
+        metric, labels, candidate, baseline, np.full(500, 3.0)
+    ).standard_error == pytest.approx(unit.standard_error, rel=1e-9)
+
+
+@pytest.mark.parametrize("metric", ["AUC", "MeanAbsoluteError", "BinaryCrossentropy", "RootMeanSquaredError"])
+def test_with_unequal_weights_the_standard_error_is_still_the_spread_over_new_data_sets(metric):
+    """As above, over 400 fresh data sets, each row with a random weight between 0.2 and 3 (an
+    importance weight): the weighted change's spread is what its standard error estimates."""
+    rng = np.random.default_rng(6)
+    changes, errors = [], []
+    for _ in range(400):
+        labels, candidate, baseline = scenario(metric, rng, 600)
+        weights = rng.uniform(0.2, 3.0, 600)
+        change = paired_stats.paired_change(metric, labels, candidate, baseline, weights)
+        changes.append(change.value)
+        errors.append(change.standard_error)
+    spread, estimated = float(np.std(changes, ddof=1)), float(np.mean(errors))
+    assert estimated == pytest.approx(spread, rel=0.11)  # as above: three times the spread's own 3.5%
