@@ -14,14 +14,19 @@ one process, so that every model sees exactly the same rows:
 - each head alone: the same architecture with only that head, the same batch
   size and number of steps, per seed;
 - LightGBM per head on the raw features (numbers as they are, categories as
-  categories; crosses left to the trees), a fixed 400 rounds, with row and
-  feature subsampling so that the seed matters;
+  categories; crosses left to the trees), tuned once per head: a small grid
+  (LIGHTGBM_GRID: learning rate, leaves, least rows per leaf), each point
+  trained on the window less its last span and early-stopped on that held-out
+  span; the best point on the held-out gate metric is trained on the whole
+  window for the rounds it stopped at, per seed (row and feature subsampling,
+  so that the seed matters);
 - the naive predictor (components/gate/naive.py), fitted on the training labels.
 
 Every model's head is scored with the head's gate metric on the evaluation
 span by the same numpy code (AUC exactly, by ranks), on the rows that have the
 label. Prints a Markdown section for bench/RESULTS.md: mean and standard
-deviation over seeds per head and model. The neural models (an ensemble
+deviation over seeds per head and model, and whether the multi-head model
+wins, loses or ties against each other model within the seeds' noise. The neural models (an ensemble
 where `trainer.ensemble_members` asks for one, single-head models too) are
 fed as the Trainer feeds them (trainer/data.py: every row of the window, a new
 seeded permutation each pass) but from the rows in file order rather than
@@ -46,7 +51,15 @@ import numpy as np
 from pipeline.config import DEFAULT_CONFIG, PipelineConfig
 from trainer.specs import LOWER_IS_BETTER, HeadSpec, ModelSpecs
 
-LIGHTGBM_ROUNDS = 400
+# LightGBM's small grid; each point early-stopped on the training window's last span.
+LIGHTGBM_GRID = tuple(
+    {"learning_rate": rate, "num_leaves": leaves, "min_data_in_leaf": least}
+    for rate in (0.05, 0.1)
+    for leaves in (15, 63)
+    for least in (50, 400)
+)
+LIGHTGBM_MAX_ROUNDS = 2000
+LIGHTGBM_PATIENCE = 50
 MODELS = ("naive", "multi-head", "single-head", "LightGBM")
 # Variants of the multi-head model (`--ablation`): what each training choice is worth.
 
@@ -138,6 +151,12 @@ class Window:
 
     transformed: dict[str, np.ndarray]
     raw: dict[str, np.ndarray]
+    span: np.ndarray  # the span each row came from
+
+    def rows(self, keep: np.ndarray) -> Window:
+        """The rows where `keep` is true."""
+        transformed = {k: v[keep] for k, v in self.transformed.items()}
+        return Window(transformed, {k: v[keep] for k, v in self.raw.items()}, self.span[keep])
 
     def labelled(self, head: HeadSpec) -> np.ndarray:
         return self.transformed[head.weight_key] > 0
@@ -197,19 +216,22 @@ def load_window(config: PipelineConfig, spans: Sequence[int], tf_transform_outpu
     raw_names = sorted({name for f in config.model.features for name in f.raw_keys})
     transformed: dict[str, list] = {key: [] for key in dict.fromkeys(keys)}
     raw: dict[str, list] = {name: [] for name in raw_names}
-    files = sorted(str(p) for pattern in span_patterns(config, spans) for p in Path(pattern).parent.glob("*"))
-    records = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(8192)
-    for batch in records:
-        parsed = tf.io.parse_example(batch, raw_spec)
-        outputs = tf_transform_output.transform_raw_features(dict(parsed), drop_unused_features=True)
-        for key in transformed:
-            transformed[key].append(_dense(outputs[key], 0))
-        for name in raw_names:
-            text = raw_spec[name].dtype == tf.string
-            raw[name].append(_dense(parsed[name], b"" if text else np.nan))
+    span_of_rows = []
+    for span, pattern in zip(spans, span_patterns(config, spans), strict=True):
+        files = sorted(str(p) for p in Path(pattern).parent.glob("*"))
+        for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(8192):
+            parsed = tf.io.parse_example(batch, raw_spec)
+            outputs = tf_transform_output.transform_raw_features(dict(parsed), drop_unused_features=True)
+            for key in transformed:
+                transformed[key].append(_dense(outputs[key], 0))
+            for name in raw_names:
+                text = raw_spec[name].dtype == tf.string
+                raw[name].append(_dense(parsed[name], b"" if text else np.nan))
+            span_of_rows.append(np.full(len(batch), span))
     return Window(
         transformed={k: np.concatenate(v) for k, v in transformed.items()},
         raw={k: np.concatenate(v) for k, v in raw.items()},
+        span=np.concatenate(span_of_rows),
     )
 
 
@@ -301,13 +323,7 @@ def _frame(window: Window, specs: ModelSpecs, categories: dict[str, list] | None
     return frame, {name: list(frame[name].cat.categories) for name in frame if frame[name].dtype == "category"}
 
 
-def lightgbm_predictions(specs: ModelSpecs, head: HeadSpec, train: Window, evaluation: Window, seed: int) -> np.ndarray:
-    """One LightGBM model for one head, trained on the rows that have its label."""
-    import lightgbm
-
-    train_frame, categories = _frame(train, specs)
-    eval_frame, _ = _frame(evaluation, specs, categories)
-    rows = train.labelled(head)
+def _lightgbm_params(head: HeadSpec, seed: int, setting: dict) -> dict:
     objective = {
         "regression": "l1" if head.gate.metric == "MeanAbsoluteError" else "l2",
         "binary": "binary",
@@ -315,20 +331,74 @@ def lightgbm_predictions(specs: ModelSpecs, head: HeadSpec, train: Window, evalu
     }[head.kind]
     params = {
         "objective": objective,
-        "learning_rate": 0.05,
-        "num_leaves": 63,
-        "min_data_in_leaf": 50,
         "feature_fraction": 0.8,
         "bagging_fraction": 0.8,
         "bagging_freq": 1,
         "seed": seed,
         "num_threads": 2,
         "verbose": -1,
+        **setting,
     }
     if head.kind == "multiclass":
         params["num_class"] = len(head.classes)
-    data = lightgbm.Dataset(train_frame[rows], label=train.transformed[head.label_key][rows])
-    booster = lightgbm.train(params, data, num_boost_round=LIGHTGBM_ROUNDS)
+    return params
+
+
+@dataclasses.dataclass(frozen=True)
+class TreeSetting:
+    """LightGBM's chosen setting for one head: the grid point and the rounds early stopping kept."""
+
+    setting: dict
+    rounds: int
+    held_out_score: float
+
+    def describe(self) -> str:
+        grid = ", ".join(f"{k} {v}" for k, v in self.setting.items())
+        return f"{grid}, {self.rounds} rounds"
+
+
+def tune_lightgbm(specs: ModelSpecs, head: HeadSpec, train: Window, seed: int) -> TreeSetting:
+    """Every point of LIGHTGBM_GRID trained on the window less its last span, early stopping on that
+    held-out span (its own loss, patience LIGHTGBM_PATIENCE); the point whose held-out gate metric is
+    best wins, with the rounds it stopped at."""
+    import lightgbm
+
+    held_out_span = int(train.span.max())
+    fit, held = train.rows(train.span != held_out_span), train.rows(train.span == held_out_span)
+    fit_frame, categories = _frame(fit, specs)
+    held_frame, _ = _frame(held, specs, categories)
+    fit_rows, held_rows = fit.labelled(head), held.labelled(head)
+    lower = head.gate.metric in LOWER_IS_BETTER
+    best: TreeSetting | None = None
+    for setting in LIGHTGBM_GRID:
+        data = lightgbm.Dataset(fit_frame[fit_rows], label=fit.labels(head))
+        valid = lightgbm.Dataset(held_frame[held_rows], label=held.labels(head), reference=data)
+        booster = lightgbm.train(
+            _lightgbm_params(head, seed, setting),
+            data,
+            num_boost_round=LIGHTGBM_MAX_ROUNDS,
+            valid_sets=[valid],
+            callbacks=[lightgbm.early_stopping(LIGHTGBM_PATIENCE, verbose=False)],
+        )
+        rounds = booster.best_iteration or LIGHTGBM_MAX_ROUNDS
+        found = score(head.gate.metric, held.labels(head), booster.predict(held_frame[held_rows], num_iteration=rounds))
+        if best is None or (found < best.held_out_score if lower else found > best.held_out_score):
+            best = TreeSetting(setting, rounds, found)
+    return best
+
+
+def lightgbm_predictions(
+    specs: ModelSpecs, head: HeadSpec, train: Window, evaluation: Window, seed: int, tuned: TreeSetting
+) -> np.ndarray:
+    """One LightGBM model for one head with the tuned setting, trained on every labelled row of the
+    window (the held-out span included) for the tuned number of rounds."""
+    import lightgbm
+
+    train_frame, categories = _frame(train, specs)
+    eval_frame, _ = _frame(evaluation, specs, categories)
+    rows = train.labelled(head)
+    data = lightgbm.Dataset(train_frame[rows], label=train.labels(head))
+    booster = lightgbm.train(_lightgbm_params(head, seed, tuned.setting), data, num_boost_round=tuned.rounds)
     return booster.predict(eval_frame)
 
 
@@ -348,9 +418,10 @@ def compare(
     work: str,
     variants: Sequence[str] = (),
     baselines: bool = True,
-) -> tuple[dict, dict]:
-    """(head, model) -> gate metric per seed; and the multi-head model's learned weights per seed.
-    `variants`: names in VARIANTS; `baselines`: also single-head and LightGBM per seed."""
+) -> tuple[dict, dict, dict]:
+    """(head, model) -> gate metric per seed; the multi-head model's learned weights per seed; and
+    LightGBM's tuned setting per head. `variants`: names in VARIANTS; `baselines`: also single-head and
+    LightGBM per seed."""
     import tensorflow_transform as tft
 
     from trainer import label_units
@@ -384,6 +455,10 @@ def compare(
 
     for head in specs.heads:
         results[(head.name, "naive")] = [naive_score(head, train, evaluation)]
+    trees: dict[str, TreeSetting] = {}
+    for head in specs.heads if baselines else ():
+        progress(f"LightGBM for {head.name}: {len(LIGHTGBM_GRID)} settings, early stopping on the last span ...")
+        trees[head.name] = tune_lightgbm(specs, head, train, seeds[0])
     weights: dict[str, list[float]] = {}
     for seed in seeds:
         progress(f"seed {seed}: multi-head model ...")
@@ -402,9 +477,9 @@ def compare(
             progress(f"seed {seed}: {head.name} alone, and LightGBM ...")
             alone, _ = neural_predictions(specs, (head,), train, evaluation, sizes, scaling, seed)
             record(head, "single-head", alone[head.name])
-            record(head, "LightGBM", lightgbm_predictions(specs, head, train, evaluation, seed))
+            record(head, "LightGBM", lightgbm_predictions(specs, head, train, evaluation, seed, trees[head.name]))
     progress("done")
-    return results, weights
+    return results, weights, trees
 
 
 def _cell(values: list[float]) -> str:
@@ -413,29 +488,44 @@ def _cell(values: list[float]) -> str:
     return f"{statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
-def markdown(config: PipelineConfig, seeds: Sequence[int], results: dict, weights: dict) -> str:
+def verdict(mine: list[float], other: list[float], lower_is_better: bool) -> str:
+    """Wins, loses or ties within the noise: the difference of the means against twice its standard error
+    over seeds (sqrt(sd_a^2 / n_a + sd_b^2 / n_b)); a model with one value has no spread and adds none."""
+    gain = statistics.fmean(mine) - statistics.fmean(other)
+    gain = -gain if lower_is_better else gain
+    variance = sum(statistics.variance(v) / len(v) for v in (mine, other) if len(v) > 1)
+    noise = 2 * math.sqrt(variance)
+    word = "ties" if abs(gain) <= noise else ("wins" if gain > 0 else "loses")
+    return f"{word} ({gain:+.4f} ± {noise:.4f})"
+
+
+def markdown(config: PipelineConfig, seeds: Sequence[int], results: dict, weights: dict, trees: dict) -> str:
     data = config.data
     models = [m for m in MODELS if (config.model.heads[0].name, m) in results]  # without --no-baselines: all
+    others = [m for m in models if m not in ("naive", "multi-head")]
     lines = [
         f"### Train on spans {list(data.train_spans)}, evaluate on span {data.eval_span} "
         f"({len(seeds)} seeds: {', '.join(map(str, seeds))}; mean ± sd over seeds)",
         "",
-        "| head | gate metric | " + " | ".join(models) + " | multi-head vs best other |",
-        "|---|---|" + "---|" * len(models) + "---|",
+        "| head | gate metric | " + " | ".join(models) + "".join(f" | multi-head vs {m}" for m in others) + " |",
+        "|---|---|" + "---|" * (len(models) + len(others)),
     ]
     for head in config.model.heads:
         metric = head.gate.metric
         lower = metric in LOWER_IS_BETTER
-        means = {m: statistics.fmean(results[(head.name, m)]) for m in models}
-        others = [m for m in models if m != "multi-head"]
-        best = min(others, key=means.get) if lower else max(others, key=means.get)
-        gain = (means[best] - means["multi-head"]) if lower else (means["multi-head"] - means[best])
-        spread = statistics.stdev(results[(head.name, "multi-head")]) if len(seeds) > 1 else float("nan")
-        verdict = (
-            f"{'+' if gain >= 0 else ''}{gain:.4f} against {best} ({gain / spread:+.1f} seed sd)" if spread else ""
-        )
         cells = " | ".join(_cell(results[(head.name, m)]) for m in models)
-        lines.append(f"| {head.name} | {metric} ({'lower' if lower else 'higher'} is better) | {cells} | {verdict} |")
+        verdicts = "".join(
+            f" | {verdict(results[(head.name, 'multi-head')], results[(head.name, m)], lower)}" for m in others
+        )
+        lines.append(f"| {head.name} | {metric} ({'lower' if lower else 'higher'} is better) | {cells}{verdicts} |")
+    lines += [
+        "",
+        "Wins / loses / ties: the difference of the means (positive: the multi-head model is better) against"
+        " twice its standard error over seeds.",
+    ]
+    if trees:
+        lines += ["", "LightGBM's setting per head (the grid point best on the held-out last training span):"]
+        lines += [f"- {name}: {tree.describe()} (held-out {tree.held_out_score:.4f})" for name, tree in trees.items()]
     variants = sorted({m for (_, m) in results if m.startswith("multi-head, ")})
     if variants:
         lines += [
@@ -476,8 +566,8 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [config.model.trainer.seed + i for i in range(args.seeds)]
     with tempfile.TemporaryDirectory(prefix="bench-model-") as work:
         variants = list(VARIANTS) if args.ablation else args.variants
-        results, weights = compare(config, seeds, work, variants, baselines=not args.no_baselines)
-    print(markdown(config, seeds, results, weights))
+        results, weights, trees = compare(config, seeds, work, variants, baselines=not args.no_baselines)
+    print(markdown(config, seeds, results, weights, trees))
     return 0
 
 

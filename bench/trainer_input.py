@@ -141,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     trainer_rates, tuned_rates = [], []
     for _ in range(args.repeats):  # alternate, so drift hits both alike
         rate, n = examples_per_second(
-            lambda: data.make_dataset(files, feature_spec, specs.features, specs.heads, args.batch, 0, num_epochs=1),
+            lambda: data.make_dataset(
+                data.canonical_columns(files, feature_spec), specs.features, specs.heads, args.batch, 0, num_epochs=1
+            ),
             lambda e: e[0][first_feature],
         )
         trainer_rates.append(rate)

@@ -10,7 +10,9 @@ features does not matter), sorted by value into one canonical order, and each
 pass over the window is a fresh seeded permutation of all of it: every pass
 draws uniformly from the whole window, early spans and late spans alike.
 
-Memory: the window's parsed columns are held once (4 or 8 bytes per column and
+The window is read once for the whole Trainer (every ensemble member, the
+training and the validation passes draw from the same columns). Memory: the
+window's parsed columns are held once, on the host (4 or 8 bytes per column and
 row: about 0.1 KB a row for flights; bench/trainer_input.py --memory measures
 it), plus 8 bytes a row for the permutation. A window too large for the
 Trainer's memory needs the order made where the rows are written instead (a
@@ -87,32 +89,51 @@ def sort_keys(values: np.ndarray) -> list[np.ndarray]:
 
 
 def seeded_batches(
-    columns: Mapping[str, np.ndarray], batch_size: int, seed: int, num_epochs: int | None = None
+    columns: Mapping[str, np.ndarray],
+    batch_size: int,
+    seed: int,
+    num_epochs: int | None = None,
+    worker: int = 0,
+    workers: int = 1,
 ) -> tf.data.Dataset:
     """Batches of rows, each pass over the window a new permutation drawn from `seed` (repeated
-    forever when `num_epochs` is None)."""
-    tensors = {name: tf.constant(values) for name, values in columns.items()}
+    forever when `num_epochs` is None).
+
+    The columns are made tensors on the host (`/CPU:0`): a GPU Trainer keeps the window in host
+    memory and copies only each batch. With several workers, every worker draws the same
+    permutation of row numbers and gathers only its own batches (batch i goes to worker i mod
+    `workers`), so together they train on the order one worker would.
+    """
+    if not 0 <= worker < workers:
+        raise ValueError(f"worker {worker} is not one of {workers} workers")
     rows = len(next(iter(columns.values())))
-    order = tf.data.Dataset.range(rows).shuffle(rows, seed=seed, reshuffle_each_iteration=True)
-    return (
-        order.repeat(num_epochs)
-        .batch(batch_size)
-        .map(lambda index: {name: tf.gather(tensor, index) for name, tensor in tensors.items()})
-    )
+    with tf.device("/CPU:0"):
+        tensors = {name: tf.constant(values) for name, values in columns.items()}
+        order = tf.data.Dataset.range(rows).shuffle(rows, seed=seed, reshuffle_each_iteration=True)
+        batches = order.repeat(num_epochs).batch(batch_size)
+        if workers > 1:
+            batches = batches.shard(workers, worker)
+        return batches.map(lambda index: {name: tf.gather(tensor, index) for name, tensor in tensors.items()})
 
 
 def make_dataset(
-    file_patterns: Sequence[str],
-    feature_spec: Mapping[str, tf.io.FixedLenFeature],
+    columns: Mapping[str, np.ndarray],
     features: Sequence[FeatureSpec],
     heads: Sequence[HeadSpec],
     batch_size: int,
     seed: int,
     num_epochs: int | None = None,
+    worker: int = 0,
+    workers: int = 1,
 ) -> tf.data.Dataset:
-    """Batched (x, y, w) in the window's seeded order."""
-    return (
-        seeded_batches(canonical_columns(file_patterns, feature_spec), batch_size, seed, num_epochs)
-        .map(lambda batch: split_batch(batch, features, heads), num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
+    """Batched (x, y, w) of a window read once (`canonical_columns`) in its seeded order, this
+    worker's share of it."""
+    batches = seeded_batches(columns, batch_size, seed, num_epochs, worker, workers)
+    if workers > 1:
+        # Sharded above, by batch: tf.distribute must not shard it again.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        batches = batches.with_options(options)
+    return batches.map(lambda batch: split_batch(batch, features, heads), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE
     )

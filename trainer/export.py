@@ -41,8 +41,6 @@ def make_signatures(
     def serve(serialized):
         parsed = tf.io.parse_example(serialized, serving_spec)
         transformed = model.tft_layer(parsed)
-        # training=False: the dense layers' batch-invariant product (trainer/layers.py), so a row gets
-        # the same outputs alone or in any batch TFMA, Beam or a client forms.
         outputs = model({name: transformed[name] for name in input_names}, training=False)
         return {head.name: in_label_units(head, outputs[head.name], label_scaling) for head in heads}
 

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 import tensorflow as tf
 import tf_keras as keras
 
-from trainer.layers import BatchInvariantDense
 from trainer.specs import FeatureSpec, HeadSpec, TrainerSettings
 
 _ACTIVATIONS = {"regression": None, "binary": "sigmoid", "multiclass": "softmax"}
@@ -133,13 +132,13 @@ def build_model(
     """
     inputs, x = build_inputs(features, cardinalities, settings.embedding_dim)
     for i, units in enumerate(settings.hidden_units):
-        x = BatchInvariantDense(units, activation="relu", name=f"backbone_{i}")(x)
+        x = keras.layers.Dense(units, activation="relu", name=f"backbone_{i}")(x)
     outputs = {}
     for head in heads:
         tower = x
         for i, units in enumerate(settings.tower_units):
-            tower = BatchInvariantDense(units, activation="relu", name=f"{head.name}_tower_{i}")(tower)
-        outputs[head.name] = BatchInvariantDense(
+            tower = keras.layers.Dense(units, activation="relu", name=f"{head.name}_tower_{i}")(tower)
+        outputs[head.name] = keras.layers.Dense(
             head.output_units,
             activation=_ACTIVATIONS[head.kind],
             dtype="float32",  # full precision outputs under mixed precision too
@@ -175,8 +174,8 @@ def member_seed(seed: int, member: int) -> int:
 def averaged(members: Sequence[keras.Model], heads: Sequence[HeadSpec]) -> keras.Model:
     """One model whose every head outputs the mean of the members' outputs (one member: itself).
 
-    The mean is elementwise, so inference stays batch-invariant; a regression head's mean in
-    standard units is the mean in label units once the serving signature scales it.
+    A regression head's mean in standard units is the mean in label units once the serving
+    signature scales it.
     """
     if len(members) == 1:
         return members[0]
@@ -188,3 +187,10 @@ def averaged(members: Sequence[keras.Model], heads: Sequence[HeadSpec]) -> keras
         for head in heads
     }
     return keras.Model(inputs=inputs, outputs=heads_out, name="ensemble")
+
+
+def for_serving(trained: keras.Model) -> keras.Model:
+    """The trained member's network alone, as a new functional model over the same layers (and so the
+    same weights): no optimizer (slot variables, EMA copies) and no loss weights ride along into the
+    SavedModel."""
+    return keras.Model(inputs=trained.input, outputs=trained.output, name=trained.name)

@@ -91,21 +91,19 @@ def run_fn(fn_args) -> None:
     )
 
     feature_spec = tf_transform_output.transformed_feature_spec()
+    # Each window read, parsed and ordered once, for every member.
+    train_columns = data.canonical_columns(fn_args.train_files, feature_spec)
+    eval_columns = data.canonical_columns(fn_args.eval_files, feature_spec)
+    worker = strategy.worker_index(tf_config)
 
-    def dataset(files, seed: int):
-        made = data.make_dataset(files, feature_spec, specs.features, specs.heads, batch_size, seed)
-        if workers > 1:
-            # Every worker builds the same seeded order and keeps its own share of the batches.
-            options = tf.data.Options()
-            options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-            made = made.with_options(options)
-        return made
+    def dataset(columns, seed: int):
+        return data.make_dataset(columns, specs.features, specs.heads, batch_size, seed, None, worker, workers)
 
     scaling = label_units.label_scaling(tf_transform_output, specs.heads)
     LOG.info("regression labels (mean, std) from the transform graph: %s", scaling)
     chief = strategy.is_chief(tf_config)
     if workers > 1:
-        LOG.info("input sharded by batch across %d workers", workers)
+        LOG.info("input sharded by batch across %d workers; this is worker %d", workers, worker)
     members = []
     for member in range(settings.ensemble_members):
         seed = model.member_seed(settings.seed, member)
@@ -127,16 +125,16 @@ def run_fn(fn_args) -> None:
         if chief and member == 0:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"))
         net.fit(
-            dataset(fn_args.train_files, seed),
+            dataset(train_columns, seed),
             steps_per_epoch=fn_args.train_steps,
-            validation_data=dataset(fn_args.eval_files, seed),
+            validation_data=dataset(eval_columns, seed),
             validation_steps=fn_args.eval_steps,
             callbacks=callbacks,
             verbose=2,
         )
         members.append(net)
     weights = mean_learned_weights(members)
-    net = model.averaged(members, specs.heads)
+    net = model.averaged([model.for_serving(member) for member in members], specs.heads)
     LOG.info("learned loss weight per head: %s", weights or "none (all fixed)")
     target = fn_args.serving_model_dir if chief else tempfile.mkdtemp(prefix="worker-export-")
     export.export(net, tf_transform_output, specs.heads, target, scaling)

@@ -65,6 +65,20 @@ def is_chief(tf_config: Mapping | None) -> bool:
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
+def worker_index(tf_config: Mapping | None) -> int:
+    """This process's place among the workers, 0 to workers_in - 1: the chief first, then the
+    workers by index (the order TF's cluster resolver numbers them in)."""
+    if not tf_config or workers_in(tf_config) <= 1:
+        return 0
+    task = tf_config.get("task", {})
+    chiefs = len(tf_config.get("cluster", {}).get("chief", []))
+    if task.get("type") == "chief":
+        return 0
+    if task.get("type") != "worker":
+        raise ValueError(f"TF_CONFIG's task {task} is neither the chief nor a worker: it trains no share")
+    return chiefs + int(task.get("index", 0))
+
+
 def tf_config_from_env() -> dict | None:
     return json.loads(os.environ["TF_CONFIG"]) if os.environ.get("TF_CONFIG") else None
 

@@ -207,7 +207,7 @@ def test_pushed_model_serves_raw_examples_like_the_trained_model(runs, flights_f
 
 
 def test_an_example_served_alone_gets_the_output_it_gets_in_a_batch(runs, flights_fixture_dir):
-    """TFMA batches examples as Beam bundles them; one-row batches must not change outputs."""
+    """TFMA batches examples as Beam bundles them; a one-row batch moves outputs by float32 rounding at most."""
     _, artifacts, _, _ = runs["clean"]
     raw = span_records(flights_fixture_dir / "span-3", limit=64)
     serve = tf.saved_model.load(artifacts.pushed_destination).signatures["serving_default"]
@@ -216,4 +216,6 @@ def test_an_example_served_alone_gets_the_output_it_gets_in_a_batch(runs, flight
         alone = serve(examples=tf.constant([record]))
         for name, value in alone.items():
             assert value.shape[0] == 1
-            np.testing.assert_array_equal(value.numpy()[0], batched[name][row], err_msg=f"{name}, row {row}")
+            np.testing.assert_allclose(
+                value.numpy()[0], batched[name][row], rtol=1e-6, atol=1e-6, err_msg=f"{name}, row {row}"
+            )

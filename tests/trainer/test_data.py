@@ -114,3 +114,20 @@ def test_rows_that_differ_only_in_the_sign_of_zero_or_a_nan_payload_keep_one_ord
     forward = data.canonical_columns(write_layout(tmp_path / "f", rows, 1, gzipped=False), SPEC)
     backward = data.canonical_columns(write_layout(tmp_path / "b", rows[::-1], 1, gzipped=False), SPEC)
     np.testing.assert_array_equal(forward["value"].view(np.int32), backward["value"].view(np.int32))
+
+
+def test_each_worker_gathers_only_its_own_batches_and_together_they_train_one_workers_order(layouts):
+    """N workers draw the same permutation of row numbers; batch i is worker i mod N's, so the union
+    of their batches, interleaved, is the single worker's order, and no row index is gathered twice."""
+    columns = data.canonical_columns(next(iter(layouts.values())), SPEC)
+    single = [b["id"].numpy().tolist() for b in data.seeded_batches(columns, 100, seed=3, num_epochs=1)]
+    shares = [
+        [b["id"].numpy().tolist() for b in data.seeded_batches(columns, 100, 3, 1, worker, 3)] for worker in range(3)
+    ]
+    assert [len(share) for share in shares] == [7, 7, 6]  # 20 batches of 100 rows
+    interleaved = [shares[i % 3][i // 3] for i in range(len(single))]
+    assert interleaved == single
+    rows = [{row for batch in share for row in batch} for share in shares]
+    assert not rows[0] & rows[1] and not rows[1] & rows[2]
+    with pytest.raises(ValueError, match="worker 3 is not one of 3"):
+        data.seeded_batches(columns, 100, 3, 1, 3, 3)

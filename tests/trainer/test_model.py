@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer.export import in_label_units
-from trainer.model import averaged, build_model, member_seed
+from trainer.model import averaged, build_model, for_serving, member_seed
 from trainer.specs import FeatureSpec, Gate, HeadSpec, TrainerSettings
 
 FEATURES = (FeatureSpec("distance", "numeric"), FeatureSpec("carrier", "categorical"))
@@ -35,6 +35,13 @@ def batch(n=6):
         "distance_xf": tf.linspace(-1.0, 1.0, n),
         "carrier_xf": tf.constant([i % 5 for i in range(n)], tf.int64),
     }
+
+
+LABELS_32 = {
+    "delay": tf.linspace(-2.0, 2.0, 32)[:, None],
+    "late": tf.constant([[float(i % 2)] for i in range(32)]),
+    "band": tf.constant([i % 4 for i in range(32)], tf.int64),
+}
 
 
 def test_one_named_output_per_head_with_its_shape():
@@ -106,8 +113,10 @@ def test_masking_one_head_leaves_the_other_heads_gradients_alone():
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
-def test_inference_gives_a_row_the_same_bits_alone_or_in_any_batch():
-    """trainer/layers.py: TFMA and clients batch rows as they please; the float32 outputs must not move."""
+def test_inference_gives_a_row_the_same_outputs_alone_or_in_any_batch_to_float32_rounding():
+    """TFMA and clients batch rows as they please: a row's outputs move by float32 rounding only (the
+    matrix multiply may sum in another order for another batch size), and training=True is the same
+    function."""
     model = make_model()
     rows = batch(96)
     whole = {name: value.numpy() for name, value in model(rows, training=False).items()}
@@ -115,20 +124,34 @@ def test_inference_gives_a_row_the_same_bits_alone_or_in_any_batch():
         for start in range(0, 96 - size + 1, size):
             part = model({k: v[start : start + size] for k, v in rows.items()}, training=False)
             for name, value in part.items():
-                np.testing.assert_array_equal(value.numpy(), whole[name][start : start + size], err_msg=f"{name}")
-    # Training multiplies with the usual kernel: the same function, to float32 rounding.
+                np.testing.assert_allclose(
+                    value.numpy(), whole[name][start : start + size], rtol=1e-6, atol=1e-7, err_msg=name
+                )
     trained = model(rows, training=True)
     for name, value in trained.items():
-        np.testing.assert_allclose(value.numpy(), whole[name], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(value.numpy(), whole[name], rtol=1e-6, atol=1e-7)
+
+
+def test_the_model_is_made_of_keras_own_layers_only():
+    """A served model loads wherever tf_keras does: no layer class of this project in it."""
+    model = for_serving(make_model())
+    for layer in model.layers:
+        assert type(layer).__module__.startswith("tf_keras."), (layer.name, type(layer))
 
 
 def test_an_ensemble_serves_the_mean_of_its_members_in_one_model(tmp_path):
-    """trainer.ensemble_members: one model whose heads average the members' outputs, batch-invariant,
-    and saved as one SavedModel."""
+    """trainer.ensemble_members: one model whose heads average the members' outputs, saved as one
+    SavedModel that holds the members' weights and nothing of their training."""
     members = []
     for member in range(3):
         tf.keras.utils.set_random_seed(member_seed(7, member))
-        members.append(build_model(FEATURES, HEADS, {"carrier": 5}, SETTINGS, name=f"multihead_{member}"))
+        trained = build_model(FEATURES, HEADS, {"carrier": 5}, SETTINGS, name=f"multihead_{member}")
+        trained.fit(batch(32), LABELS_32, epochs=1, batch_size=8, verbose=0)  # the optimizer gets its slots
+        assert len(trained.optimizer.variables) > 1
+        members.append(for_serving(trained))
+        for layer in members[-1].layers:
+            for a, b in zip(layer.get_weights(), trained.get_layer(layer.name).get_weights(), strict=True):
+                np.testing.assert_array_equal(a, b)
     ensemble = averaged(members, HEADS)
     assert averaged(members[:1], HEADS) is members[0]
     rows = batch(32)
@@ -142,7 +165,9 @@ def test_an_ensemble_serves_the_mean_of_its_members_in_one_model(tmp_path):
     for size in (1, 5):
         part = ensemble({k: v[:size] for k, v in rows.items()}, training=False)
         for head in HEADS:
-            np.testing.assert_array_equal(part[head.name].numpy(), outputs[head.name].numpy()[:size])
+            np.testing.assert_allclose(part[head.name].numpy(), outputs[head.name].numpy()[:size], rtol=1e-6, atol=1e-7)
     tf.saved_model.save(ensemble, str(tmp_path / "ensemble"))
     loaded = tf.saved_model.load(str(tmp_path / "ensemble"))
-    assert len(loaded.variables) == 3 * len(members[0].variables)
+    network = sum(len(layer.weights) for layer in members[0].layers)
+    assert len(loaded.variables) == 3 * network  # no optimizer slots, no loss weights
+    assert not [v.name for v in loaded.variables if "log_variance" in v.name or "Adam" in v.name]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import tensorflow as tf
 
-from trainer.strategy import choose_strategy, global_batch_size, is_chief, workers_in
+from trainer.strategy import choose_strategy, global_batch_size, is_chief, worker_index, workers_in
 
 TWO_WORKERS = {
     "cluster": {"chief": ["host0:2222"], "worker": ["host1:2222"]},
@@ -55,3 +55,21 @@ def test_global_batch_scales_with_replicas():
 )
 def test_only_the_chief_exports(tf_config, chief):
     assert is_chief(tf_config) is chief
+
+
+@pytest.mark.parametrize(
+    ("tf_config", "index"),
+    [
+        (None, 0),
+        (TWO_WORKERS, 0),
+        ({**TWO_WORKERS, "task": {"type": "worker", "index": 0}}, 1),  # after the chief
+        ({"cluster": {"worker": ["a:1", "b:1", "c:1"]}, "task": {"type": "worker", "index": 2}}, 2),
+    ],
+)
+def test_each_worker_has_its_own_place_for_its_share_of_the_input(tf_config, index):
+    assert worker_index(tf_config) == index
+
+
+def test_a_task_that_trains_no_share_is_named():
+    with pytest.raises(ValueError, match="neither the chief nor a worker"):
+        worker_index({**TWO_WORKERS, "task": {"type": "evaluator", "index": 0}})
