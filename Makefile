@@ -11,24 +11,24 @@ PYTEST_ARGS ?=
 .PHONY: help setup run serving rollback test calibrate bench bench-model compile image kfp-check gcs-check portable-check data fixtures config-schema lint format lock
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 setup:  ## build the runtime (a venv, or a Debian 13 rootfs on older hosts); no-op when built
 	@$(RUNTIME) setup
 
 CONFIG ?= configs/flights.yaml
 run: setup  ## main job: the pipeline on LocalDagRunner (CONFIG=configs/flights.yaml; spans made on first use)
-	@$(IN_RUNTIME) python -m orchestration.run_local --config $(CONFIG)
+	@$(IN_RUNTIME) python -m console.cli run --config $(CONFIG)
 
 serving: setup  ## list CONFIG's pushed versions: serving, previous, rolled back, with run and gate metrics
-	@$(IN_RUNTIME) python -m orchestration.serving list --config $(CONFIG)
+	@$(IN_RUNTIME) python -m console.cli serving list --config $(CONFIG)
 
 rollback: setup  ## serve the previous version again: the newest is moved aside (kept) and skipped as a baseline
-	@$(IN_RUNTIME) python -m orchestration.serving rollback --config $(CONFIG)
+	@$(IN_RUNTIME) python -m console.cli serving rollback --config $(CONFIG)
 
 SEEDS ?= 5
 calibrate: setup  ## train CONFIG's window SEEDS times: the gate metric's seed spread and suggested allowances (ARGS="--first-seed 53")
-	@$(IN_RUNTIME) python -m orchestration.calibrate --config $(CONFIG) --seeds $(SEEDS) $(ARGS)
+	@$(IN_RUNTIME) python -m console.cli calibrate --config $(CONFIG) --seeds $(SEEDS) $(ARGS)
 
 BENCH_ARGS ?= --scales 2 4 --full-year --write
 bench: setup  ## every pipeline stage against its limit, side by side, into bench/RESULTS.md (BENCH_ARGS; about 70 min)
@@ -43,7 +43,7 @@ test: setup  ## set up and run ruff and the whole test suite
 	@$(IN_RUNTIME) python -m pytest $(PYTEST_ARGS)
 
 compile: setup  ## compile for Kubeflow Pipelines v2 (CONFIG's kubeflow: section): out/kubeflow/<name>.yaml (KFP), .vertex.json
-	@$(IN_RUNTIME) python -m orchestration.kubeflow --config $(CONFIG)
+	@$(IN_RUNTIME) python -m console.cli compile --config $(CONFIG)
 
 IMAGE ?= localhost/multihead-tfx:local
 image:  ## build the container image here with podman (TARGET=cpu|gpu; installs podman and runc if missing)
@@ -59,7 +59,7 @@ portable-check: setup  ## the fixture pipeline's Beam stages through Beam's Job 
 	@$(IN_RUNTIME) python -m orchestration.portable_check
 
 data: setup  ## write the 12 monthly flights spans to DATA_DIR (FRACTION=0.1 for a sample)
-	@$(IN_RUNTIME) python -m converters.flights --out $(DATA_DIR) --fraction $(or $(FRACTION),1)
+	@$(IN_RUNTIME) python -m console.cli data --out $(DATA_DIR) --fraction $(or $(FRACTION),1)
 
 fixtures: setup  ## regenerate the small committed test fixtures (flights, penguins)
 	@$(IN_RUNTIME) python -m converters.flights --out $(FIXTURE_DIR) --fraction 0.01 --months 1 2 3

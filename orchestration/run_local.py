@@ -16,6 +16,10 @@ workers and the libraries' warnings go to a log file per run under
 `<output_root>/logs/` (out/pipelines/<name>/logs/ when the output root is on
 object storage), whose path is printed first and last
 (console/run_log.py); a failure prints its one-line cause and the log path.
+
+Exit status (orchestration/exit_codes.py): 0 pushed, 3 blocked by the gate,
+2 bad config, command line or data (a missing span, an anomaly, an
+unreadable file), 1 any other failure.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import TextIO
 from console.run_log import Terminal, is_known_noise, is_project_record, log_file_for, terminal_and_log
 from contracts import storage
 from contracts.spans import SpanError, Window, check_not_empty, list_spans, resolve_window, span_folder, spans_present
+from orchestration.exit_codes import ExitCode
 from orchestration.run_lock import exclusive_run
 from pipeline.config import DEFAULT_CONFIG, ConfigError, PipelineConfig, load_config
 
@@ -149,8 +154,24 @@ def run_pipeline(config: PipelineConfig, progress: TextIO | None = None):
         return outcome.latest_run(config.metadata_path, config.name), time.monotonic() - started
 
 
-def run(config: PipelineConfig, terminal: Terminal) -> int:
-    """Runs the pipeline and prints the verdict; 0 when it finished (pushed or rightly blocked)."""
+def exit_code(run_artifacts) -> ExitCode:
+    """A finished run's status for scripts: PUSHED when its model is served, BLOCKED when the gate
+    refused it, FAILED when it was blessed and still not pushed."""
+    if run_artifacts.pushed:
+        return ExitCode.PUSHED
+    return ExitCode.FAILED if run_artifacts.blessed else ExitCode.BLOCKED
+
+
+def failure_code(error: BaseException) -> ExitCode:
+    """BAD_INPUT for data the pipeline refused (an anomaly, an unreadable span file), else FAILED."""
+    from components.example_gate import DataAnomalyError
+    from components.import_examples import SpanFileError
+
+    return ExitCode.BAD_INPUT if isinstance(error, DataAnomalyError | SpanFileError) else ExitCode.FAILED
+
+
+def run(config: PipelineConfig, terminal: Terminal) -> ExitCode:
+    """Runs the pipeline and prints the verdict; the exit code says which (orchestration/exit_codes.py)."""
     import json
 
     from components.report.component import HTML_FILE, JSON_FILE
@@ -183,7 +204,10 @@ def run(config: PipelineConfig, terminal: Terminal) -> int:
     if run_artifacts.report:
         print(f"  report:      {storage.join(run_artifacts.report, HTML_FILE)}", file=out)
     print(f"  log:         {terminal.log_path}", file=out)
-    return 0
+    code = exit_code(run_artifacts)
+    if code == ExitCode.FAILED:
+        print("error: the gate blessed the model but the Pusher did not push it; see the log", file=terminal.err)
+    return code
 
 
 def command_line_overrides(args: argparse.Namespace) -> dict:
@@ -233,20 +257,20 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, command_line_overrides(args))
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     log_path = log_file_for(config.local_root, config.name)
     print(f"Log of this run (library and TensorFlow output): {log_path}", flush=True)
     with terminal_and_log(log_path) as terminal:
         config = prepare_window(config, terminal.out, terminal.err)
         if config is None:
-            return 2
+            return ExitCode.BAD_INPUT
         try:
             return run(config, terminal)
         except Exception as err:
             traceback.print_exc()  # descriptor 2 is the log file for the run
             print(f"\nerror: the run failed: {type(err).__name__}: {err}", file=terminal.err)
             print(f"  the full traceback is in {log_path}", file=terminal.err)
-            return 1
+            return failure_code(err)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.exit_codes import ExitCode
 from pipeline.config import REPO_ROOT
 from tests.e2e.fixture_runs import rolling_config_file, snapshot
 from tests.e2e.test_bad_data_stops_the_run import change_rows, executed_components
@@ -62,7 +63,7 @@ def test_an_unreadable_span_file_is_named_with_its_span_and_the_fix(tmp_path, fl
 
     done = main_job(config_file(tmp_path, data))
     terminal = done.stdout + done.stderr
-    assert done.returncode == 1, terminal
+    assert done.returncode == ExitCode.BAD_INPUT, terminal
     assert f"SpanFileError: span-2/{name} (split eval, under {data}) is not a complete {kind}" in terminal, terminal
     assert "move it out of the span folder" in terminal
     assert "Traceback" not in terminal, terminal
@@ -81,7 +82,7 @@ def test_a_data_anomaly_stops_the_command_with_the_feature_named_and_no_tracebac
 
     done = main_job(config_file(tmp_path, data))
     terminal = done.stdout + done.stderr
-    assert done.returncode == 1, terminal
+    assert done.returncode == ExitCode.BAD_INPUT, terminal
     assert "error: the run failed: DataAnomalyError:" in terminal, terminal
     assert "span-2/* (split eval): feature 'distance': " in terminal, terminal
     assert "update the curated schema." in terminal
@@ -98,7 +99,7 @@ def test_an_empty_span_folder_stops_the_run_before_it_starts(tmp_path, flights_f
 
     done = main_job(config_file(tmp_path, data))
     terminal = done.stdout + done.stderr
-    assert done.returncode == 2, terminal
+    assert done.returncode == ExitCode.BAD_INPUT, terminal
     assert f"error: train on span 1; evaluate on span 2: span-2/ under {data} holds no file." in terminal, terminal
     assert "Traceback" not in terminal
     assert not (tmp_path / "out" / "metadata.sqlite").exists()  # nothing ran
@@ -111,7 +112,7 @@ def test_a_pinned_span_folder_that_is_missing_stops_the_run_before_it_starts(tmp
 
     done = main_job(config_file(tmp_path, data), "--train-spans", "1", "--eval-span", "3")
     terminal = done.stdout + done.stderr
-    assert done.returncode == 2, terminal
+    assert done.returncode == ExitCode.BAD_INPUT, terminal
     assert f"error: train on span 1; evaluate on span 3: span(s) [3] are not under {data} (found [1, 2])." in terminal
     assert "Add the span folder(s), or pick spans that are there" in terminal
     assert "Traceback" not in terminal

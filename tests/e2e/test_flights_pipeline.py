@@ -22,6 +22,8 @@ import tensorflow as tf
 
 from components.gate.component import DECISIONS_FILE
 from components.report.component import JSON_FILE
+from orchestration.exit_codes import ExitCode
+from orchestration.run_local import exit_code
 from results import outcome
 from results.metadata import open_store
 from tests.e2e.fixture_runs import CORRUPTED_HEAD
@@ -46,6 +48,13 @@ def test_first_run_passes_every_head_and_pushes(runs):
         else:
             assert result.value <= head.gate.at_most
     assert len({path.split("/")[0] for path in serving}) == 1  # one pushed version
+
+
+def test_a_script_tells_a_pushed_run_from_a_blocked_one_by_the_exit_code(runs):
+    """`make run` and `mhp run` exit with exit_code(the run): 0 pushed (a cached rerun too), 3 blocked."""
+    assert exit_code(runs["first"][1]) == ExitCode.PUSHED == 0
+    assert exit_code(runs["corrupted"][1]) == ExitCode.BLOCKED == 3
+    assert exit_code(runs["rerun"][1]) == ExitCode.PUSHED
 
 
 def test_one_corrupted_head_blocks_the_push_and_names_only_that_head(runs):
