@@ -51,10 +51,29 @@ def input_config(config: PipelineConfig) -> example_gen_pb2.Input:
 EVALUATOR_DIRECT_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 
 
-def uses_direct_runner(beam_args: Sequence[str]) -> bool:
-    """True unless the Beam arguments name another runner (Beam's default is the DirectRunner)."""
+# Beam's DirectRunner first tries the Prism runner, whose binary it downloads from GitHub at run time
+# (offline it falls back at once; behind a firewall that drops packets it waits). The runner it then
+# falls back to for these pipelines is the FnApiRunner: named here, nothing is fetched.
+LOCAL_RUNNER = "FnApiRunner"
+DIRECT_RUNNERS = ("DirectRunner", "direct", LOCAL_RUNNER)
+
+
+def named_runner(beam_args: Sequence[str]) -> str | None:
     runners = [arg.split("=", 1)[1] for arg in beam_args if arg.startswith("--runner=")]
-    return not runners or runners[-1] in ("DirectRunner", "direct")
+    return runners[-1] if runners else None
+
+
+def uses_direct_runner(beam_args: Sequence[str]) -> bool:
+    """True unless the Beam arguments name a runner other than the local ones."""
+    return named_runner(beam_args) in (None, *DIRECT_RUNNERS)
+
+
+def pipeline_beam_args(beam_args: Sequence[str]) -> list[str]:
+    """The config's Beam arguments, with the local runner named where they name none or the
+    DirectRunner (the same runner, without the download)."""
+    if not uses_direct_runner(beam_args):
+        return list(beam_args)
+    return [f"--runner={LOCAL_RUNNER}", *(arg for arg in beam_args if not arg.startswith("--runner="))]
 
 
 def create_pipeline(
@@ -113,7 +132,7 @@ def create_pipeline(
         ],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(config.beam_args),
+        beam_pipeline_args=pipeline_beam_args(config.beam_args),
     )
 
 

@@ -357,3 +357,26 @@ def test_on_the_direct_runner_the_evaluator_always_runs_beam_in_one_process():
     dataflow = dataclasses.replace(config, beam_args=("--runner=DataflowRunner", "--project=p"))
     components = {c.id: c for c in create_pipeline(dataflow).components}
     assert components["Evaluator"].executor_spec.beam_pipeline_args == list(dataflow.beam_args)
+
+
+def test_no_beam_stage_tries_to_download_a_runner():
+    """Beam's DirectRunner first fetches its Prism runner from GitHub; every Beam stage of the shipped
+    config names the runner it falls back to instead, and Beam builds that runner from the arguments."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    from pipeline.pipeline import create_pipeline, pipeline_beam_args
+
+    config = load_config(FLIGHTS).with_data(train_spans=(9, 10, 11), eval_span=12)
+    beam_components = [c for c in create_pipeline(config).components if hasattr(c.executor_spec, "beam_pipeline_args")]
+    assert len(beam_components) >= 4
+    for component in beam_components:
+        args = component.executor_spec.beam_pipeline_args
+        assert [a for a in args if a.startswith("--runner=")] == ["--runner=FnApiRunner"], (component.id, args)
+        assert isinstance(beam.Pipeline(options=PipelineOptions(args)).runner, FnApiRunner), component.id
+    assert pipeline_beam_args(["--runner=DirectRunner", "--direct_num_workers=1"]) == [
+        "--runner=FnApiRunner",
+        "--direct_num_workers=1",
+    ]
+    assert pipeline_beam_args(["--runner=DataflowRunner"]) == ["--runner=DataflowRunner"]
