@@ -19,8 +19,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-# ML Metadata's Execution.State values (metadata_store.proto).
-RUNNING, COMPLETE, FAILED, CACHED, CANCELED = 2, 3, 4, 5, 6
+from ml_metadata.proto import metadata_store_pb2
+
+# ML Metadata's Execution.State values, from its proto.
+_EXECUTION = metadata_store_pb2.Execution
+RUNNING, COMPLETE, FAILED, CACHED, CANCELED = (
+    _EXECUTION.RUNNING,
+    _EXECUTION.COMPLETE,
+    _EXECUTION.FAILED,
+    _EXECUTION.CACHED,
+    _EXECUTION.CANCELED,
+)
 _GIVE_UP_AFTER = 30  # consecutive failed polls before saying so
 _FINISHED = {COMPLETE: "finished", FAILED: "FAILED", CACHED: "reused from the cache", CANCELED: "cancelled"}
 
