@@ -49,11 +49,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: mhp has no subcommand {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(SUBCOMMANDS[name][0])
-    sys.argv = [f"mhp {name}", *rest]  # argparse's usage lines name the subcommand
+    argv_before, sys.argv = sys.argv, [f"mhp {name}", *rest]  # argparse's usage lines name the subcommand
     try:
         return int(module.main(rest) or 0)
     except SystemExit as exit_:  # argparse's --help and usage errors
         return exit_.code if isinstance(exit_.code, int) else 2
+    finally:
+        sys.argv = argv_before  # absl and others read it later in the same process
 
 
 if __name__ == "__main__":

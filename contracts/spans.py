@@ -144,3 +144,10 @@ def input_config_json(window: Window, span_dir: str) -> str:
     spans = [*window.train, window.evaluate]
     splits = [{"name": n, "pattern": f"{span_folder(span_dir, s)}/*"} for n, s in zip(names, spans, strict=True)]
     return json.dumps({"splits": splits}, sort_keys=True)
+
+
+def split_folders(input_config_text: str) -> dict[str, str]:
+    """Split name -> the span folder it reads ("train_1" -> "span-9"), from ExampleGen's input config as
+    JSON (input_config_json's form, or the proto's JSON): how a report names a split to a reader."""
+    splits = json.loads(input_config_text).get("splits", []) if input_config_text else []
+    return {split["name"]: split["pattern"].rstrip("*").rstrip("/") for split in splits}

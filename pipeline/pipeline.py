@@ -28,10 +28,11 @@ from components.span_window import COMPONENT_ID as SPAN_WINDOW_ID
 from components.span_window import OUTPUT_KEY as SPAN_WINDOW_OUTPUT
 from components.span_window import SpanWindow
 from components.trainer_launch.executor import Executor as TrainerExecutor
-from components.trainer_launch.settings import LAUNCH_KEY, LaunchSettings
+from components.trainer_launch.settings import LaunchSettings
 from contracts.spans import EVAL_SPLIT, Window, input_config_json, train_split_names
 from pipeline.config import PipelineConfig
 from pipeline.eval_config import build_eval_config
+from trainer.specs import LAUNCH_KEY
 
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.run.run_fn"
@@ -109,7 +110,7 @@ def create_pipeline(
     baseline = _baseline(config, trainer, baseline_from_serving)
     evaluator = _evaluator(config, example_gen, trainer, baseline)
     plan = config.evaluation_plan().to_json()  # read by the gate and the report
-    head_gate = _head_gate(config, plan, evaluator, trainer, example_gen, baseline)
+    head_gate = _head_gate(config, plan, spans, evaluator, trainer, example_gen, baseline)
     pusher = _pusher(config, trainer, head_gate)
     report = _report(config, plan, spans, evaluator, head_gate, trainer, pusher, statistics_gen, schema_gen, baseline)
     return tfx.dsl.Pipeline(
@@ -241,7 +242,7 @@ def _evaluator(config: PipelineConfig, example_gen, trainer, baseline):
     return evaluator
 
 
-def _head_gate(config: PipelineConfig, plan: str, evaluator, trainer, example_gen, baseline) -> HeadGate:
+def _head_gate(config: PipelineConfig, plan: str, spans: _Spans, evaluator, trainer, example_gen, baseline) -> HeadGate:
     return HeadGate(
         evaluation=evaluator.outputs["evaluation"],
         model=trainer.outputs["model"],
@@ -249,6 +250,7 @@ def _head_gate(config: PipelineConfig, plan: str, evaluator, trainer, example_ge
         baseline_model=baseline.outputs["model"],
         gate_config=plan,
         history_dir=config.history_dir,
+        spans=spans.parameter,
     )
 
 

@@ -11,9 +11,9 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from trainer import data, export, label_units, model, strategy
+from trainer import data, export, label_units, model, strategy, training_record
 from trainer.preprocessing import OOV_BUCKETS, vocabulary_file
-from trainer.specs import ModelSpecs
+from trainer.specs import LAUNCH_KEY, ModelSpecs
 
 LOG = logging.getLogger(__name__)
 
@@ -140,7 +140,12 @@ def run_fn(fn_args) -> None:
     export.export(net, tf_transform_output, specs.heads, target, scaling)
     if chief:
         write_learned_weights(target, weights)
-        LOG.info("exported to %s", target)
+        settings_as_run = {k: v for k, v in fn_args.custom_config.items() if k != LAUNCH_KEY}
+        record = training_record.build_record(
+            settings_as_run, len(next(iter(train_columns.values()))), training_record.rows_digest(train_columns)
+        )
+        training_record.write_record(target, record)
+        LOG.info("exported to %s (training record %s)", target, record["id"])
     else:
         shutil.rmtree(target, ignore_errors=True)
         LOG.info("worker export discarded; the chief exports to %s", fn_args.serving_model_dir)

@@ -196,6 +196,11 @@ class HeadSpec:
         return self.loss or LOSSES[self.kind][0]
 
 
+# The Trainer's custom_config key of how it is started (components/trainer_launch/settings.py): not part of
+# what it trains.
+LAUNCH_KEY = "launch"
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainerSettings:
     """Model size and training schedule; batch size is per replica."""

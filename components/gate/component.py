@@ -32,7 +32,8 @@ from components.gate.decision_records import decision_record, write_record
 from components.gate.metrics import OVERALL, MetricTable, load_estimates, slice_columns
 from components.served_baseline import has_model
 from contracts.evaluation_plan import EvaluationPlan
-from contracts.spans import EVAL_SPLIT
+from contracts.spans import EVAL_SPLIT, split_folders
+from trainer import training_record
 
 DECISIONS_FILE = "gate.json"
 CHANGE_SUFFIX = ".change"  # a head's gate metric's change against the baseline, in the metrics artifact
@@ -124,6 +125,8 @@ def HeadGate(  # noqa: N802 (a component class name)
     gate_config: Parameter[str],
     # Where each decision is recorded for the reports' history (under the pipeline root); empty: nowhere.
     history_dir: Parameter[str] = "",
+    # ExampleGen's input config as JSON (the run's spans), kept in the decision record.
+    spans: Parameter[str] = "",
     # Optional input (a first run has no baseline): TFX's form is a None default, no Optional[].
     baseline_model: InputArtifact[tfx.types.standard_artifacts.Model] = None,
 ) -> None:
@@ -163,4 +166,14 @@ def HeadGate(  # noqa: N802 (a component class name)
     if history_dir:
         baseline_uri = baseline_model.uri if has_model(baseline_model) else None
         now = datetime.datetime.now(datetime.UTC)
-        write_record(history_dir, decision_record(gate_file, model.uri, baseline_uri, blessing.uri, now))
+        trained = training_record.read_record(path_utils.serving_model_path(model.uri))
+        record = decision_record(
+            gate_file,
+            model.uri,
+            baseline_uri,
+            blessing.uri,
+            now,
+            window=split_folders(spans),
+            training_id=trained["id"] if trained else None,
+        )
+        write_record(history_dir, record)

@@ -40,8 +40,12 @@ def decision_record(
     baseline_uri: str | None,
     blessing_uri: str,
     decided_at: datetime.datetime,
+    window: Mapping[str, str] | None = None,
+    training_id: str | None = None,
 ) -> dict[str, Any]:
-    """What the history shows of one decision: the verdict and each head's gate metric on the overall slice."""
+    """What the history shows of one decision: the verdict and each head's gate metric on the overall slice;
+    and what a later report needs to say what changed since this model: the span folder of each split it
+    was trained and evaluated on (`window`), and its training record's id (trainer/training_record.py)."""
     heads = []
     for head in decisions["heads"]:
         overall = next((row for row in head["rows"] if row["slice"] == OVERALL), None)
@@ -62,6 +66,8 @@ def decision_record(
         "baseline_model": baseline_uri,
         "blessing": blessing_uri,
         "heads": heads,
+        "window": dict(window or {}),
+        "training_id": training_id,
     }
 
 

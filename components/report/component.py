@@ -15,11 +15,13 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.types.artifact import Artifact
-from tfx.utils import io_utils
+from tfx.utils import io_utils, path_utils
 
 from components.gate.component import read_decisions
+from components.gate.decision_records import read_records
+from components.report.changes import what_changed
 from components.report.drift import data_changes, window_splits
-from components.report.history import read_history
+from components.report.history import head_history
 from components.report.identity import artifact_location, report_identity
 from components.report.markdown import render_markdown
 from components.report.render import render_html
@@ -27,6 +29,8 @@ from components.report.summary import build_summary
 from components.served_baseline import has_model
 from contracts import storage
 from contracts.evaluation_plan import EvaluationPlan
+from contracts.spans import split_folders
+from trainer.training_record import read_record
 
 HTML_FILE = "report.html"
 JSON_FILE = "summary.json"
@@ -53,6 +57,32 @@ class ReportMarkdown(standard_artifacts.String):
     """The report's first screen in Markdown, for the Kubeflow Pipelines UI."""
 
     TYPE_NAME = "system.Markdown"
+
+
+def recorded_window(records: list[dict], model_uri: str, training: dict | None) -> dict[str, str] | None:
+    """The spans a model was trained on, from the gate's record of the run that trained it: the record of
+    that model artifact, or (a model taken from the serving directory) of its training record's id."""
+    for record in reversed(records):
+        same_model = record.get("model") == model_uri
+        same_training = training is not None and record.get("training_id") == training.get("id")
+        if (same_model or same_training) and record.get("window"):
+            return record["window"]
+    return None
+
+
+def named_by_span(data: dict, folders: dict[str, str]) -> dict:
+    """The drift summary with its splits named as the span folders they read (span-11, not train_3)."""
+    if not folders:
+        return data
+
+    def rename(split: str) -> str:
+        return folders.get(split, split)
+
+    named = {**data, "train_split": rename(data["train_split"]), "eval_split": rename(data["eval_split"])}
+    named["labels"] = [
+        {**label, "rates": {rename(split): rate for split, rate in label["rates"].items()}} for label in data["labels"]
+    ]
+    return named
 
 
 def write_report(summary: dict, directory: str, min_examples: int) -> tuple[str, str]:
@@ -99,6 +129,17 @@ def PerHeadReport(  # noqa: N802 (a component class name)
     identity["blessing"] = artifact_location(blessing.uri)
     identity["report"] = artifact_location(report.uri)
     decisions = read_decisions(blessing.uri)
+    folders = split_folders(spans)
+    records = read_records(history_dir) if history_dir else []
+    changes = None
+    if has_model(baseline_model):
+        baseline_record = read_record(path_utils.serving_model_path(baseline_model.uri))
+        changes = what_changed(
+            read_record(path_utils.serving_model_path(model.uri)),
+            baseline_record,
+            folders,
+            recorded_window(records, baseline_model.uri, baseline_record),
+        )
     summary = build_summary(
         plan,
         evaluation.uri,
@@ -106,14 +147,18 @@ def PerHeadReport(  # noqa: N802 (a component class name)
         blessed=blessing.get_int_custom_property("blessed") == 1,
         pushed=pushed,
         identity=identity,
-        history=read_history(history_dir, [head.name for head in plan.heads]) if history_dir else None,
-        data=data_changes(
-            statistics.uri,
-            io_utils.get_only_uri_in_dir(schema.uri),
-            window_splits(statistics.uri),
-            plan.inputs,
-            plan.heads,
+        history=head_history(records, [head.name for head in plan.heads]) if history_dir else None,
+        data=named_by_span(
+            data_changes(
+                statistics.uri,
+                io_utils.get_only_uri_in_dir(schema.uri),
+                window_splits(statistics.uri),
+                plan.inputs,
+                plan.heads,
+            ),
+            folders,
         ),
+        changes=changes,
     )
     html_path, _ = write_report(summary, report.uri, plan.min_slice_examples)
     storage.write_text(report_html.uri, storage.read_text(html_path))

@@ -14,18 +14,24 @@ from typing import Any
 import jinja2
 
 from components.report import formats
+from components.report.changes import sentences
 from components.report.summary import headline, overall_gate_row
 
 TEMPLATE = """\
 # {{ heading }}
 
-{% for reason in reasons %}- {{ reason | cell }}
-{% endfor %}
+{% for line in lines %}- {{ line | cell }}
+{% endfor %}{% if changes %}
+**What changed since the baseline**
+
+{% for line in changes %}- {{ line | cell }}
+{% endfor %}{% endif %}
 | head | gate metric | candidate | baseline | change [interval] | lift over naive | result |
 |---|---|---|---|---|---|---|
-{% for head in heads %}| {{ head.name | cell }} | {{ head.metric | cell }} | {{ head.candidate | number }} \
-| {{ head.baseline | number }} | {{ head.change | signed }}{% if head.interval %} \
-[{{ head.interval[0] | signed }}, {{ head.interval[1] | signed }}]{% endif %} \
+{% for head in heads %}| {{ head.name | cell }} | {{ head.metric | cell }} \
+| {{ head.candidate | number(decimals=head.d) }} | {{ head.baseline | number(decimals=head.d) }} \
+| {{ head.change | signed(head.d) }}{% if head.interval %} \
+[{{ head.interval | interval(head.d) }}]{% endif %} \
 | {{ head.lift | percent }} | {{ "pass" if head.passed else "**FAIL**" }} |
 {% endfor %}
 {% if failing %}
@@ -34,7 +40,8 @@ TEMPLATE = """\
 | head | slice | examples | candidate | baseline | change | why |
 |---|---|---|---|---|---|---|
 {% for row in failing %}| {{ row.head | cell }} | {{ row.slice | cell }} | {{ row.examples | count }} \
-| {{ row.candidate | number }} | {{ row.baseline | number }} | {{ row.change | signed }} | {{ row.why | cell }} |
+| {{ row.candidate | number(decimals=row.d) }} | {{ row.baseline | number(decimals=row.d) }} \
+| {{ row.change | signed(row.d) }} | {{ row.why | cell }} |
 {% endfor %}{% endif %}
 Full report: `{{ report | code }}`
 """
@@ -56,7 +63,13 @@ def _code(value: Any) -> str:
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     environment.filters.update(
-        number=formats.metric, count=formats.count, signed=formats.signed, percent=formats.lift, cell=_cell, code=_code
+        number=formats.metric,
+        count=formats.count,
+        signed=formats.signed,
+        interval=formats.interval,
+        percent=formats.lift,
+        cell=_cell,
+        code=_code,
     )
     return environment
 
@@ -75,18 +88,22 @@ def render_markdown(summary: Mapping[str, Any], report_location: str) -> str:
                 "interval": overall.get("interval"),
                 "lift": overall.get("lift"),
                 "passed": head["passed"],
+                "d": formats.row_decimals(overall),
             }
         )
         for row in head["gate_rows"]:
             if row["failures"]:
-                failing.append({**row, "head": head["name"], "why": "; ".join(row["failures"])})
-    heading, reasons = headline(summary)
+                failing.append(
+                    {**row, "head": head["name"], "why": "; ".join(row["failures"]), "d": formats.row_decimals(row)}
+                )
+    heading, lines = headline(summary)
     return (
         _environment()
         .from_string(TEMPLATE)
         .render(
             heading=heading,
-            reasons=reasons,
+            lines=lines,
+            changes=sentences(summary["changes"]) if summary.get("changes") else [],
             heads=heads,
             failing=failing,
             report=report_location,

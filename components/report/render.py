@@ -19,6 +19,7 @@ import jinja2
 
 from components.gate.metrics import OVERALL
 from components.report import formats
+from components.report.changes import sentences
 from components.report.summary import badness, headline, overall_gate_row
 
 MAX_SLICE_ROWS = 40
@@ -42,6 +43,7 @@ def _environment() -> jinja2.Environment:
         lift=formats.lift,
         percent=formats.percent,
         share=formats.share,
+        decimals=formats.row_decimals,
     )
     return environment
 
@@ -210,8 +212,9 @@ def head_view(head: Mapping[str, Any]) -> dict[str, Any]:
 
 def render_html(summary: Mapping[str, Any], min_examples: int) -> str:
     """The report page: first screen (verdict, reasons, one row per head), then a section per head."""
-    heading, reasons = headline(summary)
+    heading, lines = headline(summary)
     identity = summary["identity"]
+    changes = summary.get("changes")
     return (
         _environment()
         .get_template("report.html.j2")
@@ -219,7 +222,10 @@ def render_html(summary: Mapping[str, Any], min_examples: int) -> str:
             pipeline=identity.get("pipeline", "pipeline"),
             verdict=summary["verdict"],
             heading=heading,
-            reasons=reasons,
+            lines=lines,
+            all_reasons=list(summary["reasons"]),
+            changes=changes,
+            change_lines=sentences(changes) if changes else [],
             confidence=summary.get("confidence"),
             heads=[head_view(head) for head in summary["heads"]],
             identity=identity,
@@ -242,19 +248,24 @@ def render_comparison(comparison: Mapping[str, Any], first_name: str, second_nam
 
 
 def text_summary(summary: Mapping[str, Any]) -> list[str]:
-    """A few lines for the terminal."""
+    """A few lines for the terminal: the verdict, one line per head, then what changed."""
     lines = [f"Verdict: {summary['verdict'].upper()}"]
     serving_check = summary.get("canary")
     if serving_check and not serving_check["passed"]:
         lines += [f"  FAIL  {reason}" for reason in serving_check["reasons"]]
     for head in summary["heads"]:
         gate = overall_gate_row(head)
-        value = "" if gate is None else f" {head['gate']['key']} {formats.metric(gate['candidate'])}"
+        places = formats.row_decimals(gate)
+        value = "" if gate is None else f" {head['gate']['key']} {formats.metric(gate['candidate'], decimals=places)}"
         if gate is not None and gate["baseline"] is not None:
-            value += f" (baseline {formats.metric(gate['baseline'])}, change {formats.signed(gate['change'])}"
-            value += f", interval {formats.interval(gate['interval'])})" if gate["interval"] else ")"
+            value += f" (baseline {formats.metric(gate['baseline'], decimals=places)}"
+            value += f", change {formats.signed(gate['change'], places)}"
+            value += f", interval {formats.interval(gate['interval'], places)})" if gate["interval"] else ")"
         if gate is not None and gate["lift"] is not None:
             value += f", lift over naive {formats.lift(gate['lift'])}"
         lines.append(f"  {'PASS' if head['passed'] else 'FAIL'}  {head['name']:<16}{value}")
         lines += [f"        - {reason}" for reason in head["reasons"]]
+    if summary.get("changes"):
+        lines.append("What changed since the baseline:")
+        lines += [f"  {line}" for line in sentences(summary["changes"])]
     return lines

@@ -29,9 +29,47 @@ ALL_PASSED = "Every head passed its gate on the overall slice and on every gated
 
 
 def headline(summary: Mapping[str, Any]) -> tuple[str, list[str]]:
-    """The verdict's heading and the sentences under it: one wording for the HTML and the Markdown."""
-    reasons = list(summary["reasons"]) or ([ALL_PASSED] if summary["blessed"] else [])
-    return HEADINGS.get(summary["verdict"], summary["verdict"]), reasons
+    """The verdict's heading and the lines under it: one wording for the HTML, the Markdown and the
+    terminal. Blocked: the serving check's reasons, then one line per failed head; the full list of
+    reasons is each head's (and summary["reasons"])."""
+    heading = HEADINGS.get(summary["verdict"], summary["verdict"])
+    if summary["blessed"]:
+        return heading, list(summary["reasons"]) or [ALL_PASSED]
+    serving_check = summary.get("canary") or {}
+    lines = list(serving_check.get("reasons", []))
+    lines += [failed_head_line(head) for head in summary["heads"] if not head["passed"]]
+    return heading, lines or list(summary["reasons"])
+
+
+def failed_head_line(head: Mapping[str, Any]) -> str:
+    """One line for a head that failed: its gate metric overall (with the change and its interval where
+    there is a baseline), and how many gated slices failed, the worst named."""
+    from components.report import formats
+
+    overall = overall_gate_row(head)
+    metric = head["gate"]["key"]
+    parts = [f"{head['name']}: {metric}"]
+    if overall is not None:
+        places = formats.row_decimals(overall)
+        parts.append(formats.metric(overall["candidate"], decimals=places))
+        if overall.get("change") is not None:
+            change = f"change {formats.signed(overall['change'], places)}"
+            if overall.get("interval"):
+                change += f" [{formats.interval(overall['interval'], places)}]"
+            parts.append(f"({change})")
+        if overall.get("failures"):
+            parts.append("fails overall;")
+    gated = [row for row in head["gate_rows"] if row["slice"] != OVERALL and not row.get("too_small")]
+    failed = [row for row in gated if row.get("failures")]
+    if failed:
+        worst = max(failed, key=lambda row: (badness(row, head["higher_is_better"]), row["slice"]))
+        worst_text = worst["slice"]
+        if worst.get("change") is not None:
+            worst_text += f" ({formats.signed(worst['change'], formats.row_decimals(worst))})"
+        parts.append(f"{len(failed)} of {len(gated)} gated slices failed, the worst {worst_text}")
+    elif gated:
+        parts.append(f"0 of {len(gated)} gated slices failed")
+    return " ".join(parts)
 
 
 def overall_gate_row(head: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -204,6 +242,7 @@ def build_summary(
     identity: Mapping[str, Any],
     history: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     data: Mapping[str, Any] | None = None,
+    changes: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The whole report as JSON-ready data.
 
@@ -212,6 +251,7 @@ def build_summary(
     `history`: per head, the gate metric of every evaluation of the pipeline (history.py); None where no
     ML Metadata store is at hand (the report then says so).
     `data`: what changed in the data (drift.py), None where the statistics are not at hand.
+    `changes`: what changed between the baseline and the candidate (changes.py), None without a baseline.
     """
     metrics = load_metrics(evaluation_uri)
     gated_columns = set(plan.gated_slices)
@@ -256,4 +296,5 @@ def build_summary(
         "heads": head_sections,
         "identity": dict(identity),
         "data": None if data is None else dict(data),
+        "changes": None if changes is None else dict(changes),
     }

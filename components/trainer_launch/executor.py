@@ -24,7 +24,8 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import path_utils
 
 from components.trainer_launch import command, local, tfjob
-from components.trainer_launch.settings import LAUNCH_KEY, LaunchSettings
+from components.trainer_launch.settings import LaunchSettings
+from trainer.specs import LAUNCH_KEY
 
 LOG = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-LAUNCH_KEY = "launch"
 BACKENDS = ("tfjob", "local")  # a Kubeflow Training Operator TFJob; processes on 127.0.0.1 (tests, one machine)
 
 

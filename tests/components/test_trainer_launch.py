@@ -19,7 +19,8 @@ import pytest
 
 from components.trainer_launch import tfjob
 from components.trainer_launch.executor import split_launch_settings
-from components.trainer_launch.settings import LAUNCH_KEY, LaunchSettings, SecretEnv, Toleration
+from components.trainer_launch.settings import LaunchSettings, SecretEnv, Toleration
+from trainer.specs import LAUNCH_KEY
 
 SCHEMA = Path(__file__).resolve().parents[1] / "fixtures" / "kubernetes" / "tfjob_v1_openapi_schema.json"
 SETTINGS = LaunchSettings(

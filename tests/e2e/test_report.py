@@ -142,11 +142,91 @@ def test_the_first_screen_is_the_verdict_then_one_row_per_head_with_fixed_format
         overall = next(r for r in head["gate_rows"] if r["slice"] == "overall")
         row = table[table.index(f'href="#head-{head["name"]}"') :].split("</tr>", 1)[0]
         assert f"<td>{head['gate']['key']}</td>" in row
-        assert f"<td>{formats.metric(overall['candidate'])}</td>" in row and re.search(r"<td>\d+\.\d{4}</td>", row)
-        assert f"<td>{formats.signed(overall['change'])}</td>" in row
+        # Every number of the row with the decimals its interval's width needs (two significant digits).
+        places = formats.row_decimals(overall)
+        assert overall["interval"] and places == formats.decimals_for(overall["interval"])
+        assert f"<td>{formats.metric(overall['candidate'], decimals=places)}</td>" in row
+        assert f"<td>{formats.metric(overall['baseline'], decimals=places)}</td>" in row
+        assert f"<td>{formats.signed(overall['change'], places)}</td>" in row
+        low, high = (f"{bound:+,.{places}f}" for bound in overall["interval"])
+        assert f"<td>{low} to {high}</td>" in row
+        width = overall["interval"][1] - overall["interval"][0]
+        assert 10 <= round(width * 10**places) < 100  # the width shows two significant digits
         assert ("FAIL" in row) == (not head["passed"])
     assert not re.search(r"\de[+-]\d", page)  # no scientific notation anywhere (counts were 2.702e+04)
     assert formats.count(27020.0) == "27,020" and formats.metric(0.7) == "0.7000"
+
+
+def test_a_blocked_first_screen_has_one_line_per_failed_head_and_every_reason_under_it(runs):
+    summary, page = report_of(runs["corrupted"])
+    box = page[page.index('id="verdict"') : page.index('id="heads"')]
+    lines = re.findall(r"<li>([^<]*)</li>", box.split("<details>")[0])
+    failed = [h for h in summary["heads"] if not h["passed"]]
+    assert [line.split(":")[0] for line in lines] == [h["name"] for h in failed] == [CORRUPTED_HEAD]
+    (line,) = lines
+    head = failed[0]
+    overall = next(r for r in head["gate_rows"] if r["slice"] == "overall")
+    places = formats.row_decimals(overall)
+    assert line.startswith(
+        f"{CORRUPTED_HEAD}: {head['gate']['key']} {formats.metric(overall['candidate'], decimals=places)}"
+    )
+    gated = [r for r in head["gate_rows"] if r["slice"] != "overall" and not r["too_small"]]
+    failing = [r for r in gated if r["failures"]]
+    assert f"{len(failing)} of {len(gated)} gated slices failed, the worst " in line
+    details = box[box.index("<details>") :]
+    assert f"All {len(summary['reasons'])} reasons" in details
+    assert all(formats_reason in details for formats_reason in map(html_escaped, summary["reasons"]))
+
+
+def html_escaped(text: str) -> str:
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;").replace("'", "&#39;")
+    )
+
+
+def test_a_retrain_on_new_data_with_the_same_settings_says_only_the_data_changed(runs):
+    """`clean` trained on span 2 with the settings and code of `first` (trained on span 1): the report
+    says only the data changed, names the window by span folder, and names the data's splits as spans."""
+    summary, page = report_of(runs["clean"])
+    changes = summary["changes"]
+    assert changes["known"] and changes["settings"] == [] and not changes["code_changed"]
+    assert changes["window"] == {"baseline": ["span-1"], "candidate": ["span-2"]}
+    assert changes["only_data"] and changes["rows_changed"]
+    assert "Only the data changed: the same training settings and code." in page
+    assert "Training window: span-1 -&gt; span-2" in page
+    assert summary["data"]["train_split"] == "span-2" and summary["data"]["eval_split"] == "span-3"
+    first_screen = page[: page.index("<section")]
+    assert 'id="changes"' in first_screen  # on the first screen, before the heads' sections
+    assert report_of(runs["first"])[0]["changes"] is None  # no baseline, nothing to compare
+
+
+def test_a_retrain_with_other_trainer_settings_shows_those_settings_as_changed(runs, tmp_path):
+    """The pipeline's Trainer run again on `first`'s inputs with fewer steps and another learning rate
+    (tests/e2e/trainer_process.py): its model's training record against the pipeline model's names
+    exactly those settings, old -> new, and says nothing else changed."""
+    from components.report.changes import sentences, what_changed
+    from tests.e2e.trainer_process import train, trainer_inputs, with_trainer_settings
+    from trainer.training_record import read_record
+
+    config, artifacts, _, _ = runs["first"]
+    recorded = trainer_inputs(config.metadata_path)
+    steps = config.model.trainer.train_steps // 2
+    rate = config.model.trainer.learning_rate / 4
+    retrained = train(with_trainer_settings(recorded, train_steps=steps, learning_rate=rate), tmp_path / "other")
+    baseline = read_record(str(Path(artifacts.model) / "Format-Serving"))
+    candidate = read_record(retrained)
+    assert baseline and candidate and baseline["data"] == candidate["data"]  # the same rows
+    window = {"train_1": "span-1", "eval": "span-2"}
+    changes = what_changed(candidate, baseline, window, window)
+    assert changes["settings"] == [
+        {"setting": "trainer.learning_rate", "baseline": config.model.trainer.learning_rate, "candidate": rate},
+        {"setting": "trainer.train_steps", "baseline": config.model.trainer.train_steps, "candidate": steps},
+    ]
+    assert not changes["only_data"] and not changes["window_changed"] and not changes["rows_changed"]
+    assert sentences(changes) == [
+        f"Setting trainer.learning_rate: {config.model.trainer.learning_rate} -> {rate}",
+        f"Setting trainer.train_steps: {config.model.trainer.train_steps} -> {steps}",
+    ]
 
 
 def test_without_a_baseline_slices_are_sorted_by_their_worst_value(runs):

@@ -72,6 +72,14 @@ def test_report_renders_in_headless_chromium_without_requests_or_errors(runs, tm
         assert box is not None and box["y"] + box["height"] <= 900, box
         assert heads_table.locator("tr").count() == len(config.model.heads) + 1
         assert heads_table.locator(".fail").count() == 1
+        # One line per failed head in the verdict box, the full list of reasons collapsed under it, and
+        # what changed since the baseline: all on the first screen.
+        assert page.locator("#verdict > ul > li").count() == 1
+        assert page.locator("#verdict details").is_visible()
+        assert not page.locator("#verdict details li").first.is_visible()
+        changes = page.locator("#changes")
+        assert changes.is_visible() and "What changed since the baseline" in changes.inner_text()
+        assert "Training window: span-1 -> span-1, span-2" in changes.inner_text()
         first_screen = artifacts_dir / "report-first-screen.png"
         page.screenshot(path=str(first_screen))
         screenshot = artifacts_dir / "report-blocked-run.png"

@@ -92,7 +92,8 @@ def test_the_launcher_trains_on_two_workers_and_only_the_chief_exports(runs, tmp
     """The Trainer's executor as a multi-worker Trainer task runs it: it writes the worker command (the one
     a TFJob's pods run), starts two workers with TF_CONFIG on 127.0.0.1, and checks the chief's export."""
     from components.trainer_launch.executor import Executor
-    from components.trainer_launch.settings import LAUNCH_KEY, LaunchSettings
+    from components.trainer_launch.settings import LaunchSettings
+    from trainer.specs import LAUNCH_KEY
 
     config, artifacts, _, _ = runs["first"]
     recorded = trainer_inputs(config.metadata_path)

@@ -228,7 +228,8 @@ def test_with_a_gcs_root_the_decision_records_default_under_it(compiled):
 
 
 def test_a_multi_worker_trainer_task_launches_a_tfjob_from_a_cpu_pod(raw, tmp_path):
-    from components.trainer_launch.settings import LAUNCH_KEY, LaunchSettings
+    from components.trainer_launch.settings import LaunchSettings
+    from trainer.specs import LAUNCH_KEY
 
     raw["kubeflow"]["trainer"]["workers"] = 4
     job = compile_with(raw, tmp_path)
