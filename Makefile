@@ -31,7 +31,7 @@ calibrate: setup  ## train CONFIG's window SEEDS times: the gate metric's seed s
 	@$(IN_RUNTIME) python -m console.cli calibrate --config $(CONFIG) --seeds $(SEEDS) $(ARGS)
 
 BENCH_ARGS ?= --scales 2 4 --full-year --write
-bench: setup  ## every pipeline stage against its limit, side by side, into bench/RESULTS.md (BENCH_ARGS; about 70 min)
+bench: setup  ## every pipeline stage against its limit, side by side, into bench/RESULTS.md (BENCH_ARGS; its duration is in RESULTS)
 	@$(IN_RUNTIME) python -m bench.pipeline_stages --config $(CONFIG) $(BENCH_ARGS)
 	@$(IN_RUNTIME) python -m bench.trainer_input --config $(CONFIG) --repeats 3 --output-root out/bench/stages/mode-multi_processing
 

@@ -3,7 +3,8 @@
 Chromium is Debian's package, installed in the runtime by the setup
 (tooling/runtime.py); Playwright only drives it. The screenshots are kept as
 test artifacts under out/test-artifacts/ (MHP_TEST_ARTIFACTS moves them): the first
-screen, and the whole page of a blocked run.
+screen and the whole page of a blocked run, and the first screen of a pushed retrain
+(docs/ holds copies).
 """
 
 from __future__ import annotations
@@ -80,11 +81,20 @@ def test_report_renders_in_headless_chromium_without_requests_or_errors(runs, tm
         changes = page.locator("#changes")
         assert changes.is_visible() and "What changed since the baseline" in changes.inner_text()
         assert "Training window: span-1 -> span-1, span-2" in changes.inner_text()
-        first_screen = artifacts_dir / "report-first-screen.png"
+        first_screen = artifacts_dir / "report-blocked-first-screen.png"
         page.screenshot(path=str(first_screen))
         screenshot = artifacts_dir / "report-blocked-run.png"
         page.screenshot(path=str(screenshot), full_page=True)
+        # A pushed retrain's first screen: the verdict, what changed (only the data), every head passing.
+        pushed_url = (Path(runs["clean"][1].report) / HTML_FILE).as_uri()
+        page.goto(pushed_url, wait_until="load")
+        assert "Pushed" in page.locator("#verdict").inner_text()
+        assert "Only the data changed" in page.locator("#changes").inner_text()
+        assert page.locator("#heads .fail").count() == 0
+        pushed_screen = artifacts_dir / "report-pushed-first-screen.png"
+        page.screenshot(path=str(pushed_screen))
         browser.close()
-    assert requests == [page_url]  # the page itself, and nothing else
+    assert requests == [page_url, pushed_url]  # the pages themselves, and nothing else
     assert problems == []
     assert screenshot.stat().st_size > 10_000 and first_screen.stat().st_size > 10_000
+    assert pushed_screen.stat().st_size > 10_000
