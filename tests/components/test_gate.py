@@ -132,3 +132,33 @@ def test_labels_and_slices_from_raw_columns():
 def test_the_naive_multiclass_predictor_names_its_class():
     predictor = naive.fit("multiclass", "SparseCategoricalAccuracy", np.array([0, 2, 2, 1.0]), ("low", "mid", "high"))
     assert predictor.description == "the training class prior (most frequent: high, 0.5)"
+
+
+def test_columns_are_read_as_a_row_by_row_parse_reads_them(flights_fixture_dir, tmp_path):
+    """naive.read_columns parses in batches; on real span files, and on a file where a column is
+    missing from some rows and from all of them, it gives what parsing each tf.Example gives."""
+    import tensorflow as tf
+
+    def row_by_row(folder, columns):
+        values = {name: [] for name in columns}
+        for path in sorted(folder.glob("*")):
+            for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP").as_numpy_iterator():
+                features = tf.train.Example.FromString(record).features.feature
+                for name in columns:
+                    kind = features[name].WhichOneof("kind") if name in features else None
+                    values[name].append(list(getattr(features[name], kind).value) if kind else [])
+        return values
+
+    columns = ["arr_delay", "late", "delay_band", "origin", "distance", "no_such_column"]
+    span = flights_fixture_dir / "span-2"
+    assert naive.read_columns(str(span), columns) == row_by_row(span, columns)
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    with tf.io.TFRecordWriter(str(mixed / "part-0.gz"), tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
+        for row in range(10_000):  # more than one read batch; the label from row 9,000 on only
+            example = tf.train.Example()
+            if row >= 9_000:
+                example.features.feature["late"].int64_list.value.append(row % 2)
+            example.features.feature["origin"].bytes_list.value.append(b"JFK" if row % 3 else b"EWR")
+            writer.write(example.SerializeToString())
+    assert naive.read_columns(str(mixed), ["late", "origin", "gone"]) == row_by_row(mixed, ["late", "origin", "gone"])

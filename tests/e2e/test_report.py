@@ -271,13 +271,15 @@ def test_what_changed_in_the_data_shows_the_shifted_label_and_the_inputs_distanc
     config, _, _, _ = runs["corrupted"]
     summary, page = report_of(runs["corrupted"])
     data = summary["data"]
-    assert data["eval_split"] == "eval" and data["train_split"].startswith("train_")
+    # Named as the span folders the splits read (trained on spans 1 and 2, evaluated on span 3).
+    assert data["eval_split"] == "span-3" and data["train_split"] == "span-2"
+    assert set(next(iter(data["labels"]))["rates"]) == {"span-1", "span-2", "span-3"}
     inputs = {key for feature in config.model.features for key in feature.raw_keys}
     assert {row["feature"] for row in data["features"]} == inputs
     distances = [row["distance"] for row in data["features"]]
     assert distances == sorted(distances, reverse=True) and all(0 <= d <= 1 for d in distances)
     band = next(label for label in data["labels"] if label["head"] == CORRUPTED_HEAD)
-    assert band["rates"]["eval"]["shares"][VERY_LATE] > 0.95  # every labelled row of the span: "very late"
+    assert band["rates"]["span-3"]["shares"][VERY_LATE] > 0.95  # every labelled row of the span: "very late"
     assert band["rates"][data["train_split"]]["shares"][VERY_LATE] < 0.5
     heads = {h["name"]: h for h in summary["heads"]}
     assert heads[CORRUPTED_HEAD]["top_movers"] == data["features"][:5]  # next to the head that regressed
