@@ -78,15 +78,35 @@ def check(model_dir: str, split_dir: str, heads: Sequence[HeadSpec]) -> dict[str
     return {"passed": not reasons, "examples": len(batch), "batch_ms": round(batch_ms, 1), "reasons": reasons}
 
 
-def run_canary(model_dir: str, split_dir: str, heads: Sequence[HeadSpec]) -> dict[str, Any]:
-    """The canary in a fresh process; a crash or a model that does not load is a failed canary, not an error."""
+TIMEOUT_S = 600
+
+
+def start_canary(model_dir: str, split_dir: str, heads: Sequence[HeadSpec]) -> subprocess.Popen:
+    """The canary started in a fresh process; the caller does other work meanwhile (its imports and the
+    model's loading take most of its time) and then calls `canary_result`."""
     specs = json.dumps([dataclasses.asdict(head) for head in heads])
     command = [sys.executable, "-m", __name__, model_dir, split_dir, specs]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    if done.returncode == 0 and done.stdout.strip():
-        return json.loads(done.stdout.strip().splitlines()[-1])
-    last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def canary_result(process: subprocess.Popen) -> dict[str, Any]:
+    """The started canary's findings; a crash, a timeout or a model that does not load is a failed
+    canary, not an error."""
+    try:
+        stdout, stderr = process.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        return {"passed": False, "examples": 0, "reasons": [f"serving canary: no answer in {TIMEOUT_S} s"]}
+    if process.returncode == 0 and stdout.strip():
+        return json.loads(stdout.strip().splitlines()[-1])
+    last = (stderr.strip().splitlines() or ["no output"])[-1]
     return {"passed": False, "examples": 0, "reasons": [f"serving canary: the model did not answer ({last})"]}
+
+
+def run_canary(model_dir: str, split_dir: str, heads: Sequence[HeadSpec]) -> dict[str, Any]:
+    """The canary in a fresh process, waited for."""
+    return canary_result(start_canary(model_dir, split_dir, heads))
 
 
 def main(argv: Sequence[str]) -> int:

@@ -132,12 +132,17 @@ def HeadGate(  # noqa: N802 (a component class name)
 ) -> None:
     """Blesses the candidate when every head passes every rule (see module docstring)."""
     plan = EvaluationPlan.from_json(gate_config)
-    decisions = decide_all(plan, evaluation.uri, examples)
-    serving_check = canary.run_canary(
+    started = canary.start_canary(  # in its own process, while this one decides
         path_utils.serving_model_path(model.uri),
         artifact_utils.get_split_uri([examples], EVAL_SPLIT),
         plan.heads,
     )
+    try:
+        decisions = decide_all(plan, evaluation.uri, examples)
+    except BaseException:
+        started.kill()
+        raise
+    serving_check = canary.canary_result(started)
     blessed = all(d.passed for d in decisions) and serving_check["passed"]
     gate_file = {
         "blessed": blessed,
