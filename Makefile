@@ -8,7 +8,7 @@ DATA_DIR ?= out/data/flights
 FIXTURE_DIR := tests/fixtures/flights
 PYTEST_ARGS ?=
 
-.PHONY: help setup run serving rollback test calibrate bench bench-model compile image kfp-check gcs-check portable-check data fixtures config-schema lint format lock
+.PHONY: help setup run serving rollback test calibrate bench bench-model compile image kfp-check gcs-check portable-check data schema fixtures config-schema lint format lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ portable-check: setup  ## the fixture pipeline's Beam stages through Beam's Job 
 
 data: setup  ## write the 12 monthly flights spans to DATA_DIR (FRACTION=0.1 for a sample)
 	@$(IN_RUNTIME) python -m console.cli data --out $(DATA_DIR) --fraction $(or $(FRACTION),1)
+
+schema: setup  ## draft schemas/NAME/schema.pbtxt and configs/NAME.yaml from a CSV (CSV= NAME= LABELS="a b" SPAN=column)
+	@$(IN_RUNTIME) python -m console.cli schema --csv $(CSV) --name $(NAME) $(foreach label,$(LABELS),--label $(label)) --span-column $(SPAN)
 
 fixtures: setup  ## regenerate the small committed test fixtures (flights, penguins)
 	@$(IN_RUNTIME) python -m converters.flights --out $(FIXTURE_DIR) --fraction 0.01 --months 1 2 3

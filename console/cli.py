@@ -6,6 +6,7 @@
     mhp report ...                                  a run's per-head report, or two runs compared
     mhp serving list | rollback ...                 the pushed versions; serve the previous one again
     mhp calibrate ...                               the gate metric's spread over seeds
+    mhp schema --csv FILE --name N --label L ...    draft a schema and a config from a CSV (TFDV)
     mhp spans --csv FILE ...                        a CSV into span folders of TFRecords
     mhp data ...                                    the embedded flights data as spans
 
@@ -28,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": ("results.report", "a run's per-head report, or two runs compared"),
     "serving": ("orchestration.serving", "list pushed versions, or roll back to the previous one"),
     "calibrate": ("orchestration.calibrate", "train the window over several seeds: the gate metric's spread"),
+    "schema": ("converters.draft_schema", "draft a schema and a config from a CSV with TFDV's inference"),
     "spans": ("converters.csv_spans", "write a CSV's rows as span folders of TFRecords"),
     "data": ("converters.flights", "write the embedded flights data as monthly spans"),
 }
