@@ -15,7 +15,7 @@ import jinja2
 
 from components.report import formats
 from components.report.changes import sentences
-from components.report.summary import headline, overall_gate_row
+from components.report.summary import headline, new_head_sentence, overall_gate_row
 
 TEMPLATE = """\
 # {{ heading }}
@@ -103,7 +103,7 @@ def render_markdown(summary: Mapping[str, Any], report_location: str) -> str:
         .render(
             heading=heading,
             lines=lines,
-            changes=sentences(summary["changes"]) if summary.get("changes") else [],
+            changes=(sentences(summary["changes"]) if summary.get("changes") else []) + new_head_sentence(summary),
             heads=heads,
             failing=failing,
             report=report_location,

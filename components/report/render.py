@@ -20,7 +20,7 @@ import jinja2
 from components.gate.metrics import OVERALL
 from components.report import formats
 from components.report.changes import sentences
-from components.report.summary import badness, headline, overall_gate_row
+from components.report.summary import badness, headline, new_head_sentence, overall_gate_row
 
 MAX_SLICE_ROWS = 40
 BAR_CHART_ROWS = 20
@@ -225,13 +225,14 @@ def render_html(summary: Mapping[str, Any], min_examples: int) -> str:
             lines=lines,
             all_reasons=list(summary["reasons"]),
             changes=changes,
-            change_lines=sentences(changes) if changes else [],
+            change_lines=(sentences(changes) if changes else []) + new_head_sentence(summary),
             confidence=summary.get("confidence"),
             heads=[head_view(head) for head in summary["heads"]],
             identity=identity,
             min_examples=min_examples,
             max_slice_rows=MAX_SLICE_ROWS,
             data=summary.get("data"),
+            new_heads=summary.get("new_heads") or [],
             csp=CSP,
         )
     )
@@ -267,5 +268,5 @@ def text_summary(summary: Mapping[str, Any]) -> list[str]:
         lines += [f"        - {reason}" for reason in head["reasons"]]
     if summary.get("changes"):
         lines.append("What changed since the baseline:")
-        lines += [f"  {line}" for line in sentences(summary["changes"])]
+        lines += [f"  {line}" for line in sentences(summary["changes"]) + new_head_sentence(summary)]
     return lines

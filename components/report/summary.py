@@ -280,6 +280,13 @@ def build_summary(
                 "top_movers": [] if data is None or decision["passed"] else list(data["features"][:TOP_MOVERS]),
             }
         )
+    # A head added since the baseline was trained: a baseline for the others, none for it (components/evaluator.py).
+    compared = any(row["baseline"] is not None for section in head_sections for row in section["overall"])
+    new_heads = [
+        section["name"]
+        for section in head_sections
+        if compared and all(row["baseline"] is None for row in section["overall"])
+    ]
     serving_check = decisions.get("canary")  # absent in gate.json written before the canary existed
     all_reasons = [
         *(serving_check or {}).get("reasons", []),
@@ -297,4 +304,18 @@ def build_summary(
         "identity": dict(identity),
         "data": None if data is None else dict(data),
         "changes": None if changes is None else dict(changes),
+        "new_heads": new_heads,
     }
+
+
+def new_head_sentence(summary: Mapping[str, Any]) -> list[str]:
+    """What the report says of heads the baseline lacks (empty when there are none)."""
+    heads = summary.get("new_heads") or []
+    if not heads:
+        return []
+    names = ", ".join(heads)
+    return [
+        f"New head{'s' if len(heads) > 1 else ''} {names}: the baseline model has no output for "
+        f"{'them' if len(heads) > 1 else 'it'}, so {'they are' if len(heads) > 1 else 'it is'} judged on "
+        "the gate's thresholds and lift over the naive predictor only; the other heads against the baseline."
+    ]
