@@ -155,4 +155,5 @@ def test_a_layout_it_does_not_read_directly_goes_through_tfma():
     extracts["predictions"] = {
         model: {"late": {"probabilities": value["late"]}} for model, value in extracts["predictions"].items()
     }
-    assert preprocessor._direct(extracts) is None
+    assert preprocessor._direct(extracts) is None  # not a layout it reads itself ...
+    assert list(preprocessor.process(extracts)) == [(0.0, 1.0, 0.75, 0.25)]  # ... so TFMA's reader gives the row

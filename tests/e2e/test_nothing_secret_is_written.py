@@ -11,11 +11,15 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from components.report.component import HTML_FILE, JSON_FILE
 from orchestration.kfp_package import VERTEX_SUFFIX
 from orchestration.kubeflow import compile_pipeline
 from pipeline.config import REPO_ROOT, load_config
 from tests.e2e.fixture_runs import FAKE_TOKEN, FAKE_TOKEN_VARIABLE
+
+pytestmark = pytest.mark.e2e  # runs the fixture pipeline's sequence of runs
 
 FLIGHTS = REPO_ROOT / "configs" / "flights.yaml"
 

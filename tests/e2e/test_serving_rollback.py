@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from orchestration import serving
 from results.metadata import open_store
+
+pytestmark = pytest.mark.e2e  # runs the fixture pipeline's sequence of runs
 
 
 def test_rollback_serves_the_previous_model_and_the_next_baseline_skips_the_withdrawn_one(runs, tmp_path):

@@ -132,7 +132,6 @@ def test_a_failing_worker_fails_the_launcher_with_its_exit_code_and_last_lines(t
         "import json, os, sys, time; i = json.loads(os.environ['TF_CONFIG'])['task']['index']; "
         "print('step', i, flush=True); time.sleep(300 if i == 0 else 0); sys.exit(3)"
     )
-    started = time.monotonic()
+    # A launcher that waited for worker 0 would end in its 60 s timeout, with another message.
     with pytest.raises(WorkerError, match=r"worker 1 of 2 exited with code 3; its last lines:\nstep 1"):
         run_workers([sys.executable, "-c", crash], workers=2, timeout_s=60)
-    assert time.monotonic() - started < 30
