@@ -48,17 +48,13 @@ def main(argv: list[str] | None = None) -> int:
 def _report(args: argparse.Namespace) -> int:
     # TensorFlow-heavy (TFX's file I/O): imported once the libraries' output goes to the command's log.
     from components.gate.component import read_decisions
-    from components.gate.decision_records import read_records
-    from components.report.changes import compare_models, recorded_window
-    from components.report.component import named_by_span, write_report
-    from components.report.history import head_history
+    from components.report.component import write_report
+    from components.report.history import read_history
 
     try:
         config = load_config(args.config)
         if args.compare:
             return compare(config, *args.compare, args.out)
-        records = read_records(config.history_dir)
-        changes, window = None, {}
         if args.gate:
             gate_folder, run_id, identity = args.gate, "gate", {"pipeline": config.name}
             statistics = None
@@ -77,9 +73,6 @@ def _report(args: argparse.Namespace) -> int:
                 pushed_destination=run.pushed_destination,
                 extra={"run": run.run_id},
             )
-            window = recorded_window(records, run.model, None) or {}
-            if run.baseline_model:
-                changes = compare_models(run.model, run.baseline_model, records, window or None)
         decisions = read_decisions(gate_folder)
     except (ConfigError, LookupError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -94,16 +87,12 @@ def _report(args: argparse.Namespace) -> int:
         blessed=blessed,
         pushed=pushed,
         identity=identity,
-        history=head_history(records, [head.name for head in plan.heads]),
+        history=read_history(config.history_dir, [head.name for head in plan.heads]),
         data=(
-            named_by_span(
-                data_changes(statistics, str(config.schema_path), window_splits(statistics), plan.inputs, plan.heads),
-                window,
-            )
+            data_changes(statistics, str(config.schema_path), window_splits(statistics), plan.inputs, plan.heads)
             if statistics
             else None
         ),
-        changes=changes,
     )
     out = args.out or Path(config.local_root) / "reports" / run_id.replace(":", "-")
     html_path, json_path = write_report(summary, str(out), config.min_slice_examples)

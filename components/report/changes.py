@@ -133,32 +133,3 @@ def sentences(changes: Mapping[str, Any]) -> list[str]:
 
 def _value(value: Any) -> str:
     return "(none)" if value is None else str(value)
-
-
-def recorded_window(records: Sequence[Mapping[str, Any]], model_uri: str, training: Mapping | None) -> dict | None:
-    """The spans a model was trained on, from the gate's record of the run that trained it: the record of
-    that model artifact, or (a model taken from the serving directory) of its training record's id."""
-    for record in reversed(records):
-        same_model = record.get("model") == model_uri
-        same_training = training is not None and record.get("training_id") == training.get("id")
-        if (same_model or same_training) and record.get("window"):
-            return dict(record["window"])
-    return None
-
-
-def compare_models(
-    model_uri: str,
-    baseline_uri: str,
-    records: Sequence[Mapping[str, Any]],
-    candidate_window: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """what_changed for two Model artifacts: their training records, and their windows (the candidate's
-    as given, else from the records, as the baseline's)."""
-    from tfx.utils import path_utils
-
-    from trainer.training_record import read_record
-
-    candidate = read_record(path_utils.serving_model_path(model_uri))
-    baseline = read_record(path_utils.serving_model_path(baseline_uri))
-    window = candidate_window or recorded_window(records, model_uri, candidate)
-    return what_changed(candidate, baseline, window, recorded_window(records, baseline_uri, baseline))

@@ -15,11 +15,11 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.types.artifact import Artifact
-from tfx.utils import io_utils
+from tfx.utils import io_utils, path_utils
 
 from components.gate.component import read_decisions
 from components.gate.decision_records import read_records
-from components.report.changes import compare_models
+from components.report.changes import what_changed
 from components.report.drift import data_changes, window_splits
 from components.report.history import head_history
 from components.report.identity import artifact_location, report_identity
@@ -30,6 +30,7 @@ from components.served_baseline import has_model
 from contracts import storage
 from contracts.evaluation_plan import EvaluationPlan
 from contracts.spans import split_folders
+from trainer.training_record import read_record
 
 HTML_FILE = "report.html"
 JSON_FILE = "summary.json"
@@ -56,6 +57,17 @@ class ReportMarkdown(standard_artifacts.String):
     """The report's first screen in Markdown, for the Kubeflow Pipelines UI."""
 
     TYPE_NAME = "system.Markdown"
+
+
+def recorded_window(records: list[dict], model_uri: str, training: dict | None) -> dict[str, str] | None:
+    """The spans a model was trained on, from the gate's record of the run that trained it: the record of
+    that model artifact, or (a model taken from the serving directory) of its training record's id."""
+    for record in reversed(records):
+        same_model = record.get("model") == model_uri
+        same_training = training is not None and record.get("training_id") == training.get("id")
+        if (same_model or same_training) and record.get("window"):
+            return record["window"]
+    return None
 
 
 def named_by_span(data: dict, folders: dict[str, str]) -> dict:
@@ -119,7 +131,15 @@ def PerHeadReport(  # noqa: N802 (a component class name)
     decisions = read_decisions(blessing.uri)
     folders = split_folders(spans)
     records = read_records(history_dir) if history_dir else []
-    changes = compare_models(model.uri, baseline_model.uri, records, folders) if has_model(baseline_model) else None
+    changes = None
+    if has_model(baseline_model):
+        baseline_record = read_record(path_utils.serving_model_path(baseline_model.uri))
+        changes = what_changed(
+            read_record(path_utils.serving_model_path(model.uri)),
+            baseline_record,
+            folders,
+            recorded_window(records, baseline_model.uri, baseline_record),
+        )
     summary = build_summary(
         plan,
         evaluation.uri,

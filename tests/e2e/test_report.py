@@ -95,11 +95,6 @@ def test_report_command_renders_the_latest_run(runs, tmp_path, capsys):
     written = json.loads((tmp_path / "r" / JSON_FILE).read_text())
     assert written["identity"]["run"] == artifacts.run_id
     assert (tmp_path / "r" / HTML_FILE).read_text().startswith("<!DOCTYPE html>")
-    # What changed and the span names, as the pipeline's own report of that model said them.
-    pipelines, _ = report_of(runs["clean"])
-    assert written["changes"] == pipelines["changes"] and written["changes"]["only_data"]
-    assert written["data"]["train_split"] == pipelines["data"]["train_split"] == "span-2"
-    assert "What changed since the baseline:" in printed and "Only the data changed" in printed
     # Outside any run: from the gate's folder alone (its gate.json names the evaluation).
     assert report.main(["--config", str(config_file), "--gate", artifacts.blessing, "--out", str(tmp_path / "g")]) == 0
     assert "Verdict: BLESSED" in capsys.readouterr().out
