@@ -36,7 +36,7 @@ COPY requirements.lock ./
 RUN UV_VERSION="$(sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)" \
     && python3 -m venv /opt/venv \
     && pip install "uv==${UV_VERSION}" \
-    && uv pip install --require-hashes -r requirements.lock
+    && uv pip install --require-hashes --compile-bytecode -r requirements.lock
 
 COPY setup.py README.md ./
 COPY console ./console
@@ -49,7 +49,7 @@ COPY trainer ./trainer
 COPY components ./components
 COPY schemas ./schemas
 COPY configs ./configs
-RUN uv pip install --no-deps .
+RUN uv pip install --no-deps --compile-bytecode .
 # The report's Kubeflow UI artifacts are typed `system.HTML` and `system.Markdown`
 # and the gate's verdict `system.Metrics` (the names the KFP UI renders), and
 # TFX's entrypoint imports a custom type by that name: a module `system`
@@ -62,7 +62,7 @@ RUN printf '%s\n' "from components.report.component import ReportHtml as HTML, R
 FROM cpu AS gpu
 # The `#gpu:` lines of the lock pin tensorflow[and-cuda]'s CUDA wheels, with hashes.
 RUN sed -n 's/^#gpu: //p' requirements.lock > /tmp/gpu.lock \
-    && uv pip install --require-hashes -r /tmp/gpu.lock \
+    && uv pip install --require-hashes --compile-bytecode -r /tmp/gpu.lock \
     && rm /tmp/gpu.lock
 # `python -m container.gpu_check`: a CUDA build whose CUDA libraries load (and, on a GPU node, the GPUs seen).
 COPY container/__init__.py container/gpu_check.py ./container/

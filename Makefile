@@ -38,8 +38,9 @@ bench: setup  ## every pipeline stage against its limit, side by side, into benc
 bench-model: setup  ## multi-head vs one model per head vs LightGBM vs naive, BENCH_SEEDS=3 (ARGS="--train-spans 1 2 ... --eval-span 12")
 	@$(IN_RUNTIME) python -m bench.model_comparison --config $(CONFIG) --seeds $(or $(BENCH_SEEDS),3) $(ARGS)
 
-test: setup  ## set up and run ruff and the whole test suite
+test: setup  ## set up and run ruff, the import layers (lint-imports) and the whole test suite
 	@$(IN_RUNTIME) ruff check .
+	@$(IN_RUNTIME) lint-imports --no-cache
 	@$(IN_RUNTIME) python -m pytest $(PYTEST_ARGS)
 
 compile: setup  ## compile for Kubeflow Pipelines v2 (CONFIG's kubeflow: section): out/kubeflow/<name>.yaml (KFP), .vertex.json
@@ -72,8 +73,9 @@ fixtures: setup  ## regenerate the small committed test fixtures (flights, pengu
 config-schema: setup  ## write configs/pipeline-config.schema.json (what editors read) from the config models
 	@$(IN_RUNTIME) python -m pipeline.config_schema
 
-lint: setup  ## ruff, configured in pyproject.toml
+lint: setup  ## ruff and the import layers (lint-imports), configured in pyproject.toml
 	@$(IN_RUNTIME) ruff check .
+	@$(IN_RUNTIME) lint-imports --no-cache
 	@$(IN_RUNTIME) ruff format --check .
 
 format: setup  ## apply ruff's fixes and formatting

@@ -99,6 +99,31 @@ READ_BATCH = 8192  # records parsed per call
 _KIND_DTYPES = {"bytes_list": "string", "float_list": "float32", "int64_list": "int64"}
 
 
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One column of a split: each row's first value (undefined where `present` is False) and whether
+    the row has one. Labels and slice keys are single values; only the first is read."""
+
+    values: np.ndarray  # float32, int64, or object (bytes)
+    present: np.ndarray  # bool
+
+    @classmethod
+    def from_lists(cls, rows: Sequence[list]) -> Column:
+        """From per-row value lists (tests, small data): [] is a missing value."""
+        present = np.array([bool(r) for r in rows], dtype=bool)
+        firsts = [r[0] if r else None for r in rows]
+        kinds = {type(v) for v in firsts if v is not None}
+        if kinds <= {bytes, str}:
+            values = np.array([v if v is not None else b"" for v in firsts], dtype=object)
+        else:
+            dtype = np.int64 if kinds <= {int} else np.float64
+            values = np.array([v if v is not None else 0 for v in firsts], dtype=dtype)
+        return cls(values, present)
+
+    def __len__(self) -> int:
+        return len(self.present)
+
+
 def column_dtypes(files: Sequence[str], columns: Sequence[str]) -> dict[str, str | None]:
     """Each column's tf.Example value type (string, float32, int64), from the first record that has it;
     None for a column no record has."""
@@ -116,52 +141,89 @@ def column_dtypes(files: Sequence[str], columns: Sequence[str]) -> dict[str, str
     return found
 
 
-def read_columns(split_uri: str, columns: Sequence[str]) -> dict[str, list[list]]:
-    """Each column of every example in a split folder (gzipped TFRecords), as lists of values, in file
-    order. Parsed by TensorFlow in batches (a row by row parse in Python took most of the gate's time)."""
+def _first_values(ragged, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's first value of a parsed ragged column, and whether it has one (no Python per row)."""
+    lengths = ragged.row_lengths().numpy()
+    starts = ragged.row_starts().numpy()
+    flat = ragged.flat_values.numpy()
+    present = lengths > 0
+    values = np.zeros(rows, dtype=flat.dtype) if flat.dtype != object else np.full(rows, b"", dtype=object)
+    values[present] = flat[starts[present]]
+    return values, present
+
+
+def read_columns(split_uri: str, columns: Sequence[str]) -> dict[str, Column]:
+    """Each column of every example in a split folder (gzipped TFRecords), in file order. Parsed by
+    TensorFlow in batches and kept as arrays: a row by row parse in Python took most of the gate's time."""
     import tensorflow as tf
 
     files = storage.glob(storage.join(split_uri, "*"))  # a local path or object storage
     dtypes = column_dtypes(files, columns)
     spec = {name: tf.io.RaggedFeature(tf.dtypes.as_dtype(dtype)) for name, dtype in dtypes.items() if dtype}
-    values: dict[str, list[list]] = {name: [] for name in columns}
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in columns}
     for path in files:
         for batch in tf.data.TFRecordDataset(path, compression_type="GZIP").batch(READ_BATCH):
             parsed = tf.io.parse_example(batch, spec) if spec else {}
             rows = int(batch.shape[0])
             for name in columns:
-                values[name].extend(parsed[name].to_list() if name in parsed else [[] for _ in range(rows)])
-    return values
+                if name in parsed:
+                    parts[name].append(_first_values(parsed[name], rows))
+                else:
+                    parts[name].append((np.zeros(rows), np.zeros(rows, dtype=bool)))
+    result = {}
+    for name, pieces in parts.items():
+        if not pieces:
+            result[name] = Column(np.zeros(0), np.zeros(0, dtype=bool))
+            continue
+        values = [v for v, _ in pieces]
+        if any(v.dtype == object for v in values):  # a string column, with all-missing batches among it
+            values = [v if v.dtype == object else np.full(len(v), b"", dtype=object) for v in values]
+        result[name] = Column(np.concatenate(values), np.concatenate([p for _, p in pieces]))
+    return result
 
 
-def label_array(raw: Sequence[list], classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(label values, present mask) from one column; string classes become their index."""
-    index = {name: i for i, name in enumerate(classes)}
-    labels = np.zeros(len(raw), dtype=np.float64)
-    present = np.zeros(len(raw), dtype=bool)
-    for row, values in enumerate(raw):
-        if not values:
-            continue
-        value = values[0]
-        if isinstance(value, bytes):
-            value = index.get(value.decode("utf-8", "replace"))
-            if value is None:
-                continue
-        if isinstance(value, float) and math.isnan(value):
-            continue
-        labels[row], present[row] = float(value), True
+def label_array(column: Column, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(label values, present mask) from one column; string classes become their index, an unknown
+    class or a NaN is a missing label."""
+    present = column.present.copy()
+    labels = np.zeros(len(column), dtype=np.float64)
+    if column.values.dtype == object:
+        index = {name: i for i, name in enumerate(classes)}
+        uniques, inverse = np.unique(column.values[present], return_inverse=True)
+        codes = np.array([index.get(_text(u), -1) for u in uniques], dtype=np.int64)[inverse]
+        known = codes >= 0
+        rows = np.flatnonzero(present)
+        labels[rows[known]] = codes[known]
+        present[rows[~known]] = False
+        return labels, present
+    labels[present] = column.values[present].astype(np.float64)
+    present &= ~np.isnan(labels)
+    labels[~present] = 0.0
     return labels, present
 
 
-def slice_masks(raw: Mapping[str, Sequence[list]], gated: Sequence[Sequence[str]], rows: int) -> dict[str, np.ndarray]:
+def slice_masks(raw: Mapping[str, Column], gated: Sequence[Sequence[str]], rows: int) -> dict[str, np.ndarray]:
     """'overall' and every value combination of the gated slicings, named as TFMA names them."""
     masks = {OVERALL: np.ones(rows, dtype=bool)}
     for columns in gated:
-        keys = [tuple(_text(raw[c][row][0]) if raw[c][row] else None for c in columns) for row in range(rows)]
-        combos = sorted({k for k in keys if None not in k})
-        number = {combo: i for i, combo in enumerate(combos)}
-        index = np.array([number.get(k, -1) for k in keys], dtype=np.int64)
-        for i, combo in enumerate(combos):
+        has_all = np.ones(rows, dtype=bool)
+        texts, codes = [], []
+        for name in columns:
+            column = raw[name]
+            has_all &= column.present
+            uniques, inverse = np.unique(column.values[column.present], return_inverse=True)
+            code = np.full(rows, -1, dtype=np.int64)
+            code[column.present] = inverse
+            texts.append([_text(u) for u in uniques.tolist()])
+            codes.append(code)
+        keys = np.stack(codes, axis=1)[has_all] if codes else np.zeros((0, 0), dtype=np.int64)
+        combos, inverse = np.unique(keys, axis=0, return_inverse=True) if len(keys) else (keys, keys)
+        named = sorted(
+            (tuple(texts[c][code] for c, code in enumerate(combo)), i) for i, combo in enumerate(combos.tolist())
+        )
+        index = np.full(rows, -1, dtype=np.int64)
+        index[has_all] = np.asarray(inverse).reshape(-1)
+        for combo, i in named:
             name = ", ".join(f"{c}={v}" for c, v in zip(columns, combo, strict=True))
             masks[name] = index == i
     return masks

@@ -122,11 +122,18 @@ def test_naive_predictor_scores(kind, metric, train, evaluate, expected):
 
 
 def test_labels_and_slices_from_raw_columns():
-    labels, present = naive.label_array([[b"male"], [], [b"bogus"], [b"female"]], ["female", "male"])
+    column = naive.Column.from_lists
+    labels, present = naive.label_array(column([[b"male"], [], [b"bogus"], [b"female"]]), ["female", "male"])
     assert labels.tolist() == [1.0, 0.0, 0.0, 0.0] and present.tolist() == [True, False, False, True]
-    masks = naive.slice_masks({"origin": [[b"JFK"], [b"EWR"], [b"JFK"], []]}, [["origin"]], 4)
+    labels, present = naive.label_array(column([[1], [float("nan")], [], [0]]), [])
+    assert labels.tolist() == [1.0, 0.0, 0.0, 0.0] and present.tolist() == [True, False, False, True]
+    masks = naive.slice_masks({"origin": column([[b"JFK"], [b"EWR"], [b"JFK"], []])}, [["origin"]], 4)
     assert masks["origin=JFK"].tolist() == [True, False, True, False]
     assert masks["overall"].all() and set(masks) == {"overall", "origin=EWR", "origin=JFK"}
+    crossed = {"origin": column([[b"JFK"], [b"EWR"], [b"JFK"], [b"JFK"]]), "hour": column([[7], [7], [], [9]])}
+    masks = naive.slice_masks(crossed, [["origin", "hour"]], 4)
+    assert list(masks) == ["overall", "origin=EWR, hour=7", "origin=JFK, hour=7", "origin=JFK, hour=9"]
+    assert masks["origin=JFK, hour=9"].tolist() == [False, False, False, True]
 
 
 def test_the_naive_multiclass_predictor_names_its_class():
@@ -135,8 +142,9 @@ def test_the_naive_multiclass_predictor_names_its_class():
 
 
 def test_columns_are_read_as_a_row_by_row_parse_reads_them(flights_fixture_dir, tmp_path):
-    """naive.read_columns parses in batches; on real span files, and on a file where a column is
-    missing from some rows and from all of them, it gives what parsing each tf.Example gives."""
+    """naive.read_columns parses in batches into arrays; on real span files, and on a file where a column
+    is missing from some rows and from all of them, it gives what parsing each tf.Example gives (each
+    row's first value, and whether it has one)."""
     import tensorflow as tf
 
     def row_by_row(folder, columns):
@@ -149,9 +157,18 @@ def test_columns_are_read_as_a_row_by_row_parse_reads_them(flights_fixture_dir, 
                     values[name].append(list(getattr(features[name], kind).value) if kind else [])
         return values
 
+    def as_read(columns: dict) -> dict:
+        return {
+            name: ([v for v, p in zip(c.values.tolist(), c.present.tolist(), strict=True) if p], c.present.tolist())
+            for name, c in columns.items()
+        }
+
+    def as_parsed(columns: dict) -> dict:
+        return {name: ([r[0] for r in rows if r], [bool(r) for r in rows]) for name, rows in columns.items()}
+
     columns = ["arr_delay", "late", "delay_band", "origin", "distance", "no_such_column"]
     span = flights_fixture_dir / "span-2"
-    assert naive.read_columns(str(span), columns) == row_by_row(span, columns)
+    assert as_read(naive.read_columns(str(span), columns)) == as_parsed(row_by_row(span, columns))
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     with tf.io.TFRecordWriter(str(mixed / "part-0.gz"), tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
@@ -161,4 +178,5 @@ def test_columns_are_read_as_a_row_by_row_parse_reads_them(flights_fixture_dir, 
                 example.features.feature["late"].int64_list.value.append(row % 2)
             example.features.feature["origin"].bytes_list.value.append(b"JFK" if row % 3 else b"EWR")
             writer.write(example.SerializeToString())
-    assert naive.read_columns(str(mixed), ["late", "origin", "gone"]) == row_by_row(mixed, ["late", "origin", "gone"])
+    wanted = ["late", "origin", "gone"]
+    assert as_read(naive.read_columns(str(mixed), wanted)) == as_parsed(row_by_row(mixed, wanted))
