@@ -31,6 +31,9 @@ RUN command -v g++ >/dev/null \
 
 WORKDIR /pipeline
 COPY requirements.lock ./
+# --compile-bytecode: each Kubeflow task is a fresh process that never writes bytecode
+# (PYTHONDONTWRITEBYTECODE); without it every task compiles TFX's and TensorFlow's
+# sources again before its first line (bench/RESULTS.md, "Process start").
 # uv trusts SSL_CERT_FILE, the system bundle (a build behind a TLS-intercepting
 # proxy mounts the host's bundle over it; see container/image.py).
 RUN UV_VERSION="$(sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)" \
@@ -58,6 +61,12 @@ RUN printf '%s\n' "from components.report.component import ReportHtml as HTML, R
         "from components.gate.component import GateMetrics as Metrics" \
     > "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/system.py" \
     && python3 -c "import system; assert system.HTML.TYPE_NAME == 'system.HTML'; assert system.Metrics.TYPE_NAME == 'system.Metrics'"
+
+# The commit the image is built from, named in every training record
+# (trainer/training_record.py reads MHP_CODE_VERSION where no git checkout is at
+# hand). `make image` passes `git describe`; last, so a new commit rebuilds only this layer.
+ARG CODE_VERSION=
+ENV MHP_CODE_VERSION=${CODE_VERSION}
 
 FROM cpu AS gpu
 # The `#gpu:` lines of the lock pin tensorflow[and-cuda]'s CUDA wheels, with hashes.

@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from trainer.code_version import git_describe
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTAINERS_CONF = REPO_ROOT / "container" / "containers.conf"
 DEFAULT_TAG = "localhost/multihead-tfx:local"
@@ -110,6 +112,7 @@ def ensure_base(tag: str = BASE_TAG) -> str:
 
 def build(target: str, tag: str, base: str) -> None:
     cmd = ["podman", "build", "--target", target, "--build-arg", f"BASE_IMAGE={base}", "-t", tag]
+    cmd += ["--build-arg", f"CODE_VERSION={git_describe(REPO_ROOT) or ''}"]
     if HOST_CA_BUNDLE.exists():
         cmd += ["--volume", f"{HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro"]
     cmd += ["-f", str(REPO_ROOT / "Dockerfile"), str(REPO_ROOT)]

@@ -69,6 +69,7 @@ from typing import Any, ClassVar
 from components.report.identity import artifact_location
 from container.image import DEFAULT_TAG, ImageError, ensure_podman, podman_env
 from contracts.launcher_paths import launcher_local_path
+from trainer.code_version import CODE_VERSION_VARIABLE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO_ROOT / "out" / "kfp-check"
@@ -455,9 +456,29 @@ def gate_decisions(store: S3Store, run: Run, facts: dict) -> dict:
     return json.loads(text)
 
 
-def check_runs(runs: dict[str, Run], facts: dict, store: S3Store) -> list[str]:
+def image_code_version(image: str) -> str | None:
+    """The commit `make image` built the image from (its MHP_CODE_VERSION); None when not set."""
+    shown = subprocess.run(
+        ["podman", "image", "inspect", "--format", "{{json .Config.Env}}", image],
+        env=podman_env(),
+        capture_output=True,
+        text=True,
+    )
+    variables = dict(item.split("=", 1) for item in json.loads(shown.stdout or "[]") if "=" in item)
+    return variables.get(CODE_VERSION_VARIABLE) or None
+
+
+def check_runs(runs: dict[str, Run], facts: dict, store: S3Store, code_version: str | None) -> list[str]:
     """The expectations of the module docstring; returns the failures as sentences."""
     failures = []
+    model = runs["first"].artifacts[("Trainer", "model")][0]["uri"]
+    record = read_object(store, model, facts["training_record_file"])
+    commit = json.loads(record)["code"]["commit"] if record else None
+    if code_version is None or commit != code_version:
+        failures.append(
+            f"run first: the training record says the code is {commit!r}; the image was built from "
+            f"{code_version!r} (its {CODE_VERSION_VARIABLE}; `make image` sets it)"
+        )
     first, second = runs["first"], runs["next-window"]
     for run in runs.values():  # the window each run resolved when it started, from the folders present
         resolved = json.loads(run.parameters.get(("SpanWindow", "input_config"), '{"splits": []}'))
@@ -554,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
             failed = [h["head"] for h in decided["heads"] if not h["passed"]]
             pushed = metadata_of(run, "Pusher", "pushed_model").get("pushed") == 1
             log(f"run {run.name}: {'PUSHED' if pushed else 'NOT PUSHED'}; heads failed: {', '.join(failed) or 'none'}")
-        failures = check_runs(runs, facts, store)
+        failures = check_runs(runs, facts, store, image_code_version(args.image))
         failures += [f"a directory marker in the store: {key}" for key in directory_markers(store)]
     except (CheckError, ImageError) as err:
         log(f"FAILED: {err}")

@@ -34,11 +34,14 @@ CORRUPTED_SPAN = 3  # span 2's rows, CORRUPTED_HEAD's labels all wrong: the next
 
 def prepare(root: Path, image: str) -> Path:
     """Data and compiled spec under `root`; returns the spec's path."""
+    from tfx.utils import path_utils
+
     from components.gate.component import CHANGE_SUFFIX, DECISIONS_FILE
     from components.report.component import JSON_FILE as REPORT_SUMMARY_FILE
     from converters.corrupt import corrupt_span
     from orchestration.kfp_package import read_package
     from orchestration.kubeflow import compile_pipeline, local_check_settings
+    from trainer.training_record import RECORD_FILE
 
     root = root.resolve()
     data, staging = root / "data", root / "staging"
@@ -59,6 +62,7 @@ def prepare(root: Path, image: str) -> Path:
         "gate_metric_suffix": CHANGE_SUFFIX,
         "gate_metrics": [f"{h.name}.{h.gate_key}" for h in config.evaluation_plan().heads],
         "report_summary_file": REPORT_SUMMARY_FILE,
+        "training_record_file": f"{path_utils.SERVING_MODEL_DIR}/{RECORD_FILE}",  # under the model's URI
         "data": data.name,
         "staging": staging.name,
     }

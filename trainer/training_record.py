@@ -16,41 +16,25 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
-import os
-import subprocess
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from trainer.code_version import commit as code_commit
+
 RECORD_FILE = "assets.extra/training_record.json"
 FORMAT = 1
-CODE_VERSION_VARIABLE = "MHP_CODE_VERSION"  # set in an image where no git checkout is at hand
 PACKAGE = "multihead-tfx"
 
 
 def code_version() -> dict[str, str | None]:
-    """The package's version (when installed) and the code's commit: $MHP_CODE_VERSION, or `git
-    describe` of the checkout the code runs from (with -dirty for uncommitted changes), or None."""
+    """The package's version (when installed) and the code's commit (trainer/code_version.py), or None."""
     try:
         package = importlib.metadata.version(PACKAGE)
     except importlib.metadata.PackageNotFoundError:
         package = None
-    commit = os.environ.get(CODE_VERSION_VARIABLE)
-    if not commit:
-        try:
-            commit = subprocess.run(
-                ["git", "describe", "--always", "--dirty", "--abbrev=12"],
-                cwd=Path(__file__).resolve().parent,
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=True,
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            commit = None
-    return {"package": package, "commit": commit or None}
+    return {"package": package, "commit": code_commit()}
 
 
 def rows_digest(columns: Mapping[str, np.ndarray]) -> str:

@@ -30,6 +30,12 @@ def test_shipped_configs_load():
     assert load_config(FIXTURE).data.train_spans == (1,)
 
 
+def test_the_full_year_config_is_the_shipped_one_on_eleven_months():
+    shipped, year = load_config(FLIGHTS), load_config(REPO / "configs" / "flights-full-year.yaml")
+    assert differences(shipped, year) == {"name", "source", "data.train_window"}  # source: the file read
+    assert year.data.train_window == 11 and year.name == "flights-full-year"
+
+
 def mutate(raw: dict, change) -> dict:
     bad = copy.deepcopy(raw)
     change(bad)
