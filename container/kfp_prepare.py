@@ -62,7 +62,7 @@ def prepare(root: Path, image: str) -> Path:
         "gate_metric_suffix": CHANGE_SUFFIX,
         "gate_metrics": [f"{h.name}.{h.gate_key}" for h in config.evaluation_plan().heads],
         "report_summary_file": REPORT_SUMMARY_FILE,
-        "training_record_file": f"{path_utils.SERVING_MODEL_DIR}/{RECORD_FILE}",  # under the model's URI
+        "training_record_file": f"{path_utils.serving_model_path('').strip('/')}/{RECORD_FILE}",  # model URI/...
         "data": data.name,
         "staging": staging.name,
     }
