@@ -21,12 +21,11 @@ from pydantic import ValidationError
 
 from contracts import storage
 from contracts.evaluation_plan import EvaluationPlan
-from pipeline.config_file import REPO_ROOT, ConfigFile, KubeflowSection, config_error
+from pipeline.config_file import BASE_KEY, REPO_ROOT, ConfigFile, KubeflowSection, config_error
 from pipeline.config_file import ConfigError as ConfigError  # re-exported: what every command catches
 from trainer.specs import ModelSpecs
 
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "flights.yaml"  # what every command runs without --config
-BASE_KEY = "base"  # a config that changes another: see load_config
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,6 +28,8 @@ from pydantic_core import PydanticCustomError
 from contracts.spans import DEFAULT_SPAN_DIR
 from trainer import specs
 
+BASE_KEY = "base"  # a config that changes another: see pipeline/config.py, load_config
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PREPARED_DATA_SETS = ("flights",)  # what data.prepare may name
 METRICS = tuple(sorted({name for kind in specs.METRIC_KEYS.values() for name in kind}))  # TFMA metric classes
@@ -479,5 +481,15 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 def json_schema() -> dict[str, Any]:
-    """What editors read (yaml-language-server): keys, types, enums, bounds and descriptions."""
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **ConfigFile.model_json_schema(by_alias=True)}
+    """What editors read (yaml-language-server): keys, types, enums, bounds and descriptions. A config
+    with `base` changes another (pipeline/config.py, load_config): it states only what differs, so the
+    top-level keys are required only without it."""
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **ConfigFile.model_json_schema(by_alias=True)}
+    schema["properties"][BASE_KEY] = {
+        "description": "The path of a complete config (e.g. configs/flights.yaml) that this one changes: "
+        "what this file states replaces the base's, a head by its name; everything else is the base's.",
+        "type": "string",
+    }
+    schema["if"] = {"required": [BASE_KEY]}
+    schema["else"] = {"required": schema.pop("required", [])}
+    return schema

@@ -27,7 +27,9 @@ FACTS = {
     "report_summary_file": "summary.json",
     "gate_metric_suffix": ".change",
     "gate_metrics": ["late.auc"],
+    "training_record_file": "Format-Serving/assets.extra/training_record.json",
 }
+IMAGE_COMMIT = "v1-3-gabcdef012345"  # the MHP_CODE_VERSION of the image the runs used
 ROOT = kfp_check.PIPELINE_ROOT
 
 
@@ -222,6 +224,8 @@ def runs_with(store, prefix: str, *, baseline: str, corrupted_failed: list[str],
         summary = {"heads": [{"name": head["head"], "history": history} for head in heads]}
         put(store, f"{base}/PerHeadReport/report/{FACTS['report_summary_file']}", summary)
         run.artifacts[("PerHeadReport", "report")] = artifact({}, f"{base}/PerHeadReport/report")
+        put(store, f"{base}/Trainer/model/{FACTS['training_record_file']}", {"code": {"commit": IMAGE_COMMIT}})
+        run.artifacts[("Trainer", "model")] = artifact({}, f"{base}/Trainer/model")
         runs[name] = run
     return runs
 
@@ -233,7 +237,7 @@ def put(store, uri: str, document: dict) -> None:
 
 def test_the_expected_outcomes_pass(store):
     runs = runs_with(store, "ok", baseline="/s/first", corrupted_failed=["delay_band"], corrupted_pushed=0)
-    assert kfp_check.check_runs(runs, FACTS, store) == []
+    assert kfp_check.check_runs(runs, FACTS, store, IMAGE_COMMIT) == []
 
 
 @pytest.mark.parametrize(
@@ -248,14 +252,14 @@ def test_each_wrong_outcome_is_named(store, baseline, failed, pushed, complaint)
     runs = runs_with(
         store, f"wrong-{complaint[:8]}", baseline=baseline, corrupted_failed=failed, corrupted_pushed=pushed
     )
-    failures = kfp_check.check_runs(runs, FACTS, store)
+    failures = kfp_check.check_runs(runs, FACTS, store, IMAGE_COMMIT)
     assert any(complaint in failure for failure in failures), failures
 
 
 def test_a_missing_ui_report_is_named(store):
     runs = runs_with(store, "no-ui", baseline="/s/first", corrupted_failed=["delay_band"], corrupted_pushed=0)
     runs["next-window"].artifacts[("PerHeadReport", "report_html")] = artifact({}, f"{ROOT}/no-ui/nothing-there")
-    failures = kfp_check.check_runs(runs, FACTS, store)
+    failures = kfp_check.check_runs(runs, FACTS, store, IMAGE_COMMIT)
     assert len(failures) == 1 and "run next-window: report_html is not an object" in failures[0], failures
 
 
@@ -265,7 +269,7 @@ def test_a_gate_without_its_kfp_metrics_is_named(store):
     runs["next-window"].artifacts[("HeadGate", "metrics")] = artifact(
         {"blessed": False, "late.auc": 0.5}, f"{ROOT}/no-metrics/n"
     )
-    failures = kfp_check.check_runs(runs, FACTS, store)
+    failures = kfp_check.check_runs(runs, FACTS, store, IMAGE_COMMIT)
     assert len(failures) == 2, failures
     assert "run first: the gate's system.Metrics" in failures[0] and "lack ['late.auc']" in failures[0]
     assert "lack ['late.auc.change']" in failures[1]
@@ -277,7 +281,7 @@ def test_a_history_without_the_first_run_is_named(store):
     summary = json.loads(kfp_check.read_object(store, uri))
     summary["heads"][0]["history"] = summary["heads"][0]["history"][1:]
     put(store, uri, summary)
-    failures = kfp_check.check_runs(runs, FACTS, store)
+    failures = kfp_check.check_runs(runs, FACTS, store, IMAGE_COMMIT)
     assert len(failures) == 1 and "run next-window: late's history lists" in failures[0], failures
 
 
@@ -286,5 +290,12 @@ def test_a_window_resolved_wrong_is_named(store):
     runs["next-window"].parameters[("SpanWindow", "input_config")] = json.dumps(
         {"splits": [{"name": "train_1", "pattern": "span-1/*"}, {"name": "eval", "pattern": "span-2/*"}]}
     )
-    failures = kfp_check.check_runs(runs, FACTS, store)
+    failures = kfp_check.check_runs(runs, FACTS, store, IMAGE_COMMIT)
     assert len(failures) == 1 and "run next-window: SpanWindow resolved" in failures[0], failures
+
+
+@pytest.mark.parametrize("image_commit", ["v1-4-g0123456789ab", None])
+def test_a_training_record_without_the_images_commit_is_named(store, image_commit):
+    runs = runs_with(store, "commit", baseline="/s/first", corrupted_failed=["delay_band"], corrupted_pushed=0)
+    failures = kfp_check.check_runs(runs, FACTS, store, image_commit)
+    assert len(failures) == 1 and f"the code is {IMAGE_COMMIT!r}; the image was built from" in failures[0], failures
