@@ -7,9 +7,6 @@ IN_RUNTIME := $(RUNTIME) exec --
 DATA_DIR ?= out/data/flights
 FIXTURE_DIR := tests/fixtures/flights
 PYTEST_ARGS ?=
-# pytest-xdist workers for `make test` (tests/conftest.py keeps a module, and the shared fixture-run
-# sequence, on one worker); PYTEST_WORKERS=0 runs everything in this process.
-PYTEST_WORKERS ?= 2
 
 .PHONY: help setup run serving rollback test calibrate bench bench-model compile image kfp-check gcs-check portable-check data schema fixtures config-schema lint format lock
 
@@ -44,7 +41,7 @@ bench-model: setup  ## multi-head vs one model per head vs LightGBM vs naive, BE
 test: setup  ## set up and run ruff, the import layers (lint-imports) and the whole test suite
 	@$(IN_RUNTIME) ruff check .
 	@$(IN_RUNTIME) lint-imports --no-cache
-	@$(IN_RUNTIME) python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	@$(IN_RUNTIME) python -m pytest $(PYTEST_ARGS)
 
 compile: setup  ## compile for Kubeflow Pipelines v2 (CONFIG's kubeflow: section): out/kubeflow/<name>.yaml (KFP), .vertex.json
 	@$(IN_RUNTIME) python -m console.cli compile --config $(CONFIG)
