@@ -32,8 +32,17 @@ def test_shipped_configs_load():
 
 def test_the_full_year_config_is_the_shipped_one_on_eleven_months():
     shipped, year = load_config(FLIGHTS), load_config(REPO / "configs" / "flights-full-year.yaml")
-    assert differences(shipped, year) == {"name", "source", "data.train_window"}  # source: the file read
+    assert differences(shipped, year) == {  # source: the file read; the rest: where its outputs go
+        "name",
+        "source",
+        "data.train_window",
+        "output_root",
+        "kubeflow",
+    }
+    changed = {k for k, v in year.kubeflow.model_dump().items() if shipped.kubeflow.model_dump()[k] != v}
+    assert changed == {"pipeline_root", "serving_dir"}
     assert year.data.train_window == 11 and year.name == "flights-full-year"
+    assert year.serving_dir != shipped.serving_dir and year.metadata_path != shipped.metadata_path
 
 
 def mutate(raw: dict, change) -> dict:
