@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     schema_out = args.schema_out or Path("schemas") / args.name / "schema.pbtxt"
     config_out = args.config_out or Path("configs") / f"{args.name}.yaml"
+    data_root = args.data_root or f"out/data/{args.name}"
     csv_path = packaged_csv("palmerpenguins", "penguins.csv") if str(args.csv) == "palmerpenguins" else args.csv
     with command_output("schema") as terminal:
         try:
@@ -180,16 +181,13 @@ def main(argv: list[str] | None = None) -> int:
                 args.span_column,
                 schema_out,
                 config_out,
-                args.data_root or f"out/data/{args.name}",
+                data_root,
             )
         except (OSError, ValueError) as error:
             print(f"error: {error} (details: {terminal.log_path})", file=sys.stderr)
             return 2
         print(f"drafted {schema_out} and {config_out}: curate both, then")
-        print(
-            f"  mhp spans --csv {args.csv} --schema {schema_out} --span-column {args.span_column} "
-            f"--out {args.data_root or f'out/data/{args.name}'}"
-        )
+        print(f"  mhp spans --csv {args.csv} --schema {schema_out} --span-column {args.span_column} --out {data_root}")
         print(f"  make run CONFIG={config_out}")
     return 0
 
