@@ -219,7 +219,8 @@ class Runtime:
         if free < MIN_FREE_BYTES:
             raise SetupError(
                 f"only {free / 1024**3:.1f} GiB free under {self.cache}; the runtime needs "
-                f"about {MIN_FREE_BYTES / 1024**3:.0f} GiB. Free some space or point "
+                f"about {MIN_FREE_BYTES / 1024**3:.0f} GiB. Free some space (`python3 -m tooling.runtime prune` "
+                "deletes the runtimes built for older lock files or recipes, and uv's cache) or point "
                 "MHP_RUNTIME_DIR at a larger disk."
             )
 
