@@ -63,7 +63,7 @@ RUN printf '%s\n' "from components.report.component import ReportHtml as HTML, R
     && python3 -c "import system; assert system.HTML.TYPE_NAME == 'system.HTML'; assert system.Metrics.TYPE_NAME == 'system.Metrics'"
 
 # The commit the image is built from, named in every training record
-# (trainer/training_record.py reads MHP_CODE_VERSION where no git checkout is at
+# (trainer/code_version.py reads MHP_CODE_VERSION where no git checkout is at
 # hand). `make image` passes `git describe`; last, so a new commit rebuilds only this layer.
 ARG CODE_VERSION=
 ENV MHP_CODE_VERSION=${CODE_VERSION}
