@@ -43,13 +43,15 @@ the gate's `system.Metrics` with the verdict, and no directory marker (a
 zero-byte key ending in "/") in the store.
 
 What it does not do (README, "Kubeflow"): no cluster, API server, Argo or
-ML Metadata service; no caching; tasks run one at a time; resource requests
-(the Trainer's GPU) are not enforced.
+ML Metadata service (a task starts once the tasks it needs are done, as Argo
+starts them); no caching; resource requests (the Trainer's GPU) are not
+enforced.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import json
 import os
@@ -191,16 +193,27 @@ def stop(server: subprocess.Popen) -> None:
         pass
 
 
-def dependency_order(tasks: dict[str, dict]) -> list[str]:
-    """Task names, each after every task it depends on (ties by name, so the order is stable)."""
+def task_needs(tasks: dict[str, dict]) -> dict[str, set[str]]:
+    """Each task's upstream tasks: those it names, and those whose outputs it reads."""
     needs = {}
     for name, task in tasks.items():
+        inputs = task.get("inputs", {})
         producers = {
-            source["taskOutputArtifact"]["producerTask"]
-            for source in task.get("inputs", {}).get("artifacts", {}).values()
-            if "taskOutputArtifact" in source
+            source[kind]["producerTask"]
+            for kind, sources in (
+                ("taskOutputArtifact", inputs.get("artifacts", {})),
+                ("taskOutputParameter", inputs.get("parameters", {})),
+            )
+            for source in sources.values()
+            if kind in source
         }
         needs[name] = set(task.get("dependentTasks", [])) | producers
+    return needs
+
+
+def dependency_order(tasks: dict[str, dict]) -> list[str]:
+    """Task names, each after every task it depends on (ties by name, so the order is stable)."""
+    needs = task_needs(tasks)
     order: list[str] = []
     while needs:
         ready = sorted(name for name, waiting in needs.items() if not waiting - set(order))
@@ -405,33 +418,46 @@ def launch(store: S3Store, invocation: dict, argv: list[str], pod: Path, where: 
 
 
 def execute(spec: dict, run: Run, image: str, root: Path, store: S3Store, next_id: int) -> int:
+    """Every task of the run, each started once the tasks it needs are done, as Argo starts a DAG's tasks:
+    tasks that need nothing of each other run at the same time (the first three here)."""
     executors = spec["deploymentSpec"]["executors"]
     tasks = spec["root"]["dag"]["tasks"]
     parameters = run_parameters(spec, run.parameters_requested)
-    for task_name in dependency_order(tasks):
-        task = tasks[task_name]
-        component = spec["components"][task["componentRef"]["name"]]
-        executor = executors[component["executorLabel"]]
-        if "container" not in executor:
-            kind = next(iter(executor))
-            raise CheckError(
-                f"task {task_name}: a {kind!r} executor; this check runs container executors only, and the "
-                "open-source Kubeflow Pipelines v2 backend does not run resolvers ('resolver executors not "
-                "implemented', backend/src/v2/compiler/argocompiler/dag.go)"
-            )
-        invocation = executor_input(task_name, task, component, run, spec["pipelineInfo"]["name"], parameters)
-        pod = root / "pods" / run.name / task_name
-        started = time.monotonic()
-        argv = container_argv(executor["container"], invocation, image, root, pod)
-        result = launch(store, invocation, argv, pod, f"run {run.name}, task {task_name}")
-        for name, artifacts in result["artifacts"].items():
-            for artifact in artifacts:
-                artifact["id"] = str(next_id)
-                next_id += 1
-            run.artifacts[(task_name, name)] = artifacts
-        for name, value in result["parameters"].items():
-            run.parameters[(task_name, name)] = value
-        log(f"run {run.name}: {task_name} done in {time.monotonic() - started:.0f} s")
+    order, needs = dependency_order(tasks), task_needs(tasks)  # the first raises on a cycle
+    done: set[str] = set()
+    running: dict[concurrent.futures.Future, tuple[str, float]] = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(tasks)) as pool:
+        while len(done) < len(tasks):
+            started = {name for name, _ in running.values()}
+            for task_name in [n for n in order if n not in done and n not in started and needs[n] <= done]:
+                task = tasks[task_name]
+                component = spec["components"][task["componentRef"]["name"]]
+                executor = executors[component["executorLabel"]]
+                if "container" not in executor:
+                    kind = next(iter(executor))
+                    raise CheckError(
+                        f"task {task_name}: a {kind!r} executor; this check runs container executors only, and "
+                        "the open-source Kubeflow Pipelines v2 backend does not run resolvers ('resolver "
+                        "executors not implemented', backend/src/v2/compiler/argocompiler/dag.go)"
+                    )
+                invocation = executor_input(task_name, task, component, run, spec["pipelineInfo"]["name"], parameters)
+                pod = root / "pods" / run.name / task_name
+                argv = container_argv(executor["container"], invocation, image, root, pod)
+                future = pool.submit(launch, store, invocation, argv, pod, f"run {run.name}, task {task_name}")
+                running[future] = (task_name, time.monotonic())
+            finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: running[f][0]):
+                task_name, started_at = running.pop(future)
+                result = future.result()  # a failed task raises here; the others running finish first
+                for name, artifacts in result["artifacts"].items():
+                    for artifact in artifacts:
+                        artifact["id"] = str(next_id)
+                        next_id += 1
+                    run.artifacts[(task_name, name)] = artifacts
+                for name, value in result["parameters"].items():
+                    run.parameters[(task_name, name)] = value
+                done.add(task_name)
+                log(f"run {run.name}: {task_name} done in {time.monotonic() - started_at:.0f} s")
     return next_id
 
 

@@ -68,6 +68,36 @@ def test_a_cycle_is_reported():
         kfp_check.dependency_order(tasks)
 
 
+def test_tasks_that_need_nothing_of_each_other_run_at_once_and_a_task_waits_for_its_upstream(monkeypatch, tmp_path):
+    """As Argo runs a DAG. `launch` (the podman run) is replaced: a barrier that a and b must reach together
+    (run one after the other, they would time out), and c must start after both returned."""
+    import threading
+
+    component = {"executorLabel": "exec", "outputDefinitions": {"parameters": {"out": {}}}}
+    spec = {
+        "pipelineInfo": {"name": "p"},
+        "root": {"dag": {"tasks": {n: {"componentRef": {"name": "c"}} for n in "ab"}}},
+        "components": {"c": component},
+        "deploymentSpec": {"executors": {"exec": {"container": {"image": "i", "command": ["run", "{{$}}"]}}}},
+    }
+    spec["root"]["dag"]["tasks"]["c"] = {"componentRef": {"name": "c"}, "dependentTasks": ["a", "b"]}
+    together, returned = threading.Barrier(2, timeout=30), []
+
+    def launch(store, invocation, argv, pod, where):
+        name = where.rsplit(" ", 1)[-1]
+        if name in "ab":
+            together.wait()
+        else:
+            assert sorted(returned) == ["a", "b"], returned
+        returned.append(name)
+        return {"artifacts": {}, "parameters": {"out": name}}
+
+    monkeypatch.setattr(kfp_check, "launch", launch)
+    run = kfp_check.Run("first", (), {})
+    kfp_check.execute(spec, run, "image", tmp_path, store=None, next_id=1)
+    assert returned[-1] == "c" and run.parameters[("c", "out")] == "c"
+
+
 def test_each_task_gets_the_input_the_driver_builds(spec, tmp_path):
     """Empty input types, ML Metadata ids as names, the driver's URI layout, `executor-logs`, output parameter
     files, the output file under the launcher's path, and no placeholder left in the command."""

@@ -27,33 +27,32 @@ def train_once(recorded: dict, work: Path, name: str) -> str:
 
 
 def test_two_trainings_from_the_same_inputs_give_the_same_model(runs, tmp_path):
+    """The pipeline's own Trainer run and run_fn again here, on the same recorded inputs: the same weights."""
     config, artifacts, _, _ = runs["first"]
     recorded = trainer_inputs(config.metadata_path)
     custom = json.loads(recorded["properties"]["custom_config"])
     assert custom["trainer"]["seed"] == config.model.trainer.seed
-    first = train_once(recorded, tmp_path, "a")
-    second = train_once(recorded, tmp_path, "b")
+    again = train_once(recorded, tmp_path, "again")
     weights = [
         {v.name: v.numpy() for v in tf.saved_model.load(path).variables}
-        for path in (first, second, str(Path(artifacts.model) / "Format-Serving"))
+        for path in (again, str(Path(artifacts.model) / "Format-Serving"))
     ]
     assert weights[0].keys() == weights[1].keys() and len(weights[0]) > 0
     for name, value in weights[0].items():
         np.testing.assert_array_equal(value, weights[1][name], err_msg=name)
-    # The pipeline's own Trainer run, on the same inputs, got the same weights too.
-    for name, value in weights[0].items():
-        np.testing.assert_array_equal(value, weights[2][name], err_msg=f"pipeline model: {name}")
 
 
 def test_a_different_seed_gives_a_different_model(runs, tmp_path):
-    config, _, _, _ = runs["first"]
+    """The check above could fail: another seed on the same inputs moves the weights of the pipeline's model
+    (trained with the recorded seed, which the test above shows a retraining reproduces)."""
+    config, artifacts, _, _ = runs["first"]
     recorded = trainer_inputs(config.metadata_path)
     seed = json.loads(recorded["properties"]["custom_config"])["trainer"]["seed"]
     path = train_once(with_trainer_settings(recorded, seed=seed + 1), tmp_path, "other_seed")
-    original = train_once(trainer_inputs(config.metadata_path), tmp_path, "same_seed")
     a = {v.name: v.numpy() for v in tf.saved_model.load(path).variables}
-    b = {v.name: v.numpy() for v in tf.saved_model.load(original).variables}
-    assert any(not np.array_equal(a[name], b[name]) for name in a)  # the check above could fail
+    b = {v.name: v.numpy() for v in tf.saved_model.load(str(Path(artifacts.model) / "Format-Serving")).variables}
+    assert a.keys() == b.keys() and len(a) > 0
+    assert any(not np.array_equal(a[name], b[name]) for name in a)
 
 
 @pytest.fixture(scope="module")

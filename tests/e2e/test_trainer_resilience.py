@@ -54,27 +54,35 @@ def serves(model_dir: Path, flights_fixture_dir: Path) -> dict[str, np.ndarray]:
 
 
 def test_a_killed_trainer_resumes_from_its_last_backup_and_exports_one_model(runs, tmp_path, flights_fixture_dir):
+    """A two-member ensemble killed once its second member has backed up: the restarted task trains the first
+    member again (its backup went when it finished; its seed gives it the same weights) and resumes the second
+    from its last backup, then exports the two averaged as one model."""
     config, _, _, _ = runs["first"]
-    steps, every = 800, 50
-    recorded = with_trainer_settings(trainer_inputs(config.metadata_path), train_steps=steps, checkpoint_steps=every)
+    steps, every = 400, 50
+    recorded = with_trainer_settings(
+        trainer_inputs(config.metadata_path), train_steps=steps, checkpoint_steps=every, ensemble_members=2
+    )
     work = tmp_path / "task"  # the same folder when the restarted task runs again, as on Kubeflow
     command = trainer_command(recorded, tmp_path, work)
     backup = work / "logs" / BACKUP_DIR
     with open(tmp_path / "killed.log", "w") as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-        wait_for(lambda: any(p.name == "checkpoint" for p in backup.rglob("checkpoint")), process, timeout=300)
+        second = backup / "member-1"
+        wait_for(lambda: any(p.name == "checkpoint" for p in second.rglob("checkpoint")), process, timeout=300)
         process.send_signal(signal.SIGKILL)
         process.wait()
     killed = (tmp_path / "killed.log").read_text()
-    assert f"training starts at step 0 of {steps} (from the start)" in killed
+    assert "ensemble member 2 of 2" in killed
+    assert killed.count(f"training starts at step 0 of {steps} (from the start)") == 2
     assert not (work / "serving" / "saved_model.pb").exists(), "killed after the export: nothing was tested"
 
     restarted = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert restarted.returncode == 0, restarted.stdout[-3000:] + restarted.stderr[-3000:]
-    resumed = re.search(rf"training starts at step (\d+) of {steps} \(resumed from the last backup\)", restarted.stdout)
-    assert resumed, restarted.stdout[-3000:]
-    assert 0 < int(resumed.group(1)) < steps
-    assert not [p for p in backup.rglob("*") if p.is_file()]  # the backup is removed once training ended
+    starts = re.findall(rf"training starts at step (\d+) of {steps} \((.*?)\)", restarted.stdout)
+    assert len(starts) == 2, restarted.stdout[-3000:]
+    assert starts[0] == ("0", "from the start")  # the finished member again
+    assert starts[1][1] == "resumed from the last backup" and 0 < int(starts[1][0]) < steps
+    assert not [p for p in backup.rglob("*") if p.is_file()]  # the backups are removed once training ended
     assert (work / "serving" / "saved_model.pb").is_file()
     serves(work / "serving", flights_fixture_dir)
 

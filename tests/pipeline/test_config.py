@@ -248,7 +248,10 @@ def test_the_end_to_end_config_is_the_shipped_one_with_only_its_overlay_changed(
         "beam_args",
         "min_slice_examples",
         *(f"data.{field}" for field in ("root", "prepare", "train_window", "train_spans", "eval_span")),
-        *(f"model.trainer.{field}" for field in ("batch_size", "train_steps", "eval_steps", "ema_momentum")),
+        *(
+            f"model.trainer.{field}"
+            for field in ("batch_size", "train_steps", "eval_steps", "ema_momentum", "ensemble_members")
+        ),
         *(f"model.heads[{head.name}].gate.min_lift" for head in shipped.model.heads),
         "model.heads[late].gate.at_least",
         "model.heads[cancelled].gate.at_least",
