@@ -6,8 +6,7 @@ Writes under `--root`: `data/` (the flights fixture's spans 1 and 2),
 `staging/` (span-3, a copy of span 2 with every `delay_band` label moved to
 another class, and span-4, the fixture's span 3: kfp_check moves them into
 `data/` between runs, as new spans arrive), `pipeline.yaml`, the fixture
-pipeline with a one-span rolling window (`data.train_window: 1`) and the
-shipped config's ensemble (the fixture trains one member) compiled
+pipeline with a one-span rolling window (`data.train_window: 1`) compiled
 for Kubeflow Pipelines v2 as `make compile` compiles it (a stock install's
 MinIO as the pipeline root; the data root, serving folder and decision
 records under `--root`, which stands in for the volume every task mounts;
@@ -25,7 +24,7 @@ import sys
 from pathlib import Path
 
 from container.kfp_check import FACTS_FILE, PIPELINE_ROOT, SPEC_FILE
-from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, load_config
+from pipeline.config import REPO_ROOT, load_config
 
 FIXTURE_CONFIG = REPO_ROOT / "tests" / "e2e" / "flights_fixture.yaml"
 FIXTURE_DATA = REPO_ROOT / "tests" / "fixtures" / "flights"
@@ -52,9 +51,7 @@ def prepare(root: Path, image: str) -> Path:
     for span in (1, 2):
         shutil.copytree(FIXTURE_DATA / f"span-{span}", data / f"span-{span}")
     shutil.copytree(FIXTURE_DATA / "span-3", staging / "span-4")
-    # The fixture trains one ensemble member, for the tests' speed; the image is checked with the shipped ensemble.
-    members = {"trainer": {"ensemble_members": load_config(DEFAULT_CONFIG).model.trainer.ensemble_members}}
-    config = load_config(FIXTURE_CONFIG, members).with_data(root=data, train_spans=(), eval_span=None, train_window=1)
+    config = load_config(FIXTURE_CONFIG).with_data(root=data, train_spans=(), eval_span=None, train_window=1)
     head = next(h for h in config.model.heads if h.name == CORRUPTED_HEAD)
     corrupted = staging / f"span-{CORRUPTED_SPAN}"
     corrupt_span(data / "span-2", corrupted, head.label, head.kind, len(head.classes), 1.0, 0)

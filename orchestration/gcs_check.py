@@ -18,9 +18,9 @@ a child process:
    must push (the overlay allows any change: this checks storage, not the
    gate's rules, which the end-to-end tests check), and its report's history
    must list both decisions, read back from gs://;
-3. `python -m orchestration.serving list` must list both versions on gs://,
-   `... rollback` move the newest aside there, and `list` then show it rolled
-   back;
+3. the bucket must hold both versions, `python -m orchestration.serving
+   rollback` move the newest aside there, and `... list` then name both on
+   gs://, the newest rolled back and the first serving;
 4. nothing may have been written on the local file system but the ML
    Metadata store, the run lock and the logs (out/pipelines/<name>/, and the
    short commands' logs under out/logs/): the
@@ -163,17 +163,21 @@ def check(scratch: Path, gcs: GcsEmulator) -> list[str]:
                 f"retrain: {head['name']}'s history lists {len(head.get('history') or [])} decisions, not 2"
             )
 
-    serving = ("orchestration.serving", "list", "--config", str(config_file))
-    listed = command(*serving, scratch=scratch, label="serving list")
-    versions = [line.split()[0] for line in listed.splitlines() if line[:1].isdigit()]
-    if len(versions) != 2 or listed.count(f"gs://{BUCKET}/") < 2:
-        failures.append(f"serving list: expected two versions on gs://, got:\n{listed}")
+    # The two runs' versions (the newest first, as `serving list` prints them), read from the bucket here.
+    versions = sorted(
+        (name for name in storage.list_names(config.serving_dir) if name.isdigit()), key=int, reverse=True
+    )
+    if len(versions) != 2:
+        failures.append(f"expected two versions under {config.serving_dir}, found {versions}")
     command("orchestration.serving", "rollback", "--config", str(config_file), scratch=scratch, label="rollback")
-    after_rollback = command(*serving, scratch=scratch, label="serving list after the rollback")
-    states = {line.split()[0]: line.split()[1] for line in after_rollback.splitlines() if line[:1].isdigit()}
-    if not versions or states.get(max(versions)) != "rolled" or states.get(min(versions)) != "serving":
-        failures.append(f"rollback: expected {max(versions, default='?')} rolled back, got:\n{after_rollback}")
-    if not storage.is_dir(storage.join(config.serving_dir, ".rolled-back", max(versions, default="?"))):
+    serving = ("orchestration.serving", "list", "--config", str(config_file))
+    listed = command(*serving, scratch=scratch, label="serving list after the rollback")
+    states = {line.split()[0]: line.split()[1] for line in listed.splitlines() if line[:1].isdigit()}
+    if len(versions) != 2 or states != {versions[0]: "rolled", versions[1]: "serving"}:
+        failures.append(f"serving list after the rollback: expected {versions[:1]} rolled back, got:\n{listed}")
+    if listed.count(f"gs://{BUCKET}/") < 2:
+        failures.append(f"serving list: the versions are not named on gs://:\n{listed}")
+    if not storage.is_dir(storage.join(config.serving_dir, ".rolled-back", versions[0] if versions else "?")):
         failures.append("rollback: the version is not under .rolled-back/ on gs://")
 
     written = local_writes(before, snapshot(REPO_ROOT), local_root)
