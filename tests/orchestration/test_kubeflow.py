@@ -379,5 +379,6 @@ def test_no_beam_stage_tries_to_download_a_runner():
     assert pipeline_beam_args(["--runner=DirectRunner", "--direct_num_workers=1"]) == [
         "--runner=FnApiRunner",
         "--direct_num_workers=1",
+        f"--setup_file={REPO_ROOT / 'setup.py'}",
     ]
     assert pipeline_beam_args(["--runner=DataflowRunner"]) == ["--runner=DataflowRunner"]

@@ -53,3 +53,19 @@ def test_left_to_choose_the_direct_runner_tries_a_download_first(network_refused
     run_small_pipeline(["--direct_running_mode=in_memory", "--direct_num_workers=1"])
     # Its Prism runner fetched from GitHub: seen as the URL, or as the connection urllib opens for it.
     assert any("prism" in attempt or "github.com" in attempt for attempt in network_refused), network_refused
+
+
+def test_tfx_builds_no_source_package_of_itself_for_the_local_runner(tmp_path, monkeypatch):
+    """TFX's Beam executors call make_beam_dependency_flags before every Beam stage; left to it, it copies TFX
+    into a source package under the temporary folder (1 to 2 s, 52 MB left there each time)."""
+    import tempfile
+
+    from tfx.utils import dependency_utils
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    args = pipeline_beam_args(["--direct_num_workers=1"])
+    assert dependency_utils.make_beam_dependency_flags(args) == args
+    assert list(tmp_path.iterdir()) == []
+    # What the check above would catch: without a dependency flag TFX builds its package there.
+    assert dependency_utils.make_beam_dependency_flags(["--direct_num_workers=1"])[-1].startswith("--extra_package=")
+    assert list(tmp_path.iterdir()) != []
