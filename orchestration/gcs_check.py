@@ -25,8 +25,9 @@ a child process:
    Metadata store, the run lock and the logs (out/pipelines/<name>/, and the
    short commands' logs under out/logs/): the
    repository tree is compared before and after (an `open()` of a gs:// path
-   writes a local folder `gs:` in the working directory), and the bucket
-   must hold the pipeline's artifacts.
+   writes a local folder `gs:` in the working directory; the folders of the
+   checks .ci/run runs beside this one are left out), and the bucket must hold
+   the pipeline's artifacts.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from container.kfp_check import DEFAULT_ROOT as KFP_CHECK_ROOT
 from orchestration.gcs_emulator import EmulatorError, GcsEmulator, enter_sandbox
+from orchestration.portable_check import DEFAULT_ROOT as PORTABLE_CHECK_ROOT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_CONFIG = REPO_ROOT / "tests" / "e2e" / "flights_fixture.yaml"
@@ -50,6 +53,7 @@ BUCKET = "mhp-gcs-check"
 NAME = "flights-gcs-check"
 LOCAL_FILES_ALLOWED = ("metadata.sqlite", "run.lock", "logs/")  # under out/pipelines/<name>/
 COMMAND_LOGS = "out/logs/"  # console/run_log.py: each short command's log (serving list, rollback)
+BESIDE_IT = (KFP_CHECK_ROOT, PORTABLE_CHECK_ROOT)  # the checks .ci/run runs beside this one write only there
 SKIPPED = (".git", "__pycache__", ".ruff_cache", ".pytest_cache")
 
 
@@ -90,6 +94,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 def local_writes(before: dict, after: dict, local_root: Path) -> list[str]:
     """Files new or changed since `before`, but the ML Metadata store, the run lock and the logs."""
     allowed = [str((local_root / name).relative_to(REPO_ROOT)) for name in LOCAL_FILES_ALLOWED] + [COMMAND_LOGS]
+    allowed += [f"{root.relative_to(REPO_ROOT)}/" for root in BESIDE_IT]
     changed = [path for path, stat in after.items() if before.get(path) != stat]
     return sorted(path for path in changed if not any(path == a or path.startswith(a) for a in allowed))
 

@@ -27,9 +27,15 @@ def test_a_file_written_beside_the_metadata_store_is_named_and_the_store_is_not(
         str((local_root / "metadata.sqlite").relative_to(REPO_ROOT)): (10, 2),
         str((local_root / "logs" / "run.log").relative_to(REPO_ROOT)): (10, 2),
         "out/logs/serving-list-20261205-230046.log": (10, 2),  # a short command's own log
+        "out/kfp-check/pods/first/Trainer/log": (10, 2),  # the checks .ci/run runs beside it
+        "out/portable-check/services/job_service.log": (10, 2),
+        "out/kfp-check-other/x": (1, 2),  # not one of them
         "gs:/mhp-gcs-check/pipelines/x/gate.json": (5, 3),  # what open("gs://...", "w") leaves
     }
-    assert gcs_check.local_writes(before, after, local_root) == ["gs:/mhp-gcs-check/pipelines/x/gate.json"]
+    assert gcs_check.local_writes(before, after, local_root) == [
+        "gs:/mhp-gcs-check/pipelines/x/gate.json",
+        "out/kfp-check-other/x",
+    ]
     changed = {**before, "README.md": (2, 4)}
     assert gcs_check.local_writes(before, changed, Path(local_root)) == ["README.md"]
 
