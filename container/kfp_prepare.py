@@ -34,7 +34,7 @@ CORRUPTED_SPAN = 3  # span 2's rows, CORRUPTED_HEAD's labels all wrong: the next
 
 def prepare(root: Path, image: str) -> Path:
     """Data and compiled spec under `root`; returns the spec's path."""
-    from tfx.utils import path_utils
+    from tfx.utils.path_constants import SERVING_MODEL_DIR
 
     from components.gate.component import CHANGE_SUFFIX, DECISIONS_FILE
     from components.report.component import JSON_FILE as REPORT_SUMMARY_FILE
@@ -62,7 +62,7 @@ def prepare(root: Path, image: str) -> Path:
         "gate_metric_suffix": CHANGE_SUFFIX,
         "gate_metrics": [f"{h.name}.{h.gate_key}" for h in config.evaluation_plan().heads],
         "report_summary_file": REPORT_SUMMARY_FILE,
-        "training_record_file": f"{path_utils.serving_model_path('').strip('/')}/{RECORD_FILE}",  # model URI/...
+        "training_record_file": f"{SERVING_MODEL_DIR}/{RECORD_FILE}",  # under the model URI
         "data": data.name,
         "staging": staging.name,
     }

@@ -107,19 +107,6 @@ class Column:
     values: np.ndarray  # float32, int64, or object (bytes)
     present: np.ndarray  # bool
 
-    @classmethod
-    def from_lists(cls, rows: Sequence[list]) -> Column:
-        """From per-row value lists (tests, small data): [] is a missing value."""
-        present = np.array([bool(r) for r in rows], dtype=bool)
-        firsts = [r[0] if r else None for r in rows]
-        kinds = {type(v) for v in firsts if v is not None}
-        if kinds <= {bytes, str}:
-            values = np.array([v if v is not None else b"" for v in firsts], dtype=object)
-        else:
-            dtype = np.int64 if kinds <= {int} else np.float64
-            values = np.array([v if v is not None else 0 for v in firsts], dtype=dtype)
-        return cls(values, present)
-
     def __len__(self) -> int:
         return len(self.present)
 

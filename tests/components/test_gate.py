@@ -121,8 +121,20 @@ def test_naive_predictor_scores(kind, metric, train, evaluate, expected):
     assert naive.score(predictor, metric, np.array(evaluate, dtype=float)) == pytest.approx(expected)
 
 
+def column(rows: list[list]) -> naive.Column:
+    """A Column from per-row value lists, as a split's parse would give them: [] is a missing value."""
+    present = np.array([bool(r) for r in rows], dtype=bool)
+    firsts = [r[0] if r else None for r in rows]
+    kinds = {type(v) for v in firsts if v is not None}
+    if kinds <= {bytes, str}:
+        values = np.array([v if v is not None else b"" for v in firsts], dtype=object)
+    else:
+        dtype = np.int64 if kinds <= {int} else np.float64
+        values = np.array([v if v is not None else 0 for v in firsts], dtype=dtype)
+    return naive.Column(values, present)
+
+
 def test_labels_and_slices_from_raw_columns():
-    column = naive.Column.from_lists
     labels, present = naive.label_array(column([[b"male"], [], [b"bogus"], [b"female"]]), ["female", "male"])
     assert labels.tolist() == [1.0, 0.0, 0.0, 0.0] and present.tolist() == [True, False, False, True]
     labels, present = naive.label_array(column([[1], [float("nan")], [], [0]]), [])
