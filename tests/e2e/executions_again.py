@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from components.evaluator import EvaluatorExecutor
-from pipeline.pipeline import EVALUATOR_DIRECT_ARGS
+from pipeline.pipeline import EVALUATOR_DIRECT_ARGS, pipeline_beam_args
 from results.metadata import open_store
 
 
@@ -66,7 +66,8 @@ def run_again(
         kind = value.WhichOneof("value")
         if kind in ("string_value", "int_value"):
             properties[name] = getattr(value, kind)
-    context = BaseBeamExecutor.Context(beam_pipeline_args=list(beam_args), tmp_dir=str(out / "tmp"))
+    # As the pipeline gives its components their arguments: the local runner named, and its dependency.
+    context = BaseBeamExecutor.Context(beam_pipeline_args=pipeline_beam_args(beam_args), tmp_dir=str(out / "tmp"))
     executor_class(context).Do(input_dict, output_dict, properties)
     return output_dict
 
