@@ -128,7 +128,14 @@ def in_image(path: Path) -> str:
 
 
 def kubeflow_pipeline_config(config: PipelineConfig, settings: KubeflowSettings) -> PipelineConfig:
-    """The same pipeline config, its paths and Beam args moved to the cluster."""
+    """The same pipeline config, its paths and Beam args moved to the cluster. Where the Beam args name no
+    dependency, the image is named (`--sdk_container_image`): every task's Beam stages run in it, TFX then
+    stages no copy of itself, and no path of the compiling machine (its setup.py) goes into the package."""
+    from pipeline.pipeline import DEPENDENCY_FLAGS
+
+    beam_args = tuple(settings.beam_args)
+    if not any(arg.split("=", 1)[0] in DEPENDENCY_FLAGS for arg in beam_args):
+        beam_args = (*beam_args, f"--sdk_container_image={settings.image}")
     return dataclasses.replace(
         config,
         data=dataclasses.replace(config.data, root=settings.data_root),
@@ -136,7 +143,7 @@ def kubeflow_pipeline_config(config: PipelineConfig, settings: KubeflowSettings)
         output_root=settings.pipeline_root,
         serving_root=settings.serving_dir,
         history_root=settings.history_dir,
-        beam_args=settings.beam_args,
+        beam_args=beam_args,
     )
 
 

@@ -179,6 +179,17 @@ def compile_with(raw: dict, tmp_path: Path) -> dict:
     return read_package(compile_pipeline(parse_config(raw, str(FLIGHTS)), tmp_path / "variant.yaml"))
 
 
+def test_beam_stages_on_the_cluster_name_the_image_when_the_section_names_no_dependency(raw, tmp_path):
+    """With the local runner in the pods and no dependency flag, the image is the Beam stages' dependency: no
+    path of the compiling machine (the local runs' setup.py) in the package, and TFX stages no copy of itself."""
+    raw["kubeflow"]["beam_args"] = ["--direct_num_workers=1"]
+    compiled = compile_with(raw, tmp_path)
+    text = json.dumps(compiled)
+    assert str(REPO_ROOT) not in text and "setup_file" not in text
+    image = raw["kubeflow"]["image"]
+    assert text.count(f"--sdk_container_image={image}") >= 4  # ImportExampleGen, StatisticsGen, Transform, Evaluator
+
+
 def test_the_storage_secret_reaches_every_task_by_name_only(raw, tmp_path):
     raw["kubeflow"]["storage_secret"] = {
         "name": "bucket-credentials",
