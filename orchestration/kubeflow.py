@@ -131,10 +131,10 @@ def kubeflow_pipeline_config(config: PipelineConfig, settings: KubeflowSettings)
     """The same pipeline config, its paths and Beam args moved to the cluster. Where the Beam args name no
     dependency, the image is named (`--sdk_container_image`): every task's Beam stages run in it, TFX then
     stages no copy of itself, and no path of the compiling machine (its setup.py) goes into the package."""
-    from pipeline.pipeline import DEPENDENCY_FLAGS
+    from pipeline.pipeline import names_dependency
 
     beam_args = tuple(settings.beam_args)
-    if not any(arg.split("=", 1)[0] in DEPENDENCY_FLAGS for arg in beam_args):
+    if not names_dependency(beam_args):
         beam_args = (*beam_args, f"--sdk_container_image={settings.image}")
     return dataclasses.replace(
         config,

@@ -74,6 +74,11 @@ DEPENDENCY_FLAGS = (
 PROJECT_SETUP_FILE = REPO_ROOT / "setup.py"
 
 
+def names_dependency(beam_args: Sequence[str]) -> bool:
+    """True when the Beam arguments already say what the workers need (then TFX stages nothing of its own)."""
+    return any(arg.split("=", 1)[0] in DEPENDENCY_FLAGS for arg in beam_args)
+
+
 def named_runner(beam_args: Sequence[str]) -> str | None:
     runners = [arg.split("=", 1)[1] for arg in beam_args if arg.startswith("--runner=")]
     return runners[-1] if runners else None
@@ -91,8 +96,7 @@ def pipeline_beam_args(beam_args: Sequence[str]) -> list[str]:
     if not uses_direct_runner(beam_args):
         return list(beam_args)
     local = [f"--runner={LOCAL_RUNNER}", *(arg for arg in beam_args if not arg.startswith("--runner="))]
-    named = any(arg.split("=", 1)[0] in DEPENDENCY_FLAGS for arg in beam_args)
-    if not named and PROJECT_SETUP_FILE.is_file():
+    if not names_dependency(beam_args) and PROJECT_SETUP_FILE.is_file():
         local.append(f"--setup_file={PROJECT_SETUP_FILE}")
     return local
 
