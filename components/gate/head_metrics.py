@@ -1,5 +1,5 @@
 """One TFMA metric per head: every metric the head lists, for each model, and the gate metric's paired
-change with its analytic standard error, from one pass over the examples.
+change with its analytic standard error, from one pass over the examples, in state of bounded size.
 
 Why not TFMA's own metrics with its jackknife: the jackknife recomputed every
 metric for 20 delete-one samples of every slice (most of the Evaluator's
@@ -7,9 +7,9 @@ minutes), TFMA's AUC is a 10,000-threshold approximation, and each of TFMA's
 combiners extracts its inputs again for every slice (about 20 microseconds per
 example, slice, metric and model). Here a `Preprocessor` reads each example's
 label, weight and both models' predictions once, before the fan-out to slices;
-each slice's combiner only collects those rows; and `extract_output` computes
-every value from the slice's rows in canonical order (paired_stats.py), so the
-result is the same bit for bit however Beam split and merged the rows.
+each slice's combiner folds those rows, a block at a time, into exact sums
+(head_sums.py), so a slice's state does not grow with its rows and the result
+is the same bit for bit however Beam split and merged them.
 
 Output keys are TFMA's (`auc`, `mean_absolute_error`, `example_count`, ...)
 under each model's name, so TFMA adds the point differences as usual; the
@@ -33,12 +33,13 @@ from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 from tensorflow_model_analysis.utils import model_util
 
 from components.gate import paired_stats
+from components.gate.exact_sums import ExactSums
+from components.gate.head_sums import BLOCK_ROWS, HeadSums, SumsLayout
 from components.gate.metrics import change_key
 from trainer.specs import METRIC_KEYS, PLOTS
 
 EXAMPLE_COUNT = "example_count"
 WEIGHTED_EXAMPLE_COUNT = "weighted_example_count"
-CALIBRATION_BUCKETS = 20  # the report's calibration scatter: one point per 0.05 of predicted probability
 NAME = "head_metrics"
 
 # The config's metric classes this metric computes; any other stays TFMA's own (eval_config.py).
@@ -47,33 +48,6 @@ COMPUTED = paired_stats.SUPPORTED | PLOTS
 
 def computes(class_name: str) -> bool:
     return class_name in COMPUTED
-
-
-class _Rows:
-    """A slice's rows (weight, label, each model's prediction), collected as tuples, compacted to arrays."""
-
-    __slots__ = ("arrays", "count", "pending")
-
-    def __init__(self) -> None:
-        self.count = 0  # every example of the slice, weighted 0 or not (TFMA's example_count)
-        self.pending: list[tuple[float, ...]] = []
-        self.arrays: list[np.ndarray] = []
-
-    def compact(self) -> _Rows:
-        if self.pending:
-            self.arrays.append(np.asarray(self.pending, dtype=np.float64))
-            self.pending = []
-        return self
-
-    def merge(self, other: _Rows) -> None:
-        self.count += other.count
-        self.pending.extend(other.pending)
-        self.arrays.extend(other.arrays)
-
-    def matrix(self, width: int) -> np.ndarray:
-        self.compact()
-        stacked = np.concatenate(self.arrays) if self.arrays else np.zeros((0, width))
-        return paired_stats.canonical(stacked)
 
 
 def _by_model_and_output(value, model_name: str, output_name: str):
@@ -145,27 +119,35 @@ class _HeadCombiner(beam.CombineFn):
     def __init__(self, head: _HeadPlan):
         self._head = head
 
-    def create_accumulator(self) -> _Rows:
-        return _Rows()
+    def create_accumulator(self) -> HeadSums:
+        return HeadSums()
 
-    def add_input(self, accumulator: _Rows, element: tuple[float, ...]) -> _Rows:
+    def add_input(self, accumulator: HeadSums, element: tuple[float, ...]) -> HeadSums:
         accumulator.count += 1
         if element[0] != 0.0:  # a weight of 0: the head's label is missing
             accumulator.pending.append(element)
+            if len(accumulator.pending) >= BLOCK_ROWS:
+                self._head.layout.fold(accumulator)
         return accumulator
 
-    def merge_accumulators(self, accumulators: Iterable[_Rows]) -> _Rows:
+    def merge_accumulators(self, accumulators: Iterable[HeadSums]) -> HeadSums:
         iterator = iter(accumulators)  # each accumulator once, whether Beam passes a list or an iterator
         result = next(iterator)
         for accumulator in iterator:
-            result.merge(accumulator)
+            result.count += accumulator.count
+            result.pending.extend(accumulator.pending)
+            result.sums.merge(accumulator.sums)
+            if len(result.pending) >= BLOCK_ROWS:
+                self._head.layout.fold(result)
         return result
 
-    def compact(self, accumulator: _Rows) -> _Rows:
-        return accumulator.compact()
+    def compact(self, accumulator: HeadSums) -> HeadSums:
+        self._head.layout.fold(accumulator)
+        return accumulator
 
-    def extract_output(self, accumulator: _Rows) -> metric_types.MetricsDict:
-        return self._head.evaluate(accumulator.count, accumulator.matrix(self._head.width))
+    def extract_output(self, accumulator: HeadSums) -> metric_types.MetricsDict:
+        self._head.layout.fold(accumulator)
+        return self._head.evaluate(accumulator.count, accumulator.sums)
 
 
 class _HeadPlan:
@@ -188,44 +170,41 @@ class _HeadPlan:
         self.classes = classes
         self.model_names = list(model_names)
         self.baseline_name = baseline_name
-        self.prediction_width = classes if kind == "multiclass" else 1
-        self.width = 2 + self.prediction_width * len(self.model_names)
+        baseline = self.model_names.index(baseline_name) if baseline_name in self.model_names else None
+        self.candidates = [i for i in range(len(self.model_names)) if i != baseline]
+        pairs = [(c, baseline) for c in self.candidates] if baseline is not None else []
+        self.layout = SumsLayout(
+            kind, self.metrics, self.gate_metric, classes, len(self.model_names), pairs if self.gate_metric else []
+        )
 
     def key(self, name: str, model_name: str, **kwargs) -> metric_types.MetricKey:
         return metric_types.MetricKey(
             name=name, model_name=model_name, output_name=self.output_name, example_weighted=True, **kwargs
         )
 
-    def predictions(self, rows: np.ndarray, index: int) -> np.ndarray:
-        start = 2 + index * self.prediction_width
-        block = rows[:, start : start + self.prediction_width]
-        return block if self.kind == "multiclass" else block[:, 0]
-
-    def evaluate(self, count: int, rows: np.ndarray) -> metric_types.MetricsDict:
-        weights, labels = rows[:, 0], rows[:, 1]
+    def evaluate(self, count: int, sums: ExactSums) -> metric_types.MetricsDict:
+        layout = self.layout
         result: dict = {}
         for index, model_name in enumerate(self.model_names):
-            predictions = self.predictions(rows, index)
             result[metric_types.MetricKey(EXAMPLE_COUNT, model_name=model_name, output_name=self.output_name)] = float(
                 count
             )
-            result[self.key(WEIGHTED_EXAMPLE_COUNT, model_name)] = paired_stats.weighted_sum(weights)
+            result[self.key(WEIGHTED_EXAMPLE_COUNT, model_name)] = layout.weight(sums)
             for metric in self.metrics:
                 name = METRIC_KEYS[self.kind][metric]
                 if metric == "CalibrationPlot":
-                    result[self.plot_key(name, model_name)] = self.calibration(labels, predictions, weights)
+                    result[self.plot_key(name, model_name)] = self.calibration(layout.calibration(sums, index))
                 elif metric == "MultiClassConfusionMatrixPlot":
-                    result[self.plot_key(name, model_name)] = self.confusion(labels, predictions, weights)
+                    result[self.plot_key(name, model_name)] = self.confusion(layout.confusion(sums, index))
+                elif metric == "AUC":
+                    result[self.key(name, model_name)] = layout.auc(sums, index)
                 else:
-                    result[self.key(name, model_name)] = paired_stats.value(metric, labels, predictions, weights)
-        candidates = [m for m in self.model_names if m != self.baseline_name]
-        if self.gate_metric and self.baseline_name in self.model_names and len(rows):
-            baseline = self.predictions(rows, self.model_names.index(self.baseline_name))
-            gate_key = METRIC_KEYS[self.kind][self.gate_metric]
-            for model_name in candidates:
-                candidate = self.predictions(rows, self.model_names.index(model_name))
-                change = paired_stats.paired_change(self.gate_metric, labels, candidate, baseline, weights)
-                result[self.key(change_key(gate_key), model_name)] = types.ValueWithTDistribution(
+                    result[self.key(name, model_name)] = layout.ratio(sums, index, metric)
+        if layout.rows(sums):
+            gate_key = METRIC_KEYS[self.kind][self.gate_metric] if self.gate_metric else ""
+            for pair, (candidate, _) in enumerate(layout.pairs):
+                change = layout.paired_change(sums, pair)
+                result[self.key(change_key(gate_key), self.model_names[candidate])] = types.ValueWithTDistribution(
                     sample_mean=change.value,
                     sample_standard_deviation=change.standard_error,
                     sample_degrees_of_freedom=change.degrees_of_freedom,
@@ -237,11 +216,9 @@ class _HeadPlan:
         return metric_types.PlotKey(name=name, model_name=model_name, output_name=self.output_name)
 
     @staticmethod
-    def calibration(labels, predictions, weights) -> metrics_for_slice_pb2.CalibrationHistogramBuckets:
+    def calibration(buckets) -> metrics_for_slice_pb2.CalibrationHistogramBuckets:
         plot = metrics_for_slice_pb2.CalibrationHistogramBuckets()
-        for low, high, weight, predicted, actual in paired_stats.calibration_buckets(
-            labels, predictions, weights, CALIBRATION_BUCKETS
-        ):
+        for low, high, weight, predicted, actual in buckets:
             bucket = plot.buckets.add()
             bucket.lower_threshold_inclusive = low
             bucket.upper_threshold_exclusive = high
@@ -250,10 +227,9 @@ class _HeadPlan:
             bucket.total_weighted_label.value = actual
         return plot
 
-    def confusion(self, labels, probabilities, weights) -> metrics_for_slice_pb2.MultiClassConfusionMatrixAtThresholds:
+    def confusion(self, counts: np.ndarray) -> metrics_for_slice_pb2.MultiClassConfusionMatrixAtThresholds:
         plot = metrics_for_slice_pb2.MultiClassConfusionMatrixAtThresholds()
         matrix = plot.matrices.add(threshold=0.0)  # predicted class: the most probable one
-        counts = paired_stats.confusion_matrix(labels, probabilities, weights, self.classes)
         for actual in range(self.classes):
             for predicted in range(self.classes):
                 matrix.entries.add(

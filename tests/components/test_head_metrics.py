@@ -11,7 +11,7 @@ from tensorflow_model_analysis.api import types
 from tensorflow_model_analysis.metrics import metric_types
 from tensorflow_model_analysis.proto import config_pb2, metrics_for_slice_pb2
 
-from components.gate import head_metrics
+from components.gate import head_metrics, head_sums
 from components.gate.metrics import BASELINE, CANDIDATE, change_key
 
 BINARY = {"kind": "binary", "metrics": ["AUC", "MeanPrediction", "CalibrationPlot"], "gate_metric": "AUC"}
@@ -86,7 +86,7 @@ def test_the_gate_metrics_change_carries_its_standard_error_and_every_model_its_
     assert 0 < change.sample_standard_deviation < 0.1
     assert scalar(output, "weighted_example_count") == 600.0
     plot = output[metric_types.PlotKey(name="calibration_plot", model_name=CANDIDATE, output_name="late")]
-    assert len(plot.buckets) == head_metrics.CALIBRATION_BUCKETS
+    assert len(plot.buckets) == head_sums.CALIBRATION_BUCKETS
 
 
 def test_without_a_baseline_there_is_no_change():
