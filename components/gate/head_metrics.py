@@ -33,8 +33,7 @@ from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 from tensorflow_model_analysis.utils import model_util
 
 from components.gate import paired_stats
-from components.gate.exact_sums import ExactSums
-from components.gate.head_sums import BLOCK_ROWS, HeadSums, SumsLayout
+from components.gate.head_sums import BLOCK_ROWS, HeadSums, RowsReader, SumsLayout, SumsReader, reader
 from components.gate.metrics import change_key
 from trainer.specs import METRIC_KEYS, PLOTS
 
@@ -134,20 +133,13 @@ class _HeadCombiner(beam.CombineFn):
         iterator = iter(accumulators)  # each accumulator once, whether Beam passes a list or an iterator
         result = next(iterator)
         for accumulator in iterator:
-            result.count += accumulator.count
-            result.pending.extend(accumulator.pending)
-            result.sums.merge(accumulator.sums)
+            result.merge(accumulator)
             if len(result.pending) >= BLOCK_ROWS:
                 self._head.layout.fold(result)
         return result
 
-    def compact(self, accumulator: HeadSums) -> HeadSums:
-        self._head.layout.fold(accumulator)
-        return accumulator
-
     def extract_output(self, accumulator: HeadSums) -> metric_types.MetricsDict:
-        self._head.layout.fold(accumulator)
-        return self._head.evaluate(accumulator.count, accumulator.sums)
+        return self._head.evaluate(accumulator.count, reader(self._head.layout, accumulator, BLOCK_ROWS))
 
 
 class _HeadPlan:
@@ -182,28 +174,25 @@ class _HeadPlan:
             name=name, model_name=model_name, output_name=self.output_name, example_weighted=True, **kwargs
         )
 
-    def evaluate(self, count: int, sums: ExactSums) -> metric_types.MetricsDict:
-        layout = self.layout
+    def evaluate(self, count: int, slice_metrics: RowsReader | SumsReader) -> metric_types.MetricsDict:
         result: dict = {}
         for index, model_name in enumerate(self.model_names):
             result[metric_types.MetricKey(EXAMPLE_COUNT, model_name=model_name, output_name=self.output_name)] = float(
                 count
             )
-            result[self.key(WEIGHTED_EXAMPLE_COUNT, model_name)] = layout.weight(sums)
+            result[self.key(WEIGHTED_EXAMPLE_COUNT, model_name)] = slice_metrics.weight()
             for metric in self.metrics:
                 name = METRIC_KEYS[self.kind][metric]
                 if metric == "CalibrationPlot":
-                    result[self.plot_key(name, model_name)] = self.calibration(layout.calibration(sums, index))
+                    result[self.plot_key(name, model_name)] = self.calibration(slice_metrics.calibration(index))
                 elif metric == "MultiClassConfusionMatrixPlot":
-                    result[self.plot_key(name, model_name)] = self.confusion(layout.confusion(sums, index))
-                elif metric == "AUC":
-                    result[self.key(name, model_name)] = layout.auc(sums, index)
+                    result[self.plot_key(name, model_name)] = self.confusion(slice_metrics.confusion(index))
                 else:
-                    result[self.key(name, model_name)] = layout.ratio(sums, index, metric)
-        if layout.rows(sums):
+                    result[self.key(name, model_name)] = slice_metrics.value(metric, index)
+        if slice_metrics.rows():
             gate_key = METRIC_KEYS[self.kind][self.gate_metric] if self.gate_metric else ""
-            for pair, (candidate, _) in enumerate(layout.pairs):
-                change = layout.paired_change(sums, pair)
+            for pair, (candidate, _) in enumerate(self.layout.pairs):
+                change = slice_metrics.change(pair)
                 result[self.key(change_key(gate_key), self.model_names[candidate])] = types.ValueWithTDistribution(
                     sample_mean=change.value,
                     sample_standard_deviation=change.standard_error,

@@ -34,14 +34,24 @@ _SECTION = 1 << 24  # each kind of sum gets its own range of keys
 
 
 class HeadSums:
-    """One slice's accumulator: the example count, a bounded block of pending rows, and the exact sums."""
+    """One slice's accumulator: the example count, a bounded block of pending rows, and the exact sums.
 
-    __slots__ = ("count", "pending", "sums")
+    A slice whose rows never fill a block is never folded: its metrics come from its rows, exactly
+    (`RowsReader`); whether a slice is folded depends only on its row count, not on how Beam split it."""
+
+    __slots__ = ("count", "folded", "pending", "sums")
 
     def __init__(self) -> None:
         self.count = 0  # every example of the slice, weighted 0 or not (TFMA's example_count)
         self.pending: list[tuple[float, ...]] = []  # rows with a non-zero weight, not yet folded
         self.sums = ExactSums()
+        self.folded = False
+
+    def merge(self, other: HeadSums) -> None:
+        self.count += other.count
+        self.pending.extend(other.pending)
+        self.sums.merge(other.sums)
+        self.folded |= other.folded
 
 
 class SumsLayout:
@@ -113,6 +123,7 @@ class SumsLayout:
             return
         rows = np.asarray(accumulator.pending, dtype=np.float64)
         accumulator.pending = []
+        accumulator.folded = True
         weights, labels = rows[:, 0], rows[:, 1]
         keys: list[np.ndarray] = [np.array([self.WEIGHT, self.ROWS])]
         terms: list[np.ndarray] = [np.array([paired_stats.weighted_sum(weights), float(len(rows))])]
@@ -291,3 +302,72 @@ class SumsLayout:
 
 # The upper triangle of u u' for u = (a_c, b_c, a_b, b_b): the ten distinct second moments.
 _MOMENT_INDICES = [(i, j) for i in range(4) for j in range(i, 4)]
+
+
+class RowsReader:
+    """A slice's metrics from all its rows (fewer than a block), exactly as paired_stats defines them;
+    the rows in canonical order, so the bits do not depend on how they were split and merged."""
+
+    def __init__(self, layout: SumsLayout, rows: list[tuple[float, ...]]):
+        self._layout = layout
+        width = 2 + layout.prediction_width * layout.model_count
+        matrix = np.asarray(rows, dtype=np.float64).reshape(-1, width)
+        self._rows = paired_stats.canonical(matrix)
+        self._weights, self._labels = self._rows[:, 0], self._rows[:, 1]
+
+    def weight(self) -> float:
+        return paired_stats.weighted_sum(self._weights)
+
+    def rows(self) -> int:
+        return int(np.count_nonzero(self._weights))
+
+    def value(self, metric: str, model: int) -> float:
+        return paired_stats.value(metric, self._labels, self._layout.predictions(self._rows, model), self._weights)
+
+    def change(self, pair: int) -> paired_stats.Change:
+        candidate, baseline = (self._layout.predictions(self._rows, model) for model in self._layout.pairs[pair])
+        return paired_stats.paired_change(self._layout.gate_metric, self._labels, candidate, baseline, self._weights)
+
+    def calibration(self, model: int) -> list[tuple[float, float, float, float, float]]:
+        predictions = self._layout.predictions(self._rows, model)
+        return paired_stats.calibration_buckets(self._labels, predictions, self._weights, CALIBRATION_BUCKETS)
+
+    def confusion(self, model: int) -> np.ndarray:
+        predictions = self._layout.predictions(self._rows, model)
+        return paired_stats.confusion_matrix(self._labels, predictions, self._weights, self._layout.classes)
+
+
+class SumsReader:
+    """A folded slice's metrics from its sums (the same methods as `RowsReader`)."""
+
+    def __init__(self, layout: SumsLayout, sums: ExactSums):
+        self._layout, self._sums = layout, sums
+
+    def weight(self) -> float:
+        return self._layout.weight(self._sums)
+
+    def rows(self) -> int:
+        return self._layout.rows(self._sums)
+
+    def value(self, metric: str, model: int) -> float:
+        if metric == "AUC":
+            return self._layout.auc(self._sums, model)
+        return self._layout.ratio(self._sums, model, metric)
+
+    def change(self, pair: int) -> paired_stats.Change:
+        return self._layout.paired_change(self._sums, pair)
+
+    def calibration(self, model: int) -> list[tuple[float, float, float, float, float]]:
+        return self._layout.calibration(self._sums, model)
+
+    def confusion(self, model: int) -> np.ndarray:
+        return self._layout.confusion(self._sums, model)
+
+
+def reader(layout: SumsLayout, accumulator: HeadSums, block_rows: int = BLOCK_ROWS) -> RowsReader | SumsReader:
+    """The slice's metrics: exact from its rows while they fit one block, else from its sums (folding the
+    rest)."""
+    if accumulator.folded or len(accumulator.pending) >= block_rows:
+        layout.fold(accumulator)
+        return SumsReader(layout, accumulator.sums)
+    return RowsReader(layout, accumulator.pending)
