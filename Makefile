@@ -8,7 +8,7 @@ DATA_DIR ?= out/data/flights
 FIXTURE_DIR := tests/fixtures/flights
 PYTEST_ARGS ?=
 
-.PHONY: help setup run serving rollback test calibrate bench bench-model compile image kfp-check gcs-check portable-check data schema fixtures config-schema lint format lock
+.PHONY: help setup run serving rollback test calibrate bench bench-model bench-scale compile image kfp-check gcs-check portable-check data schema fixtures config-schema lint format lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ BENCH_ARGS ?= --scales 2 4 --full-year --write
 bench: setup  ## every pipeline stage against its limit, side by side, into bench/RESULTS.md (BENCH_ARGS; its duration is in RESULTS)
 	@$(IN_RUNTIME) python -m bench.pipeline_stages --config $(CONFIG) $(BENCH_ARGS)
 	@$(IN_RUNTIME) python -m bench.trainer_input --config $(CONFIG) --repeats 3 --output-root out/bench/stages/mode-multi_processing
+
+bench-scale: setup  ## the Evaluator (with a baseline) and the Trainer at 1x, 8x and 32x the rows: time and peak memory (ARGS="--scales 1 8")
+	@$(IN_RUNTIME) python -m bench.scale --config $(CONFIG) $(ARGS)
 
 bench-model: setup  ## multi-head vs one model per head vs LightGBM vs naive, BENCH_SEEDS=3 (ARGS="--train-spans 1 2 ... --eval-span 12")
 	@$(IN_RUNTIME) python -m bench.model_comparison --config $(CONFIG) --seeds $(or $(BENCH_SEEDS),3) $(ARGS)

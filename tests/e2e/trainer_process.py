@@ -17,15 +17,17 @@ from pathlib import Path
 ARTIFACT_KEYS = ("examples", "transform_graph", "schema")
 
 
-def trainer_inputs(metadata_path: str) -> dict:
-    """The first Trainer execution's input artifacts (URI, split names) and properties, as JSON-ready data."""
+def trainer_inputs(metadata_path: str, newest: bool = False) -> dict:
+    """The first (or the newest) Trainer execution's input artifacts (URI, split names) and properties,
+    as JSON-ready data."""
     from ml_metadata.proto import metadata_store_pb2
 
     from results.metadata import open_store
 
     store = open_store(metadata_path)
     types = {t.id: t.name for t in store.get_execution_types()}
-    trainer = min((e for e in store.get_executions() if types[e.type_id].endswith("Trainer")), key=lambda e: e.id)
+    trainers = [e for e in store.get_executions() if types[e.type_id].endswith("Trainer")]
+    trainer = (max if newest else min)(trainers, key=lambda e: e.id)
     events = [e for e in store.get_events_by_execution_ids([trainer.id]) if e.type == metadata_store_pb2.Event.INPUT]
     inputs = {}
     for event in events:
