@@ -14,7 +14,7 @@ copy); labels, weights and integer (categorical) features are kept.
   DirectRunner in this process (as the pipeline's Evaluator runs).
 - Trainer: Transform's output for the window (every training split and the
   evaluation split), scaled; `run_fn` as TFX's Trainer calls it, with the
-  newest Trainer's recorded settings.
+  settings of the newest Trainer that trained on the config's window.
 
 Each measurement is a fresh process: its wall time from start to exit and
 its peak resident memory (ru_maxrss), one after another, nothing else running.
@@ -90,7 +90,7 @@ def prepare(config, scale: int) -> dict:
     from tests.e2e.trainer_process import trainer_inputs
 
     folder = ROOT / f"x{scale}"
-    recorded = trainer_inputs(config.metadata_path, newest=True)
+    recorded = trainer_inputs(config.metadata_path, newest=True, training_splits=config.data.window_size)
     examples = Path(recorded["inputs"]["examples"]["uri"])
     span = Path(config.data.root) / config.data.span_dir.format(span=config.data.eval_span)
     heads = config.model.heads
@@ -125,13 +125,11 @@ def evaluate(config_path: Path, prepared: dict) -> None:
     import tensorflow_model_analysis as tfma
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from orchestration.run_local import resolve_spans
     from pipeline.config import load_config
     from pipeline.eval_config import build_eval_config
     from pipeline.pipeline import EVALUATOR_DIRECT_ARGS
 
-    config = resolve_spans(load_config(config_path))
-    eval_config = build_eval_config(config)
+    eval_config = build_eval_config(load_config(config_path))  # the heads and slices; no data is read
     models = [
         tfma.default_eval_shared_model(eval_saved_model_path=path, eval_config=eval_config, model_name=spec.name)
         for path, spec in zip(prepared["models"], eval_config.model_specs, strict=True)
@@ -148,7 +146,7 @@ def evaluate(config_path: Path, prepared: dict) -> None:
 
 
 def train(prepared: dict) -> None:
-    """run_fn on the scaled Transform output with the newest Trainer's recorded settings."""
+    """run_fn on the scaled Transform output with the recorded Trainer settings."""
     import tempfile
 
     from tests.e2e.trainer_process import train as run_trainer
@@ -167,7 +165,7 @@ def measure(stage: str, prepared_path: Path, config_path: Path, tree: Path = REP
     command = [sys.executable, str(script), "--run", stage, str(prepared_path.resolve()), str(config_path.resolve())]
     started = time.monotonic()
     finished = subprocess.run(
-        command, cwd=tree, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tree)}
+        command, cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tree)}
     )
     seconds = time.monotonic() - started
     if finished.returncode != 0:

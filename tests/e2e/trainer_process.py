@@ -17,28 +17,34 @@ from pathlib import Path
 ARTIFACT_KEYS = ("examples", "transform_graph", "schema")
 
 
-def trainer_inputs(metadata_path: str, newest: bool = False) -> dict:
+def trainer_inputs(metadata_path: str, newest: bool = False, training_splits: int | None = None) -> dict:
     """The first (or the newest) Trainer execution's input artifacts (URI, split names) and properties,
-    as JSON-ready data."""
+    as JSON-ready data; with `training_splits`, the first (newest) that trained on that many splits."""
     from ml_metadata.proto import metadata_store_pb2
 
     from results.metadata import open_store
 
     store = open_store(metadata_path)
     types = {t.id: t.name for t in store.get_execution_types()}
-    trainers = [e for e in store.get_executions() if types[e.type_id].endswith("Trainer")]
-    trainer = (max if newest else min)(trainers, key=lambda e: e.id)
-    events = [e for e in store.get_events_by_execution_ids([trainer.id]) if e.type == metadata_store_pb2.Event.INPUT]
-    inputs = {}
-    for event in events:
-        key = event.path.steps[0].key
-        if key in ARTIFACT_KEYS:
-            (artifact,) = store.get_artifacts_by_id([event.artifact_id])
-            split_names = artifact.properties["split_names"].string_value if key == "examples" else None
-            inputs[key] = {"uri": artifact.uri, "split_names": split_names}
-    # TFX records a component's execution properties as the execution's custom properties.
-    properties = {k: v.string_value for k, v in trainer.custom_properties.items() if v.HasField("string_value")}
-    return {"inputs": inputs, "properties": properties}
+    trainers = sorted((e for e in store.get_executions() if types[e.type_id].endswith("Trainer")), key=lambda e: e.id)
+    for trainer in reversed(trainers) if newest else trainers:
+        events = [
+            e for e in store.get_events_by_execution_ids([trainer.id]) if e.type == metadata_store_pb2.Event.INPUT
+        ]
+        inputs = {}
+        for event in events:
+            key = event.path.steps[0].key
+            if key in ARTIFACT_KEYS:
+                (artifact,) = store.get_artifacts_by_id([event.artifact_id])
+                split_names = artifact.properties["split_names"].string_value if key == "examples" else None
+                inputs[key] = {"uri": artifact.uri, "split_names": split_names}
+        names = json.loads(inputs["examples"]["split_names"])
+        if training_splits is not None and sum(name.startswith("train") for name in names) != training_splits:
+            continue
+        # TFX records a component's execution properties as the execution's custom properties.
+        properties = {k: v.string_value for k, v in trainer.custom_properties.items() if v.HasField("string_value")}
+        return {"inputs": inputs, "properties": properties}
+    raise LookupError(f"no Trainer execution in {metadata_path} trained on {training_splits} splits")
 
 
 def with_trainer_settings(recorded: dict, **settings) -> dict:
