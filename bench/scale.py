@@ -18,8 +18,9 @@ copy); labels, weights and integer (categorical) features are kept.
 
 Each measurement is a fresh process: its wall time from start to exit and
 its peak resident memory (ru_maxrss), one after another, nothing else running.
-`--compare-with REF` also runs the Evaluator of that commit (a git worktree)
-on the same data, side by side. Goals: time at most linear in the rows (32x
+`--compare-with REF` also runs that commit's code (a git worktree, made
+beforehand with `git worktree add --detach out/bench/scale/tree-REF REF`) on
+the same data, side by side. Goals: time at most linear in the rows (32x
 rows in at most 32x the time); peak memory at 32x at most 1.5 times 1x's for
 the Evaluator and 2 times for the Trainer.
 """
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--stages", nargs="+", choices=["evaluator", "trainer"], default=["evaluator", "trainer"])
-    parser.add_argument("--compare-with", help="a git ref whose Evaluator runs on the same data, side by side")
+    parser.add_argument("--compare-with", help="a git ref whose stages run on the same data, side by side")
     parser.add_argument("--run", nargs=3, metavar=("STAGE", "PREPARED", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run:
@@ -215,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             found = measure(stage, prepared_path, args.config)
             results.append({"scale": scale, "stage": stage, "code": "this", **found})
             print(f"  {stage}: {found}", flush=True)
-            if other and stage == "evaluator":
+            if other:
                 found = measure(stage, prepared_path, args.config, other)
                 results.append({"scale": scale, "stage": stage, "code": args.compare_with, **found})
                 print(f"  {stage} at {args.compare_with}: {found}", flush=True)

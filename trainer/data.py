@@ -11,12 +11,12 @@ pass over the window is a fresh seeded permutation of all of it: every pass
 draws uniformly from the whole window, early spans and late spans alike.
 
 The window is read once for the whole Trainer (every ensemble member, the
-training and the validation passes draw from the same columns). Memory: the
-window's parsed columns are held once, on the host (4 or 8 bytes per column and
-row: about 0.1 KB a row for flights; bench/trainer_input.py --memory measures
-it), plus 8 bytes a row for the permutation. A window too large for the
-Trainer's memory needs the order made where the rows are written instead (a
-seeded hash of each row as the shard and sort key, in Beam), not a buffer here.
+training and the validation passes draw from the same rows). A window of up
+to `window.BUCKET_ROWS` rows is held whole, on the host (4 or 8 bytes per
+column and row: about 0.1 KB a row for flights), plus 8 bytes a row for the
+permutation. A larger one streams: its rows are bucketed on local disk by a
+hash of their values and trained on one bucket at a time (trainer/window.py,
+`bucketed_batches`), so memory stays bounded however many rows the window has.
 
 Yields (features, labels, weights), each a dict: features keyed by transformed
 name, labels and per-head weights keyed by head name, so Keras applies each
@@ -31,8 +31,8 @@ import numpy as np
 import tensorflow as tf
 
 from trainer.specs import FeatureSpec, HeadSpec
-
-READ_BATCH = 4096  # records per read step while loading the window
+from trainer.window import Window
+from trainer.window import canonical_columns as canonical_columns  # the window held whole; read in window.py
 
 
 def split_batch(
@@ -43,49 +43,6 @@ def split_batch(
     y = {head.name: batch[head.training_label_key] for head in heads}
     weights = {head.name: batch[head.weight_key] for head in heads}
     return x, y, weights
-
-
-def window_files(file_patterns: Sequence[str]) -> list[str]:
-    """Every file the patterns match, sorted (TFX's split patterns end in `*`)."""
-    files = sorted({name for pattern in file_patterns for name in tf.io.gfile.glob(pattern)})
-    if not files:
-        raise FileNotFoundError(f"no training files match {list(file_patterns)}")
-    return files
-
-
-def canonical_columns(
-    file_patterns: Sequence[str], feature_spec: Mapping[str, tf.io.FixedLenFeature]
-) -> dict[str, np.ndarray]:
-    """Every row of the window, parsed into one array per column and sorted by its values (all
-    columns, in name order): the same arrays however the rows were sharded, ordered, compressed
-    (TFRecord files, gzipped when named `.gz`) or serialized (a tf.Example's features may be
-    written in any order, and Transform's are)."""
-    files = window_files(file_patterns)
-    compressed = {name.endswith(".gz") for name in files}
-    if len(compressed) > 1:
-        raise ValueError(f"the window mixes gzipped and plain TFRecord files: {files}")
-    spec = dict(feature_spec)
-    reader = tf.data.TFRecordDataset(
-        files, compression_type="GZIP" if compressed.pop() else "", num_parallel_reads=tf.data.AUTOTUNE
-    )
-    chunks = list(reader.batch(READ_BATCH).map(lambda rows: tf.io.parse_example(rows, spec)).as_numpy_iterator())
-    if not chunks:
-        raise ValueError(f"the training files hold no rows: {files}")
-    columns = {name: np.concatenate([chunk[name] for chunk in chunks]) for name in sorted(spec)}
-    keys = [part for name in sorted(columns) for part in sort_keys(columns[name])]
-    order = np.lexsort(keys[::-1])  # the first column in name order is the primary key
-    return {name: values[order] for name, values in columns.items()}
-
-
-def sort_keys(values: np.ndarray) -> list[np.ndarray]:
-    """One integer key per element of a row: floats by their bits (so -0.0, 0.0 and NaNs are told
-    apart and no two different rows tie), strings by their rank."""
-    flat = values.reshape(len(values), -1)
-    if flat.dtype == object:
-        return [np.unique(part, return_inverse=True)[1] for part in flat.T]
-    if flat.dtype.kind == "f":
-        flat = flat.view(np.int32 if flat.dtype.itemsize == 4 else np.int64)
-    return list(flat.T)
 
 
 def seeded_batches(
@@ -114,6 +71,62 @@ def seeded_batches(
         if workers > 1:
             batches = batches.shard(workers, worker)
         return batches.map(lambda index: {name: tf.gather(tensor, index) for name, tensor in tensors.items()})
+
+
+def bucketed_batches(window: Window, batch_size: int, seed: int) -> tf.data.Dataset:
+    """Batches of a bucketed window (trainer/window.py), repeated forever: each pass visits this
+    worker's buckets in an order drawn from (seed, pass), each bucket's rows (in canonical order)
+    permuted by (seed, pass, bucket); a batch may span two buckets. One bucket is held at a time."""
+
+    def rows():
+        carry: dict[str, np.ndarray] = {}
+        epoch = 0
+        while True:
+            for bucket in np.random.default_rng([seed, epoch]).permutation(window.owned).tolist():
+                columns = window.bucket(bucket)
+                if not columns:
+                    continue
+                order = np.random.default_rng([seed, epoch, bucket]).permutation(len(next(iter(columns.values()))))
+                columns = {name: values[order] for name, values in columns.items()}
+                if carry:
+                    columns = {name: np.concatenate([carry[name], columns[name]]) for name in columns}
+                count = len(next(iter(columns.values())))
+                full = count - count % batch_size
+                for start in range(0, full, batch_size):
+                    yield {name: values[start : start + batch_size] for name, values in columns.items()}
+                carry = {name: values[full:] for name, values in columns.items()}
+            epoch += 1
+
+    first = window.bucket(window.owned[0])
+    signature = {
+        name: tf.TensorSpec((None, *values.shape[1:]), tf.dtypes.as_dtype(values.dtype))
+        for name, values in first.items()
+    }
+    del first
+    return tf.data.Dataset.from_generator(rows, output_signature=signature)
+
+
+def window_dataset(
+    window: Window,
+    features: Sequence[FeatureSpec],
+    heads: Sequence[HeadSpec],
+    batch_size: int,
+    seed: int,
+    worker: int = 0,
+    workers: int = 1,
+) -> tf.data.Dataset:
+    """Batched (x, y, w) of a window, repeated forever: a window held whole as `make_dataset` orders
+    it; a bucketed one as `bucketed_batches` does, from this worker's buckets only."""
+    if window.whole is not None:
+        return make_dataset(window.whole, features, heads, batch_size, seed, None, worker, workers)
+    batches = bucketed_batches(window, batch_size, seed)
+    if workers > 1:
+        options = tf.data.Options()  # each worker reads its own buckets: tf.distribute must not shard
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        batches = batches.with_options(options)
+    return batches.map(lambda batch: split_batch(batch, features, heads), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE
+    )
 
 
 def make_dataset(

@@ -11,7 +11,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from trainer import data, export, label_units, model, strategy, training_record
+from trainer import data, export, label_units, model, strategy, training_record, window
 from trainer.preprocessing import OOV_BUCKETS, vocabulary_file
 from trainer.specs import LAUNCH_KEY, ModelSpecs
 
@@ -91,64 +91,83 @@ def run_fn(fn_args) -> None:
     )
 
     feature_spec = tf_transform_output.transformed_feature_spec()
-    # Each window read, parsed and ordered once, for every member.
-    train_columns = data.canonical_columns(fn_args.train_files, feature_spec)
-    eval_columns = data.canonical_columns(fn_args.eval_files, feature_spec)
     worker = strategy.worker_index(tf_config)
+    # Each window read once, for every member: held whole, or bucketed on local disk when large.
+    train_window = window.open_window(window.window_files(fn_args.train_files), feature_spec, worker, workers)
+    try:
+        eval_window = window.open_window(window.window_files(fn_args.eval_files), feature_spec, worker, workers)
+    except BaseException:
+        train_window.close()
+        raise
+    LOG.info(
+        "training window: %d rows in %d bucket(s), %d of them this worker's; evaluation window: %d rows",
+        train_window.rows,
+        train_window.buckets,
+        len(train_window.owned),
+        eval_window.rows,
+    )
+    try:
 
-    def dataset(columns, seed: int):
-        return data.make_dataset(columns, specs.features, specs.heads, batch_size, seed, None, worker, workers)
+        def dataset(source, seed: int):
+            return data.window_dataset(source, specs.features, specs.heads, batch_size, seed, worker, workers)
 
-    scaling = label_units.label_scaling(tf_transform_output, specs.heads)
-    LOG.info("regression labels (mean, std) from the transform graph: %s", scaling)
-    chief = strategy.is_chief(tf_config)
-    if workers > 1:
-        LOG.info("input sharded by batch across %d workers; this is worker %d", workers, worker)
-    members = []
-    for member in range(settings.ensemble_members):
-        seed = model.member_seed(settings.seed, member)
-        if settings.ensemble_members > 1:
-            LOG.info("ensemble member %d of %d (seed %d)", member + 1, settings.ensemble_members, seed)
-            make_deterministic(seed)
-        backup = BACKUP_DIR if settings.ensemble_members == 1 else f"{BACKUP_DIR}/member-{member}"
-        name = "multihead" if settings.ensemble_members == 1 else f"multihead_{member}"
-        with distribution.scope():
-            net = model.build_model(
-                specs.features, specs.heads, cardinalities(specs, tf_transform_output), settings, name
+        scaling = label_units.label_scaling(tf_transform_output, specs.heads)
+        LOG.info("regression labels (mean, std) from the transform graph: %s", scaling)
+        chief = strategy.is_chief(tf_config)
+        if workers > 1:
+            LOG.info(
+                "input split across %d workers (by batch, or by bucket when bucketed); this is worker %d",
+                workers,
+                worker,
             )
-        callbacks = [
-            keras.callbacks.BackupAndRestore(
-                backup_dir=f"{fn_args.model_run_dir}/{backup}", save_freq=settings.checkpoint_steps
-            ),
-            StartStepLog(fn_args.train_steps),
-        ]
-        if chief and member == 0:
-            callbacks.append(keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"))
-        net.fit(
-            dataset(train_columns, seed),
-            steps_per_epoch=fn_args.train_steps,
-            validation_data=dataset(eval_columns, seed),
-            validation_steps=fn_args.eval_steps,
-            callbacks=callbacks,
-            verbose=2,
-        )
-        members.append(net)
-    weights = mean_learned_weights(members)
-    net = model.averaged([model.for_serving(member) for member in members], specs.heads)
-    LOG.info("learned loss weight per head: %s", weights or "none (all fixed)")
-    target = fn_args.serving_model_dir if chief else tempfile.mkdtemp(prefix="worker-export-")
-    export.export(net, tf_transform_output, specs.heads, target, scaling)
-    if chief:
-        write_learned_weights(target, weights)
-        settings_as_run = {k: v for k, v in fn_args.custom_config.items() if k != LAUNCH_KEY}
-        record = training_record.build_record(
-            settings_as_run, len(next(iter(train_columns.values()))), training_record.rows_digest(train_columns)
-        )
-        training_record.write_record(target, record)
-        LOG.info("exported to %s (training record %s)", target, record["id"])
-    else:
-        shutil.rmtree(target, ignore_errors=True)
-        LOG.info("worker export discarded; the chief exports to %s", fn_args.serving_model_dir)
+        members = []
+        for member in range(settings.ensemble_members):
+            seed = model.member_seed(settings.seed, member)
+            if settings.ensemble_members > 1:
+                LOG.info("ensemble member %d of %d (seed %d)", member + 1, settings.ensemble_members, seed)
+                make_deterministic(seed)
+            backup = BACKUP_DIR if settings.ensemble_members == 1 else f"{BACKUP_DIR}/member-{member}"
+            name = "multihead" if settings.ensemble_members == 1 else f"multihead_{member}"
+            with distribution.scope():
+                net = model.build_model(
+                    specs.features, specs.heads, cardinalities(specs, tf_transform_output), settings, name
+                )
+            callbacks = [
+                keras.callbacks.BackupAndRestore(
+                    backup_dir=f"{fn_args.model_run_dir}/{backup}", save_freq=settings.checkpoint_steps
+                ),
+                StartStepLog(fn_args.train_steps),
+            ]
+            if chief and member == 0:
+                callbacks.append(keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"))
+            net.fit(
+                dataset(train_window, seed),
+                steps_per_epoch=fn_args.train_steps,
+                validation_data=dataset(eval_window, seed),
+                validation_steps=fn_args.eval_steps,
+                callbacks=callbacks,
+                verbose=2,
+            )
+            members.append(net)
+        weights = mean_learned_weights(members)
+        net = model.averaged([model.for_serving(member) for member in members], specs.heads)
+        LOG.info("learned loss weight per head: %s", weights or "none (all fixed)")
+        target = fn_args.serving_model_dir if chief else tempfile.mkdtemp(prefix="worker-export-")
+        export.export(net, tf_transform_output, specs.heads, target, scaling)
+        if chief:
+            write_learned_weights(target, weights)
+            settings_as_run = {k: v for k, v in fn_args.custom_config.items() if k != LAUNCH_KEY}
+            record = training_record.build_record(
+                settings_as_run, train_window.rows, training_record.window_digest(train_window)
+            )
+            training_record.write_record(target, record)
+            LOG.info("exported to %s (training record %s)", target, record["id"])
+        else:
+            shutil.rmtree(target, ignore_errors=True)
+            LOG.info("worker export discarded; the chief exports to %s", fn_args.serving_model_dir)
+    finally:
+        train_window.close()
+        eval_window.close()
 
 
 def mean_learned_weights(members: list) -> dict[str, float]:

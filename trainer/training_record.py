@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from trainer.code_version import commit as code_commit
+from trainer.window import Window
 
 RECORD_FILE = "assets.extra/training_record.json"
 FORMAT = 1
@@ -47,6 +48,12 @@ def rows_digest(columns: Mapping[str, np.ndarray]) -> str:
         digest.update(str(values.dtype).encode())
         digest.update(values.tobytes() if values.dtype != object else b"\0".join(map(bytes, values.ravel())))
     return digest.hexdigest()[:16]
+
+
+def window_digest(window: Window) -> str:
+    """`rows_digest` of a window held whole; a bucketed one's digest of its rows' hashes, summed as
+    they streamed by (trainer/window.py): either way the rows, not their layout."""
+    return rows_digest(window.whole) if window.whole is not None else window.stream_digest
 
 
 def build_record(settings: Mapping[str, Any], train_rows: int, train_digest: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer import data
+from trainer import data, window
 
 ROWS = 2000
 
@@ -131,3 +131,78 @@ def test_each_worker_gathers_only_its_own_batches_and_together_they_train_one_wo
     assert not rows[0] & rows[1] and not rows[1] & rows[2]
     with pytest.raises(ValueError, match="worker 3 is not one of 3"):
         data.seeded_batches(columns, 100, 3, 1, 3, 3)
+
+
+# --- a window larger than one bucket streams (trainer/window.py): the same properties, bounded memory ---
+
+BUCKET_ROWS = 300  # 2,000 rows: 7 buckets
+
+
+def bucketed_ids(files: list[str], seed: int, count: int, worker: int = 0, workers: int = 1) -> list[int]:
+    found = window.open_window(files, SPEC, worker, workers, bucket_rows=BUCKET_ROWS)
+    try:
+        assert found.whole is None and found.buckets == 7
+        batches = data.bucketed_batches(found, 100, seed)
+        ids = [int(i) for batch in batches.take(-(-count // 100)) for i in batch["id"].numpy()]
+    finally:
+        found.close()
+    assert not found.folder.exists()  # the bucket files are removed
+    return ids[:count]
+
+
+def test_a_bucketed_window_trains_the_same_rows_in_the_same_order_in_any_layout(layouts):
+    orders = {name: bucketed_ids(files, seed=3, count=3 * ROWS) for name, files in layouts.items()}
+    first = next(iter(orders.values()))
+    for name, order in orders.items():
+        assert order == first, name
+    assert bucketed_ids(next(iter(layouts.values())), seed=4, count=ROWS) != first[:ROWS]  # the seed matters
+
+
+def test_every_pass_over_a_bucketed_window_is_a_new_permutation_drawing_from_the_whole_window(layouts):
+    order = bucketed_ids(next(iter(layouts.values())), seed=3, count=3 * ROWS)
+    passes = [order[i * ROWS : (i + 1) * ROWS] for i in range(3)]
+    for rows in passes:
+        assert sorted(rows) == list(range(ROWS))
+        late = sum(row >= ROWS * 3 // 4 for row in rows[: ROWS // 10])  # a bucket is a sample of all rows
+        assert 0.1 < late / (ROWS // 10) < 0.4, late
+    assert passes[0] != passes[1] != passes[2]
+
+
+def test_each_worker_reads_and_trains_on_its_own_buckets_which_together_are_the_window(layouts):
+    files = next(iter(layouts.values()))
+    shares = []
+    for worker in range(3):
+        found = window.open_window(files, SPEC, worker, 3, bucket_rows=BUCKET_ROWS)
+        try:
+            assert found.owned == tuple(b for b in range(7) if b % 3 == worker)
+            held = {int(i) for b in found.owned for i in found.bucket(b)["id"]}
+            on_disk = {int(path.name.split("-")[1]) for path in found.folder.glob("bucket-*.npz")}
+            assert on_disk <= set(found.owned)  # nothing of another worker's kept
+        finally:
+            found.close()
+        shares.append(held)
+        one_pass = bucketed_ids(files, 3, len(held), worker, 3)
+        assert sorted(one_pass) == sorted(held)
+    assert sum(len(s) for s in shares) == ROWS and set().union(*shares) == set(range(ROWS))
+
+
+def test_the_bucketed_windows_digest_is_its_rows_and_not_their_layout(layouts):
+    from trainer.training_record import window_digest
+
+    digests = set()
+    for files in layouts.values():
+        found = window.open_window(files, SPEC, bucket_rows=BUCKET_ROWS)
+        digests.add((window_digest(found), found.rows))
+        found.close()
+    assert len(digests) == 1
+    fewer = window.open_window(next(iter(layouts.values())), SPEC, bucket_rows=BUCKET_ROWS // 2)
+    assert window_digest(fewer) == digests.pop()[0]  # nor on the bucket size
+    fewer.close()
+
+
+def test_a_window_within_one_bucket_is_held_whole_in_the_order_it_always_had(layouts):
+    files = next(iter(layouts.values()))
+    found = window.open_window(files, SPEC)
+    assert found.buckets == 1 and found.folder is None
+    single = [b["id"].numpy().tolist() for b in data.seeded_batches(found.whole, 100, seed=3, num_epochs=1)]
+    assert [i for batch in single for i in batch] == ids_of(files, seed=3, count=ROWS)
