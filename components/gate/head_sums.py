@@ -125,12 +125,15 @@ class SumsLayout:
         accumulator.pending = []
         accumulator.folded = True
         weights, labels = rows[:, 0], rows[:, 1]
-        keys: list[np.ndarray] = [np.array([self.WEIGHT, self.ROWS])]
-        terms: list[np.ndarray] = [np.array([paired_stats.weighted_sum(weights), float(len(rows))])]
+        keys: list[np.ndarray] = []
+        terms: list[np.ndarray] = []
 
         def add(key, values):
             keys.append(np.broadcast_to(np.asarray(key, dtype=np.int64), np.shape(values)).ravel())
             terms.append(np.asarray(values, dtype=np.float64).ravel())
+
+        add(self.WEIGHT, weights)  # each term, not a block's rounded sum: blocks depend on Beam's bundles
+        add(self.ROWS, np.ones(len(rows)))
 
         ratio_terms = {}
         for model in range(self.model_count):
