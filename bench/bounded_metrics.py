@@ -36,7 +36,7 @@ def _slice_metrics(layout, rows: np.ndarray, block: int, fold_all: bool):
     accumulator = HeadSums()
     for row in rows.tolist():
         accumulator.pending.append(tuple(row))
-        if len(accumulator.pending) >= block:
+        if accumulator.held() >= block:
             layout.fold(accumulator)
     return reader(layout, accumulator, 1 if fold_all else block)
 

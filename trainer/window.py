@@ -3,9 +3,10 @@
 A window that fits one bucket (`BUCKET_ROWS`, about 13 MB of flights columns)
 is held whole, in the canonical order of trainer/data.py, as before. A larger
 one is read once, as a stream: each row goes to bucket `hash(row) mod B`
-(B = rows / BUCKET_ROWS, rounded up), and the buckets are written to a local
-folder in segments, `FLUSH_ROWS` rows at a time. Training then holds one bucket
-at a time: read back, put in canonical order, permuted by the seed.
+(B = rows / BUCKET_ROWS, rounded up), written to a local folder in segments,
+`FLUSH_ROWS` rows at a time; then each bucket's segments are joined into one
+file in canonical order. Training holds one bucket at a time: read back and
+permuted by the seed.
 
 The hash is of the row's values (floats by their bits, strings by their
 bytes), so which rows share a bucket, and so the training order, depends on the
@@ -52,12 +53,8 @@ class Window:
         """One bucket's rows in canonical order (sorted by every column's values)."""
         if self.whole is not None:
             return self.whole
-        segments = sorted(self.folder.glob(f"bucket-{index:05d}-*.npz"))
-        parts = [dict(np.load(segment, allow_pickle=True)) for segment in segments]
-        if not parts:
-            return {}
-        columns = {name: np.concatenate([part[name] for part in parts]) for name in sorted(parts[0])}
-        return canonical_order(columns)
+        path = self.folder / f"bucket-{index:05d}.npz"
+        return dict(np.load(path, allow_pickle=True)) if path.exists() else {}
 
     def close(self) -> None:
         """Removes the bucket files."""
@@ -172,11 +169,25 @@ def open_window(
                 _flush(folder, buffered, segment)
                 buffered, held, segment = [], 0, segment + 1
         _flush(folder, buffered, segment)
+        for index in window.owned:
+            _sort_bucket(folder, index)
     except BaseException:
         window.close()
         raise
     window.stream_digest = hashlib.sha256(f"{rows}:{int(total)}:{int(mixed)}".encode()).hexdigest()[:16]
     return window
+
+
+def _sort_bucket(folder: Path, index: int) -> None:
+    """Joins a bucket's segments into one file in canonical order (sorted once, read every pass)."""
+    segments = sorted(folder.glob(f"bucket-{index:05d}-*.npz"))
+    parts = [dict(np.load(segment, allow_pickle=True)) for segment in segments]
+    if not parts:
+        return
+    columns = canonical_order({name: np.concatenate([part[name] for part in parts]) for name in parts[0]})
+    np.savez(folder / f"bucket-{index:05d}.npz", **columns)
+    for segment in segments:
+        segment.unlink()
 
 
 def _flush(folder: Path, buffered: list[tuple[np.ndarray, dict[str, np.ndarray]]], segment: int) -> None:

@@ -125,7 +125,7 @@ class _HeadCombiner(beam.CombineFn):
         accumulator.count += 1
         if element[0] != 0.0:  # a weight of 0: the head's label is missing
             accumulator.pending.append(element)
-            if len(accumulator.pending) >= BLOCK_ROWS:
+            if accumulator.held() >= BLOCK_ROWS:
                 self._head.layout.fold(accumulator)
         return accumulator
 
@@ -134,9 +134,13 @@ class _HeadCombiner(beam.CombineFn):
         result = next(iterator)
         for accumulator in iterator:
             result.merge(accumulator)
-            if len(result.pending) >= BLOCK_ROWS:
+            if result.held() >= BLOCK_ROWS:
                 self._head.layout.fold(result)
         return result
+
+    def compact(self, accumulator: HeadSums) -> HeadSums:
+        accumulator.compact()  # to arrays, not folded: a small slice keeps its rows
+        return accumulator
 
     def extract_output(self, accumulator: HeadSums) -> metric_types.MetricsDict:
         return self._head.evaluate(accumulator.count, reader(self._head.layout, accumulator, BLOCK_ROWS))

@@ -34,22 +34,44 @@ _SECTION = 1 << 24  # each kind of sum gets its own range of keys
 
 
 class HeadSums:
-    """One slice's accumulator: the example count, a bounded block of pending rows, and the exact sums.
+    """One slice's accumulator: the example count, at most a block of rows not yet folded (as tuples,
+    and as arrays once Beam compacts them: arrays pickle fast), and the exact sums.
 
     A slice whose rows never fill a block is never folded: its metrics come from its rows, exactly
     (`RowsReader`); whether a slice is folded depends only on its row count, not on how Beam split it."""
 
-    __slots__ = ("count", "folded", "pending", "sums")
+    __slots__ = ("arrays", "compacted", "count", "folded", "pending", "sums")
 
     def __init__(self) -> None:
         self.count = 0  # every example of the slice, weighted 0 or not (TFMA's example_count)
         self.pending: list[tuple[float, ...]] = []  # rows with a non-zero weight, not yet folded
+        self.arrays: list[np.ndarray] = []  # compacted pending rows
+        self.compacted = 0  # rows in `arrays`
         self.sums = ExactSums()
         self.folded = False
+
+    def held(self) -> int:
+        """Rows held, not yet folded."""
+        return len(self.pending) + self.compacted
+
+    def compact(self) -> None:
+        if self.pending:
+            self.arrays.append(np.asarray(self.pending, dtype=np.float64))
+            self.compacted += len(self.pending)
+            self.pending = []
+
+    def take_rows(self, width: int) -> np.ndarray:
+        """The held rows as one matrix (`width` columns), no longer held."""
+        self.compact()
+        rows = np.concatenate(self.arrays) if self.arrays else np.zeros((0, width))
+        self.arrays, self.compacted = [], 0
+        return rows
 
     def merge(self, other: HeadSums) -> None:
         self.count += other.count
         self.pending.extend(other.pending)
+        self.arrays.extend(other.arrays)
+        self.compacted += other.compacted
         self.sums.merge(other.sums)
         self.folded |= other.folded
 
@@ -77,6 +99,7 @@ class SumsLayout:
         self.model_count = model_count
         self.pairs = list(pairs) if gate_metric else []
         self.prediction_width = classes if kind == "multiclass" else 1
+        self.width = 2 + self.prediction_width * model_count  # weight, label, each model's prediction
 
     # --- keys: one integer per sum; a section per kind of sum ---------------------------------------
 
@@ -119,10 +142,9 @@ class SumsLayout:
 
     def fold(self, accumulator: HeadSums) -> None:
         """Add the pending rows to the sums (one vectorized pass per block) and drop them."""
-        if not accumulator.pending:
+        if not accumulator.held():
             return
-        rows = np.asarray(accumulator.pending, dtype=np.float64)
-        accumulator.pending = []
+        rows = accumulator.take_rows(self.width)
         accumulator.folded = True
         weights, labels = rows[:, 0], rows[:, 1]
         keys: list[np.ndarray] = []
@@ -311,11 +333,9 @@ class RowsReader:
     """A slice's metrics from all its rows (fewer than a block), exactly as paired_stats defines them;
     the rows in canonical order, so the bits do not depend on how they were split and merged."""
 
-    def __init__(self, layout: SumsLayout, rows: list[tuple[float, ...]]):
+    def __init__(self, layout: SumsLayout, rows: np.ndarray):
         self._layout = layout
-        width = 2 + layout.prediction_width * layout.model_count
-        matrix = np.asarray(rows, dtype=np.float64).reshape(-1, width)
-        self._rows = paired_stats.canonical(matrix)
+        self._rows = paired_stats.canonical(np.asarray(rows, dtype=np.float64).reshape(-1, layout.width))
         self._weights, self._labels = self._rows[:, 0], self._rows[:, 1]
 
     def weight(self) -> float:
@@ -370,7 +390,7 @@ class SumsReader:
 def reader(layout: SumsLayout, accumulator: HeadSums, block_rows: int = BLOCK_ROWS) -> RowsReader | SumsReader:
     """The slice's metrics: exact from its rows while they fit one block, else from its sums (folding the
     rest)."""
-    if accumulator.folded or len(accumulator.pending) >= block_rows:
+    if accumulator.folded or accumulator.held() >= block_rows:
         layout.fold(accumulator)
         return SumsReader(layout, accumulator.sums)
-    return RowsReader(layout, accumulator.pending)
+    return RowsReader(layout, accumulator.take_rows(layout.width))

@@ -129,7 +129,7 @@ def test_calibration_and_confusion_counts_match_the_exact_rows():
     labels, candidate, baseline = binary(rng, n)
     layout = SumsLayout("binary", ["CalibrationPlot"], None, 0, 2, [])
     rows = stacked(np.ones(n), labels, candidate, baseline)
-    assert folded(layout, rows).calibration(1) == RowsReader(layout, list(map(tuple, rows))).calibration(1)
+    assert folded(layout, rows).calibration(1) == RowsReader(layout, rows).calibration(1)
     classes = rng.integers(0, 3, n).astype(float)
     probabilities = rng.dirichlet(np.ones(3), n)
     layout = SumsLayout("multiclass", ["MultiClassConfusionMatrixPlot"], None, 3, 1, [])

@@ -176,7 +176,7 @@ def test_each_worker_reads_and_trains_on_its_own_buckets_which_together_are_the_
         try:
             assert found.owned == tuple(b for b in range(7) if b % 3 == worker)
             held = {int(i) for b in found.owned for i in found.bucket(b)["id"]}
-            on_disk = {int(path.name.split("-")[1]) for path in found.folder.glob("bucket-*.npz")}
+            on_disk = {int(path.stem.split("-")[1]) for path in found.folder.glob("bucket-*.npz")}
             assert on_disk <= set(found.owned)  # nothing of another worker's kept
         finally:
             found.close()
