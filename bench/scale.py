@@ -12,6 +12,8 @@ copy); labels, weights and integer (categorical) features are kept.
 - Evaluator: the evaluation span's raw rows, scaled; TFMA with the pipeline's
   own EvalConfig, the two newest models as candidate and baseline, on Beam's
   DirectRunner in this process (as the pipeline's Evaluator runs).
+- Evaluator floor: the same, with only TFMA's example count per slice: what
+  reading, both models' predictions and slicing cost without the heads' metrics.
 - Trainer: Transform's output for the window (every training split and the
   evaluation split), scaled; `run_fn` as TFX's Trainer calls it, with the
   settings of the newest Trainer that trained on the config's window.
@@ -41,6 +43,7 @@ import numpy as np
 from pipeline.config import DEFAULT_CONFIG
 
 ROOT = Path("out/bench/scale")
+STAGES = ("evaluator", "evaluator-floor", "trainer")  # evaluator-floor: TFMA reading and predicting only
 NOISE = 0.01  # relative size of the perturbation of float features
 REPO = Path(__file__).resolve().parent.parent
 
@@ -119,8 +122,10 @@ def prepare(config, scale: int) -> dict:
     return prepared
 
 
-def evaluate(config_path: Path, prepared: dict) -> None:
-    """TFMA as the pipeline's Evaluator runs it, candidate and baseline, on the scaled span."""
+def evaluate(config_path: Path, prepared: dict, floor: bool = False) -> None:
+    """TFMA as the pipeline's Evaluator runs it, candidate and baseline, on the scaled span; `floor`:
+    the same reading, both models' predictions and slicing, but only TFMA's example count per slice
+    (what TFMA and Beam cost without the heads' metrics)."""
     import tempfile
 
     import tensorflow_model_analysis as tfma
@@ -131,6 +136,9 @@ def evaluate(config_path: Path, prepared: dict) -> None:
     from pipeline.pipeline import EVALUATOR_DIRECT_ARGS
 
     eval_config = build_eval_config(load_config(config_path))  # the heads and slices; no data is read
+    if floor:
+        del eval_config.metrics_specs[:]
+        eval_config.metrics_specs.add().metrics.add(class_name="ExampleCount")
     models = [
         tfma.default_eval_shared_model(eval_saved_model_path=path, eval_config=eval_config, model_name=spec.name)
         for path, spec in zip(prepared["models"], eval_config.model_specs, strict=True)
@@ -187,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--stages", nargs="+", choices=["evaluator", "trainer"], default=["evaluator", "trainer"])
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--compare-with", help="a git ref whose stages run on the same data, side by side")
     parser.add_argument("--run", nargs=3, metavar=("STAGE", "PREPARED", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -195,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         stage, prepared_path, config_path = args.run
         prepared = json.loads(Path(prepared_path).read_text())
         started = time.monotonic()
-        evaluate(Path(config_path), prepared) if stage == "evaluator" else train(prepared)
+        if stage == "trainer":
+            train(prepared)
+        else:
+            evaluate(Path(config_path), prepared, floor=stage == "evaluator-floor")
         stage_seconds = round(time.monotonic() - started, 1)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
         print(json.dumps({"stage_seconds": stage_seconds, "peak_mib": round(peak / 1024)}))
@@ -216,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             found = measure(stage, prepared_path, args.config)
             results.append({"scale": scale, "stage": stage, "code": "this", **found})
             print(f"  {stage}: {found}", flush=True)
-            if other:
+            if other and stage != "evaluator-floor":
                 found = measure(stage, prepared_path, args.config, other)
                 results.append({"scale": scale, "stage": stage, "code": args.compare_with, **found})
                 print(f"  {stage} at {args.compare_with}: {found}", flush=True)
