@@ -116,7 +116,7 @@ def run_fn(fn_args) -> None:
         chief = strategy.is_chief(tf_config)
         if workers > 1:
             LOG.info(
-                "input split across %d workers (by batch, or by bucket when bucketed); this is worker %d",
+                "input sharded by batch across %d workers (by bucket when the window streams); this is worker %d",
                 workers,
                 worker,
             )
