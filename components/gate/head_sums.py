@@ -198,9 +198,7 @@ class SumsLayout:
             not_finite = scores[~np.isfinite(scores)]
             add(np.full(len(not_finite), self.not_finite_key(model)), not_finite * 0)  # NaN: inf * 0 too
         w2 = weights * weights
-        for pair, (c, b) in enumerate(self.pairs):
-            if self.gate_metric != "AUC":
-                break
+        for pair, (c, b) in enumerate(self.pairs if self.gate_metric == "AUC" else []):
             cells, moments = auc_bins.cell_terms(positions[c][1], positions[b][1], positions[c][0], positions[b][0])
             for is_positive in (True, False):
                 mask = positive == is_positive
@@ -266,10 +264,12 @@ class SumsLayout:
         counts[keys - first] = values
         return counts
 
-    def auc(self, sums: ExactSums, model: int) -> float:
+    def auc(self, sums: ExactSums, model: int, counts: dict[bool, np.ndarray] | None = None) -> float:
+        """A model's binned AUC (`counts`: its fine counts by class, when already read)."""
         if math.isnan(sums.value(self.not_finite_key(model))):
             return math.nan
-        return auc_bins.auc(self.fine_counts(sums, model, True), self.fine_counts(sums, model, False))
+        counts = counts or {positive: self.fine_counts(sums, model, positive) for positive in (True, False)}
+        return auc_bins.auc(counts[True], counts[False])
 
     def _cells(self, sums: ExactSums, pair: int, positive: bool) -> tuple[np.ndarray, np.ndarray]:
         """A pair's occupied joint cells for one class, ascending, and their six moments (one row each)."""
@@ -284,7 +284,8 @@ class SumsLayout:
     def paired_auc(self, sums: ExactSums, pair: int) -> paired_stats.Change:
         """The candidate-minus-baseline AUC change and DeLong's standard error (auc_bins.py)."""
         c, b = self.pairs[pair]
-        change = self.auc(sums, c) - self.auc(sums, b)
+        fine = {model: {p: self.fine_counts(sums, model, p) for p in (True, False)} for model in (c, b)}
+        change = self.auc(sums, c, fine[c]) - self.auc(sums, b, fine[b])
         counts = {positive: int(sums.value(self.class_rows_key(positive))) for positive in (True, False)}
         degrees = min(counts.values()) - 1
         if math.isnan(change) or degrees < 1:
@@ -295,12 +296,12 @@ class SumsLayout:
             squares = auc_bins.paired_sum_of_squares(
                 cells,
                 moments,
-                self.fine_counts(sums, c, not positive),
-                self.fine_counts(sums, b, not positive),
+                fine[c][not positive],
+                fine[b][not positive],
                 positive,
                 change,
             )
-            weight = float(np.sum(self.fine_counts(sums, c, positive)))
+            weight = float(np.sum(fine[c][positive]))
             n = counts[positive]
             variance += n / (n - 1) * max(squares, 0.0) / weight**2
         return paired_stats.Change(change, math.sqrt(variance), degrees)

@@ -61,21 +61,24 @@ def scalar(output, name, model=CANDIDATE):
     return output[metric_types.MetricKey(name=name, model_name=model, output_name="late", example_weighted=True)]
 
 
-def test_the_same_rows_give_the_same_bits_however_they_are_split_and_merged():
-    found = computation()
-    data = rows(900)
-    whole = combine(found.combiner, [data])
-    rng = np.random.default_rng(9)
+def assert_same_bits_for_any_split(combiner, data, whole, rng: np.random.Generator) -> None:
+    """Seven shuffled parts, merged from a list and from an iterator, give `whole` bit for bit."""
     for as_list in (True, False):
         order = rng.permutation(len(data))
         parts = [[data[i] for i in chunk] for chunk in np.array_split(order, 7)]
-        split = combine(found.combiner, parts, as_list=as_list)
+        split = combine(combiner, parts, as_list=as_list)
         assert split.keys() == whole.keys()
         for key, value in whole.items():
             if isinstance(value, metrics_for_slice_pb2.CalibrationHistogramBuckets):
                 assert split[key] == value
             else:
                 assert repr(split[key]) == repr(value), key  # bit for bit, the first part counted once
+
+
+def test_the_same_rows_give_the_same_bits_however_they_are_split_and_merged():
+    found = computation()
+    data = rows(900)
+    assert_same_bits_for_any_split(found.combiner, data, combine(found.combiner, [data]), np.random.default_rng(9))
 
 
 def test_a_slice_folded_into_sums_gives_the_same_bits_however_it_is_split_and_merged(monkeypatch):
@@ -87,13 +90,7 @@ def test_a_slice_folded_into_sums_gives_the_same_bits_however_it_is_split_and_me
     found = computation()
     whole = combine(found.combiner, [data])
     assert scalar(whole, "weighted_example_count") == pytest.approx(sum(row[0] for row in data), rel=1e-15)
-    for as_list in (True, False):
-        order = rng.permutation(len(data))
-        parts = [[data[i] for i in chunk] for chunk in np.array_split(order, 7)]
-        split = combine(found.combiner, parts, as_list=as_list)
-        assert split.keys() == whole.keys()
-        for key, value in whole.items():
-            assert repr(split[key]) == repr(value), key
+    assert_same_bits_for_any_split(found.combiner, data, whole, rng)
 
 
 def test_the_gate_metrics_change_carries_its_standard_error_and_every_model_its_metrics():
