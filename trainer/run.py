@@ -93,20 +93,17 @@ def run_fn(fn_args) -> None:
     feature_spec = tf_transform_output.transformed_feature_spec()
     worker = strategy.worker_index(tf_config)
     # Each window read once, for every member: held whole, or bucketed on local disk when large.
-    train_window = window.open_window(window.window_files(fn_args.train_files), feature_spec, worker, workers)
-    try:
-        eval_window = window.open_window(window.window_files(fn_args.eval_files), feature_spec, worker, workers)
-    except BaseException:
-        train_window.close()
-        raise
-    LOG.info(
-        "training window: %d rows in %d bucket(s), %d of them this worker's; evaluation window: %d rows",
-        train_window.rows,
-        train_window.buckets,
-        len(train_window.owned),
-        eval_window.rows,
-    )
-    try:
+    with (
+        window.open_window(window.window_files(fn_args.train_files), feature_spec, worker, workers) as train_window,
+        window.open_window(window.window_files(fn_args.eval_files), feature_spec, worker, workers) as eval_window,
+    ):
+        LOG.info(
+            "training window: %d rows in %d bucket(s), %d of them this worker's; evaluation window: %d rows",
+            train_window.rows,
+            train_window.buckets,
+            len(train_window.owned),
+            eval_window.rows,
+        )
 
         def dataset(source, seed: int):
             return data.window_dataset(source, specs.features, specs.heads, batch_size, seed, worker, workers)
@@ -165,9 +162,6 @@ def run_fn(fn_args) -> None:
         else:
             shutil.rmtree(target, ignore_errors=True)
             LOG.info("worker export discarded; the chief exports to %s", fn_args.serving_model_dir)
-    finally:
-        train_window.close()
-        eval_window.close()
 
 
 def mean_learned_weights(members: list) -> dict[str, float]:

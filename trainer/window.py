@@ -56,6 +56,12 @@ class Window:
         path = self.folder / f"bucket-{index:05d}.npz"
         return dict(np.load(path, allow_pickle=True)) if path.exists() else {}
 
+    def __enter__(self) -> Window:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
     def close(self) -> None:
         """Removes the bucket files."""
         if self.folder is not None:
