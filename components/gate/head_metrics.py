@@ -32,7 +32,7 @@ from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 from tensorflow_model_analysis.utils import model_util
 
-from components.gate import paired_stats
+from components.gate import frozen_heap, paired_stats
 from components.gate.head_sums import BLOCK_ROWS, HeadSums, RowsReader, SumsLayout, SumsReader, reader
 from components.gate.metrics import change_key
 from trainer.specs import METRIC_KEYS, PLOTS
@@ -115,13 +115,31 @@ class HeadRowsPreprocessor(metric_types.Preprocessor):
 
 
 class _HeadCombiner(beam.CombineFn):
+    """In a Beam worker (`setup` called), the first row holds the frozen heap (frozen_heap.py) until
+    `teardown`; called directly (tests, notebooks), it changes nothing in the process."""
+
     def __init__(self, head: _HeadPlan):
         self._head = head
+        self._freeze_on_first_row = False
+        self._holds_heap = False
+
+    def setup(self) -> None:
+        self._freeze_on_first_row = True
+        self._holds_heap = False
+
+    def teardown(self) -> None:
+        if self._holds_heap:
+            frozen_heap.release()
+            self._holds_heap = False
 
     def create_accumulator(self) -> HeadSums:
         return HeadSums()
 
     def add_input(self, accumulator: HeadSums, element: tuple[float, ...]) -> HeadSums:
+        if self._freeze_on_first_row:  # the models are loaded: rows come from their predictions
+            self._freeze_on_first_row = False
+            self._holds_heap = True
+            frozen_heap.hold()
         accumulator.count += 1
         if element[0] != 0.0:  # a weight of 0: the head's label is missing
             accumulator.pending.append(element)
