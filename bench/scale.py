@@ -13,7 +13,9 @@ copy); labels, weights and integer (categorical) features are kept.
   own EvalConfig, the two newest models as candidate and baseline, on Beam's
   DirectRunner in this process (as the pipeline's Evaluator runs).
 - Evaluator floor: the same, with only TFMA's example count per slice: what
-  reading, both models' predictions and slicing cost without the heads' metrics.
+  reading, both models' predictions and slicing cost without the heads' metrics
+  (and so without their frozen heap, components/gate/frozen_heap.py: the
+  floor's growth is TFMA's finished extracts waiting for a full collection).
 - Trainer: Transform's output for the window (every training split and the
   evaluation split), scaled; `run_fn` as TFX's Trainer calls it, with the
   settings of the newest Trainer that trained on the config's window.
