@@ -6,13 +6,15 @@ batch's per-example extracts sit in a reference cycle and are freed only by a
 full (oldest-generation) collection. CPython (3.13) runs one only once the
 objects promoted since the last reach a quarter of the long-lived ones, and
 with TensorFlow and two models loaded those are over a million: finished
-extracts piled up to about 900 MiB between full collections (measured at 8x
+extracts piled up to about 850 MiB between full collections (measured at 8x
 the evaluation span; `bench/scale`). Freezing the heap that exists when the
 first example arrives (TensorFlow, the models, Beam; none of it garbage yet)
 leaves later collections only the young heap: full collections then come
 every few seconds and take milliseconds. The heap is unfrozen when the last
 holder lets go (Beam's teardown of the metric's combiners), so nothing stays
-pinned after the evaluation.
+pinned after the evaluation. Where a runner drops a combiner without tearing
+it down, the heap stays frozen in that worker: what was alive at the first row
+is never collected there; everything made later still is.
 """
 
 from __future__ import annotations
