@@ -9,8 +9,8 @@ with TensorFlow and two models loaded those are over a million: finished
 extracts piled up to about 850 MiB between full collections (measured at 8x
 the evaluation span; `bench/scale`). Freezing the heap that exists when the
 first example arrives (TensorFlow, the models, Beam; none of it garbage yet)
-leaves later collections only the young heap: full collections then come
-every few seconds and take milliseconds. The heap is unfrozen when the last
+leaves later collections only the heap made since: full collections then
+come every 5 to 10 s (53 over a 32x run). The heap is unfrozen when the last
 holder lets go (Beam's teardown of the metric's combiners), so nothing stays
 pinned after the evaluation. Where a runner drops a combiner without tearing
 it down, the heap stays frozen in that worker: what was alive at the first row
